@@ -1,0 +1,116 @@
+//! The emulator's HTTP routes, answering as the documented Runtime API does.
+
+use super::MAX_RESPONSE_BYTES;
+use super::state::{Post, PostKind, State};
+use crate::runtime::header;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    reply(status, serde_json::json!({"errorType": error_type, "errorMessage": message}))
+}
+
+/// Answers one request.
+pub(super) async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if state.failing() {
+        return Ok(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "non-recoverable state: runtime should exit promptly",
+        ));
+    }
+    let path = request.uri().path().to_owned();
+    let Some(route) = path.strip_prefix(PREFIX) else {
+        return Ok(error(StatusCode::NOT_FOUND, "NotFound", "unknown path"));
+    };
+    let method = request.method().clone();
+    let segments: Vec<&str> = route.split('/').collect();
+    let response = match (method, segments.as_slice()) {
+        (Method::GET, ["invocation", "next"]) => next(&state).await,
+        (Method::POST, ["invocation", id, "response"]) => {
+            post(&state, request, PostKind::Response, Some((*id).to_owned())).await
+        }
+        (Method::POST, ["invocation", id, "error"]) => post(&state, request, PostKind::Error, Some((*id).to_owned())).await,
+        (Method::POST, ["init", "error"]) => post(&state, request, PostKind::InitError, None).await,
+        _ => error(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
+    };
+    Ok(response)
+}
+
+async fn next(state: &State) -> Response<Full<Bytes>> {
+    let (id, spec) = state.next_event().await;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let deadline_ms = now_ms + spec.timeout.as_millis() as u64;
+    let mut response = Response::new(Full::new(spec.body.clone()));
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("content-type", "application/json");
+    if !spec.omit_request_id {
+        set(header::REQUEST_ID, &id);
+    }
+    set(header::DEADLINE_MS, &deadline_ms.to_string());
+    set(header::INVOKED_FUNCTION_ARN, &spec.function_arn);
+    if let Some(trace_id) = &spec.trace_id {
+        set(header::TRACE_ID, trace_id);
+    }
+    if let Some(context) = &spec.client_context {
+        set(header::CLIENT_CONTEXT, context);
+    }
+    if let Some(identity) = &spec.cognito_identity {
+        set(header::COGNITO_IDENTITY, identity);
+    }
+    response
+}
+
+async fn post(state: &State, request: Request<Incoming>, kind: PostKind, request_id: Option<String>) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", "unreadable body"),
+    };
+    let (status, response) = if let Some(id) = &request_id {
+        if !state.finish(id) {
+            let message = format!("invalid request id {id}: not an invocation in flight");
+            (StatusCode::BAD_REQUEST, error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message))
+        } else if kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES {
+            let message = format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
+            let too_large = StatusCode::PAYLOAD_TOO_LARGE;
+            (too_large, error(too_large, "RequestEntityTooLarge", &message))
+        } else {
+            (StatusCode::ACCEPTED, reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})))
+        }
+    } else {
+        (StatusCode::ACCEPTED, reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})))
+    };
+    state.record(Post {
+        kind,
+        request_id,
+        headers: parts.headers,
+        body,
+        status: status.as_u16(),
+    });
+    response
+}

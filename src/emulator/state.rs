@@ -1,0 +1,206 @@
+//! The emulator's queue of events, invocations in flight and recorded posts.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+
+/// Deadline of an invocation when the spec names none: Lambda's default
+/// function timeout is 3 s, but tests and local runs want headroom.
+pub const DEFAULT_INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An event to deliver, with the headers `/next` will carry.
+#[derive(Debug, Clone)]
+pub struct InvocationSpec {
+    /// The event body.
+    pub body: Bytes,
+    /// Time from delivery to the deadline.
+    pub timeout: Duration,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: Option<String>,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub function_arn: String,
+    /// `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity`.
+    pub cognito_identity: Option<String>,
+    /// Omit the request id header (a contract violation, to test the client).
+    pub omit_request_id: bool,
+}
+
+impl InvocationSpec {
+    /// An event with the default deadline and a trace id.
+    pub fn new(body: impl Into<Bytes>) -> InvocationSpec {
+        InvocationSpec {
+            body: body.into(),
+            timeout: DEFAULT_INVOCATION_TIMEOUT,
+            trace_id: Some("Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1".into()),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:s3-stream-lambda".into(),
+            client_context: None,
+            cognito_identity: None,
+            omit_request_id: false,
+        }
+    }
+
+    /// The same event with a deadline `timeout` after delivery.
+    pub fn with_timeout(mut self, timeout: Duration) -> InvocationSpec {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Which endpoint a post went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostKind {
+    /// `/invocation/{id}/response`.
+    Response,
+    /// `/invocation/{id}/error`.
+    Error,
+    /// `/init/error`.
+    InitError,
+}
+
+/// A post the emulator received, and what it answered.
+#[derive(Debug, Clone)]
+pub struct Post {
+    /// The endpoint.
+    pub kind: PostKind,
+    /// The request id in the path (none for `/init/error`).
+    pub request_id: Option<String>,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+    /// The status the emulator answered.
+    pub status: u16,
+}
+
+impl Post {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Everything the emulator knows, shared by its connections.
+pub struct State {
+    queue_tx: mpsc::UnboundedSender<(String, InvocationSpec)>,
+    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, InvocationSpec)>>,
+    in_flight: Mutex<HashSet<String>>,
+    posts: Mutex<Vec<Post>>,
+    posted: Notify,
+    next_requests: AtomicU64,
+    next_asked: Notify,
+    failing: AtomicBool,
+    ids: AtomicU64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        State {
+            queue_tx,
+            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            in_flight: Mutex::default(),
+            posts: Mutex::default(),
+            posted: Notify::new(),
+            next_requests: AtomicU64::new(0),
+            next_asked: Notify::new(),
+            failing: AtomicBool::new(false),
+            ids: AtomicU64::new(1),
+        }
+    }
+}
+
+impl State {
+    pub(super) fn enqueue(&self, spec: InvocationSpec) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        let id = format!("8476a536-e9f4-11e8-9739-{n:012x}");
+        // The receiver lives as long as `self`, so sending cannot fail.
+        let _ = self.queue_tx.send((id.clone(), spec));
+        id
+    }
+
+    /// Waits for the next queued event and marks it in flight.
+    pub(super) async fn next_event(&self) -> (String, InvocationSpec) {
+        self.next_requests.fetch_add(1, Ordering::SeqCst);
+        self.next_asked.notify_waiters();
+        let mut queue = self.queue_rx.lock().await;
+        loop {
+            if let Some((id, spec)) = queue.recv().await {
+                self.lock_in_flight().insert(id.clone());
+                return (id, spec);
+            }
+        }
+    }
+
+    /// Ends an invocation; false when the id was not in flight.
+    pub(super) fn finish(&self, request_id: &str) -> bool {
+        self.lock_in_flight().remove(request_id)
+    }
+
+    pub(super) fn record(&self, post: Post) {
+        if let Ok(mut posts) = self.posts.lock() {
+            posts.push(post);
+        }
+        self.posted.notify_waiters();
+    }
+
+    pub(super) fn failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub(super) fn posts(&self) -> Vec<Post> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn next_requests(&self) -> u64 {
+        self.next_requests.load(Ordering::SeqCst)
+    }
+
+    pub(super) async fn wait_for(&self, timeout: Duration, wanted: impl Fn(&Post) -> bool) -> Option<Post> {
+        let search = async {
+            loop {
+                let notified = self.posted.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(post) = self.posts().into_iter().find(|p| wanted(p)) {
+                    return post;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, search).await.ok()
+    }
+
+    pub(super) async fn wait_for_next_requests(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.next_asked.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.next_requests() >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

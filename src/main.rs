@@ -1,0 +1,3 @@
+//! The `bootstrap` executable Lambda's `provided.al2023` runtime starts.
+
+fn main() {}

@@ -1,0 +1,38 @@
+//! The handler contract: what the runtime loop calls for each invocation.
+
+use super::diagnostic::Diagnostic;
+use super::invocation::Invocation;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What a handler knows about the invocation it serves.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The invocation's headers.
+    pub invocation: Arc<Invocation>,
+    /// Fires the runtime's safety margin before the deadline: stop, clean up,
+    /// and return an error while Lambda still listens.
+    pub cancel: CancellationToken,
+}
+
+/// A function the runtime loop serves.
+///
+/// The loop decodes the event (a decoding failure is posted as
+/// `Runtime.MalformedEvent`), runs `call` in a task of its own (a panic is posted
+/// as `Runtime.HandlerPanic`), and posts the output or the diagnostic.
+pub trait Handler: Send + Sync + 'static {
+    /// The event's JSON shape.
+    type Event: DeserializeOwned + Send + 'static;
+    /// The response's JSON shape.
+    type Output: Serialize + Send + 'static;
+
+    /// Handles one event.
+    fn call(
+        &self,
+        event: Self::Event,
+        context: Context,
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
+}

@@ -1,0 +1,239 @@
+//! The Lambda Runtime API loop: `/next`, run the handler, post `/response` or `/error`.
+
+mod api;
+mod client;
+pub mod diagnostic;
+mod endpoint;
+mod handler;
+mod invocation;
+
+pub use api::ERROR_CONTENT_TYPE;
+pub use client::ClientError;
+pub use diagnostic::{Diagnostic, error_chain, error_type};
+pub use endpoint::{Endpoint, EndpointError};
+pub use handler::{Context, Handler};
+pub use invocation::{Invocation, InvocationError, header};
+
+use api::{InitError, InvocationResponse, NextInvocation};
+use bytes::Bytes;
+use client::RuntimeApiClient;
+use http::StatusCode;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long before the deadline the handler's cancellation signal fires by
+/// default: enough to abort in-flight multipart uploads (one request each) and
+/// post the error while Lambda still listens, small next to any useful timeout.
+pub const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(2_000);
+
+/// Pause before asking `/next` again after it answered neither an event nor
+/// 500: keeps a misbehaving API from turning the loop into a busy spin.
+pub const NEXT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Environment variable Lambda reads the X-Ray trace header from.
+pub const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
+
+/// Options of the runtime loop.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// How long before the deadline the cancellation signal fires.
+    pub safety_margin: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            safety_margin: DEFAULT_SAFETY_MARGIN,
+        }
+    }
+}
+
+/// Why the runtime loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The Runtime API could not be reached.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The Runtime API answered 500: the runtime must exit promptly.
+    #[error("runtime api answered {status} to {route}: the runtime must exit")]
+    Fatal {
+        /// The route that failed.
+        route: &'static str,
+        /// Its status.
+        status: StatusCode,
+    },
+}
+
+/// Serves invocations from `endpoint` with `handler` until `shutdown`
+/// completes (returns `Ok`) or the Runtime API fails (returns the error).
+pub async fn run<H: Handler>(
+    endpoint: Endpoint,
+    handler: H,
+    options: RuntimeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RuntimeError> {
+    let handler = Arc::new(handler);
+    let mut client = RuntimeApiClient::new(endpoint);
+    tokio::pin!(shutdown);
+    tracing::debug!("runtime loop serving {}", client.endpoint());
+    loop {
+        let next = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            next = client.send(&NextInvocation) => next?,
+        };
+        match next.status {
+            StatusCode::OK => {}
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                return Err(RuntimeError::Fatal {
+                    route: "invocation/next",
+                    status: next.status,
+                });
+            }
+            status => {
+                tracing::warn!("runtime api answered {status} to invocation/next: {}", lossy(&next.body));
+                tokio::time::sleep(NEXT_RETRY_DELAY).await;
+                continue;
+            }
+        }
+        let invocation = match Invocation::from_headers(&next.headers) {
+            Ok(invocation) => Arc::new(invocation),
+            Err(InvocationError::MissingRequestId) => {
+                tracing::error!("{}", InvocationError::MissingRequestId);
+                continue;
+            }
+            Err(error @ InvocationError::BadDeadline { .. }) => {
+                let InvocationError::BadDeadline { request_id } = &error else { continue };
+                let diagnostic = Diagnostic::new(error_type::INVALID_INVOCATION, error.to_string());
+                post_error(&mut client, request_id, &diagnostic).await?;
+                continue;
+            }
+        };
+        crate::logging::set_request_id(Some(&invocation.request_id));
+        export_trace_id(invocation.trace_id.as_deref());
+        let outcome = invoke(&handler, next.body, Arc::clone(&invocation), &options).await;
+        let result = match outcome {
+            Ok(body) => post_response(&mut client, &invocation.request_id, body).await,
+            Err(diagnostic) => {
+                tracing::error!("invocation failed: {diagnostic}");
+                post_error(&mut client, &invocation.request_id, &diagnostic).await
+            }
+        };
+        crate::logging::set_request_id(None);
+        result?;
+    }
+}
+
+/// Posts `/init/error` for a start-up failure. The caller exits non-zero next.
+pub async fn report_init_error(endpoint: &Endpoint, diagnostic: &Diagnostic) -> Result<(), RuntimeError> {
+    let mut client = RuntimeApiClient::new(endpoint.clone());
+    let response = client.send(&InitError { diagnostic }).await?;
+    check_post(response.status, &response.body, "init/error")
+}
+
+/// Decodes the event, runs the handler under the panic guard and the
+/// cancellation timer, and encodes its output.
+async fn invoke<H: Handler>(
+    handler: &Arc<H>,
+    body: Bytes,
+    invocation: Arc<Invocation>,
+    options: &RuntimeOptions,
+) -> Result<Bytes, Diagnostic> {
+    let event: H::Event = serde_json::from_slice(&body).map_err(|error| {
+        Diagnostic::new(error_type::MALFORMED_EVENT, format!("failed to decode the event: {error}"))
+    })?;
+    let cancel = CancellationToken::new();
+    let cancel_at = invocation
+        .deadline
+        .checked_sub(options.safety_margin)
+        .unwrap_or_else(tokio::time::Instant::now);
+    let timer = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(cancel_at).await;
+            tracing::warn!("deadline is near: cancelling the handler");
+            cancel.cancel();
+        })
+    };
+    let context = Context {
+        invocation,
+        cancel: cancel.clone(),
+    };
+    let task = {
+        let handler = Arc::clone(handler);
+        tokio::spawn(async move { handler.call(event, context).await })
+    };
+    let joined = task.await;
+    timer.abort();
+    cancel.cancel();
+    let output = match joined {
+        Ok(result) => result?,
+        Err(join_error) => {
+            let message = match join_error.try_into_panic() {
+                Ok(payload) => panic_message(payload.as_ref()),
+                Err(_) => "the handler task was cancelled".to_owned(),
+            };
+            return Err(Diagnostic::new(error_type::HANDLER_PANIC, format!("handler panicked: {message}")));
+        }
+    };
+    serde_json::to_vec(&output).map(Bytes::from).map_err(|error| {
+        Diagnostic::new(error_type::SERIALIZATION, format!("failed to encode the response: {error}"))
+    })
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+async fn post_response(client: &mut RuntimeApiClient, request_id: &str, body: Bytes) -> Result<(), RuntimeError> {
+    let response = client.send(&InvocationResponse { request_id, body }).await?;
+    check_post(response.status, &response.body, "invocation/response")
+}
+
+async fn post_error(client: &mut RuntimeApiClient, request_id: &str, diagnostic: &Diagnostic) -> Result<(), RuntimeError> {
+    let request = api::InvocationError { request_id, diagnostic };
+    let response = client.send(&request).await?;
+    check_post(response.status, &response.body, "invocation/error")
+}
+
+/// 202 is success; 500 means exit; anything else (400, 403, 410, 413 …) is
+/// logged and the loop goes on, as the Runtime API contract asks.
+fn check_post(status: StatusCode, body: &[u8], route: &'static str) -> Result<(), RuntimeError> {
+    match status {
+        StatusCode::ACCEPTED | StatusCode::OK => Ok(()),
+        StatusCode::INTERNAL_SERVER_ERROR => Err(RuntimeError::Fatal { route, status }),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::error!("runtime api refused the {route} post as too large (413): {}", lossy(body));
+            Ok(())
+        }
+        status => {
+            tracing::error!("runtime api answered {status} to the {route} post: {}", lossy(body));
+            Ok(())
+        }
+    }
+}
+
+fn lossy(body: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(body)
+}
+
+/// Sets or clears `_X_AMZN_TRACE_ID` for the invocation, as Lambda runtimes do,
+/// so the SDK's recursion detection and X-Ray see the invocation's trace.
+fn export_trace_id(trace_id: Option<&str>) {
+    // SAFETY: Rust's environment accessors share one lock, so no Rust reader
+    // races this write; nothing in this process reads the environment through
+    // libc's getenv, and Lambda runs one invocation per process at a time.
+    unsafe {
+        match trace_id {
+            Some(trace_id) => std::env::set_var(TRACE_ID_ENV, trace_id),
+            None => std::env::remove_var(TRACE_ID_ENV),
+        }
+    }
+}
