@@ -7,10 +7,17 @@
 //!   `/error`, `/init/error`) on hyper, with the panic guard and the deadline signal.
 //! - [`emulator`]: a Runtime API emulator on loopback for tests, benches and the
 //!   local stack.
+//! - [`copy`]: the streaming copy engine (source reads, part assembly, the
+//!   multipart upload and its abort path).
+//! - [`transform`]: the streaming [`transform::Transform`] trait and built-ins.
+//! - [`s3`]: the S3 client from the AWS environment.
 //! - [`logging`]: one line per event, JSON or text, as Lambda expects.
 //!
 //! `src/main.rs` only reads the environment and calls into these.
 
+pub mod copy;
 pub mod emulator;
 pub mod logging;
 pub mod runtime;
+pub mod s3;
+pub mod transform;

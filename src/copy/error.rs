@@ -1,0 +1,124 @@
+//! What can go wrong in a copy, each with a stable `errorType`.
+
+use crate::transform::TransformError;
+
+/// A boxed SDK error, rendered with its whole chain.
+pub type SdkFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a copy failed. Every variant leaves nothing half-written behind.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The source object (or version) no longer exists.
+    #[error("source object s3://{bucket}/{key} is gone")]
+    SourceGone {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+    },
+    /// The source was overwritten after the event: its eTag no longer matches.
+    #[error("source object s3://{bucket}/{key} was superseded since the event")]
+    Superseded {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+    },
+    /// Reading the source failed.
+    #[error("failed to read s3://{bucket}/{key}")]
+    Source {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The SDK's error.
+        #[source]
+        source: SdkFailure,
+    },
+    /// The source sent a different number of bytes than announced.
+    #[error("source s3://{bucket}/{key} sent {got} bytes where {expected} were announced")]
+    SourceTruncated {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// Announced length.
+        expected: u64,
+        /// Received length.
+        got: u64,
+    },
+    /// The destination bucket does not exist.
+    #[error("destination bucket {bucket} does not exist")]
+    DestinationBucketMissing {
+        /// Destination bucket.
+        bucket: String,
+    },
+    /// Writing the destination failed.
+    #[error("failed to {operation} s3://{bucket}/{key}")]
+    Destination {
+        /// The S3 operation.
+        operation: &'static str,
+        /// Destination bucket.
+        bucket: String,
+        /// Destination key.
+        key: String,
+        /// The SDK's error.
+        #[source]
+        source: SdkFailure,
+    },
+    /// S3 answered success without the fields a success carries (e.g. a 200
+    /// with an `<Error>` body to `CompleteMultipartUpload`).
+    #[error("{operation} of s3://{bucket}/{key} returned no etag: treating it as failed")]
+    IncompleteResponse {
+        /// The S3 operation.
+        operation: &'static str,
+        /// Destination bucket.
+        bucket: String,
+        /// Destination key.
+        key: String,
+    },
+    /// The transform failed.
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    /// The output is larger than S3 can store with this part schedule.
+    #[error("output exceeds {limit} bytes, the most this part schedule can upload")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The copy was cancelled (the deadline is near).
+    #[error("copy cancelled after {bytes_read} bytes read and {bytes_written} bytes written")]
+    Cancelled {
+        /// Source bytes read so far.
+        bytes_read: u64,
+        /// Destination bytes uploaded so far.
+        bytes_written: u64,
+    },
+    /// A part task died (panicked).
+    #[error("a part upload task failed: {0}")]
+    Task(String),
+}
+
+impl CopyError {
+    /// The stable `errorType` posted to Lambda (documented in the README).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            CopyError::SourceGone { .. } => "S3.NoSuchKey",
+            CopyError::Superseded { .. } => "Copy.Superseded",
+            CopyError::Source { .. } => "S3.GetObjectFailed",
+            CopyError::SourceTruncated { .. } => "S3.SourceTruncated",
+            CopyError::DestinationBucketMissing { .. } => "S3.NoSuchBucket",
+            CopyError::Destination { .. } => "S3.UploadFailed",
+            CopyError::IncompleteResponse { .. } => "S3.UploadFailed",
+            CopyError::Transform(_) => "Transform.Failed",
+            CopyError::TooLarge { .. } => "Copy.ObjectTooLarge",
+            CopyError::Cancelled { .. } => "Copy.Timeout",
+            CopyError::Task(_) => "Copy.TaskFailed",
+        }
+    }
+
+    /// True when retrying the same event cannot succeed (the source changed).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, CopyError::SourceGone { .. } | CopyError::Superseded { .. })
+    }
+}

@@ -1,0 +1,315 @@
+//! The streaming copy engine: GetObject → transform → bounded-memory multipart upload.
+//!
+//! Data flow: part-aligned ranged GETs (at most `read_ahead` in flight or
+//! waiting, each read whole into one buffer) are handed to the transform in
+//! order; its output is cut into parts by the [`PartAssembler`]; each part
+//! takes an upload permit *before* the input that fills it is read, and keeps
+//! it until S3 has the part. Output that fits one part is a single `PutObject`.
+//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`].
+
+pub mod assembler;
+pub mod error;
+pub mod part_size;
+pub mod report;
+pub mod source;
+pub mod upload;
+
+pub use assembler::{Part, PartAssembler};
+pub use error::CopyError;
+pub use part_size::PartSchedule;
+pub use report::CopyReport;
+pub use source::{ObjectMetadata, SourceSpec};
+pub use upload::{Destination, UploadOptions};
+
+use crate::transform::Transform;
+use aws_sdk_s3::Client;
+use futures_util::StreamExt;
+use source::{Block, ResolvedSource};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use upload::{MultipartUpload, Written};
+
+/// Parts uploading at once by default: four streams saturate a small
+/// function's network share while four 8 MiB parts stay within a 512 MB budget.
+pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
+
+/// Ranged GETs in flight or waiting by default: four reach ~400 MB/s where
+/// one stream halves once the server also takes uploads (measured, see README).
+pub const DEFAULT_READ_AHEAD: usize = 4;
+
+/// Upload permits count KiB, so parts of any size share one semaphore.
+const PERMIT_UNIT: u64 = 1024;
+
+/// Tunables of one copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopySettings {
+    /// Requested part size (grown for large objects, never below 5 MiB).
+    pub part_size: u64,
+    /// Parts uploading at once.
+    pub upload_concurrency: usize,
+    /// Ranged reads in flight or waiting to be consumed.
+    pub read_ahead: usize,
+    /// Destination options.
+    pub options: UploadOptions,
+}
+
+impl Default for CopySettings {
+    fn default() -> Self {
+        CopySettings {
+            part_size: part_size::DEFAULT_PART_SIZE,
+            upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            read_ahead: DEFAULT_READ_AHEAD,
+            options: UploadOptions::default(),
+        }
+    }
+}
+
+impl CopySettings {
+    /// The most bytes one copy buffers at `part_size`: read-ahead, parts in
+    /// flight, plus one block being transformed and one part being filled.
+    pub fn budget_bytes(&self, part_size: u64) -> u64 {
+        (self.read_ahead.max(1) + self.upload_slots() + 2) as u64 * part_size
+    }
+
+    /// Upload slots: at least two, so the first part can be held while the
+    /// second decides between `PutObject` and a multipart upload.
+    fn upload_slots(&self) -> usize {
+        self.upload_concurrency.max(2)
+    }
+}
+
+/// Live counters of a copy, for progress display and timeout reports.
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    /// Source bytes read.
+    pub bytes_read: AtomicU64,
+    /// Destination bytes acknowledged by S3.
+    pub bytes_written: Arc<AtomicU64>,
+}
+
+/// Where the first part goes until we know whether more output follows.
+enum Sink {
+    Undecided(Option<(Part, OwnedSemaphorePermit)>),
+    Multipart(MultipartUpload),
+}
+
+/// Everything one copy run holds.
+struct Pipeline<'a> {
+    client: &'a Client,
+    destination: &'a Destination,
+    settings: &'a CopySettings,
+    cancel: &'a CancellationToken,
+    progress: &'a CopyProgress,
+    slots: Arc<Semaphore>,
+    slot_capacity: u32,
+    metadata: ObjectMetadata,
+    sink: Sink,
+    output_known_multipart: Option<bool>,
+}
+
+impl Pipeline<'_> {
+    fn cancelled(&self) -> CopyError {
+        CopyError::Cancelled {
+            bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Takes the upload permit for a part of `size` bytes.
+    async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
+        let units = u32::try_from(size / PERMIT_UNIT).unwrap_or(u32::MAX).clamp(1, self.slot_capacity);
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(self.cancelled()),
+            permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
+                permit.map_err(|_| CopyError::Task("upload permits closed".into()))
+            }
+        }
+    }
+
+    /// Sends a complete part to the destination.
+    async fn dispatch(&mut self, part: Part, permit: OwnedSemaphorePermit) -> Result<(), CopyError> {
+        if part.number > part_size::MAX_PARTS {
+            return Err(CopyError::TooLarge {
+                limit: part_size::MAX_OBJECT_SIZE,
+            });
+        }
+        match &mut self.sink {
+            Sink::Multipart(upload) => {
+                upload.spawn_part(part, permit);
+                upload.collect_finished()
+            }
+            Sink::Undecided(first) if first.is_none() && self.output_known_multipart != Some(true) => {
+                *first = Some((part, permit));
+                Ok(())
+            }
+            Sink::Undecided(first) => {
+                let held = first.take();
+                let mut upload = MultipartUpload::create(
+                    self.client,
+                    self.destination,
+                    &self.metadata,
+                    &self.settings.options,
+                    Arc::clone(&self.progress.bytes_written),
+                )
+                .await?;
+                if let Some((held_part, held_permit)) = held {
+                    upload.spawn_part(held_part, held_permit);
+                }
+                upload.spawn_part(part, permit);
+                self.sink = Sink::Multipart(upload);
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes the destination once the input has ended.
+    async fn finish(self) -> Result<Written, CopyError> {
+        match self.sink {
+            Sink::Multipart(upload) => upload.complete().await,
+            Sink::Undecided(first) => {
+                let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
+                let written = upload::put_single(self.client, self.destination, &self.metadata, &self.settings.options, data.clone()).await?;
+                self.progress.bytes_written.fetch_add(data.len() as u64, Ordering::Relaxed);
+                Ok(written)
+            }
+        }
+    }
+}
+
+/// Copies `source` to `destination` through `transform`, streaming, in
+/// bounded memory. On failure nothing is left behind: a multipart upload is
+/// aborted before the error returns. `cancel` stops the copy the same way.
+pub async fn copy_object(
+    client: &Client,
+    source: SourceSpec,
+    destination: &Destination,
+    mut transform: Box<dyn Transform>,
+    settings: &CopySettings,
+    cancel: &CancellationToken,
+    progress: &CopyProgress,
+) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let resolved = tokio::select! {
+        () = cancel.cancelled() => return Err(CopyError::Cancelled { bytes_read: 0, bytes_written: 0 }),
+        resolved = source::resolve(client, source) => resolved?,
+    };
+    let output_known = transform.preserves_length();
+    let schedule = PartSchedule::new(settings.part_size, Some(resolved.size), output_known);
+    if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
+        return Err(CopyError::TooLarge {
+            limit: part_size::MAX_OBJECT_SIZE,
+        });
+    }
+    let slot_capacity =
+        u32::try_from(settings.upload_slots() as u64 * schedule.base() / PERMIT_UNIT).unwrap_or(u32::MAX);
+    let mut pipeline = Pipeline {
+        client,
+        destination,
+        settings,
+        cancel,
+        progress,
+        slots: Arc::new(Semaphore::new(slot_capacity as usize)),
+        slot_capacity,
+        metadata: ObjectMetadata::default(),
+        sink: Sink::Undecided(None),
+        output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
+    };
+    let result = pump(&mut pipeline, &resolved, schedule, transform.as_mut()).await;
+    let written = match (result, pipeline.sink) {
+        (Ok(()), sink) => {
+            pipeline.sink = sink;
+            pipeline.finish().await?
+        }
+        (Err(error), Sink::Multipart(upload)) => return Err(upload.abort(error).await),
+        (Err(error), Sink::Undecided(_)) => return Err(error),
+    };
+    let elapsed = started.elapsed();
+    let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
+    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
+    Ok(CopyReport {
+        bytes_read,
+        bytes_written,
+        part_size: schedule.base(),
+        parts: written.parts,
+        multipart: written.parts > 1 || bytes_written > schedule.base(),
+        duration_ms: elapsed.as_millis() as u64,
+        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
+        etag: written.etag,
+        version_id: written.version_id,
+        checksum_crc64nvme: upload::crc64_base64(written.crc64nvme),
+        source_version_id: match &resolved.pin {
+            source::Pin::Version(version) => Some(version.clone()),
+            source::Pin::ETag(_) => None,
+        },
+        source_etag: resolved.spec.etag.clone(),
+    })
+}
+
+/// Reads, transforms and dispatches until the input ends or something fails.
+async fn pump(
+    pipeline: &mut Pipeline<'_>,
+    resolved: &ResolvedSource,
+    schedule: PartSchedule,
+    transform: &mut dyn Transform,
+) -> Result<(), CopyError> {
+    let client = pipeline.client.clone();
+    let ranges = source::plan_ranges(resolved.size, schedule.base());
+    let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
+        .map(|(index, range)| {
+            let task = tokio::spawn(source::fetch_block(client.clone(), resolved.clone(), range, index == 0));
+            AbortOnDropHandle::new(task)
+        })
+        .buffered(pipeline.settings.read_ahead.max(1));
+    let mut assembler = PartAssembler::new(schedule);
+    let mut output = Vec::new();
+    let mut ended = false;
+    while !ended {
+        // The permit for the next part is taken before its input is read.
+        let mut permit = Some(pipeline.permit(assembler.next_part_size()).await?);
+        while assembler.ready_len() == 0 && !ended {
+            let next = tokio::select! {
+                () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+                next = reads.next() => next,
+            };
+            match next {
+                Some(joined) => {
+                    let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
+                    if let Some(metadata) = block.metadata {
+                        pipeline.metadata = ObjectMetadata {
+                            content_type: transform.content_type().map(str::to_owned).or(metadata.content_type),
+                            content_encoding: transform
+                                .content_encoding()
+                                .map(str::to_owned)
+                                .or(metadata.content_encoding),
+                            ..metadata
+                        };
+                    }
+                    pipeline.progress.bytes_read.fetch_add(block.data.len() as u64, Ordering::Relaxed);
+                    transform.push(block.data, &mut output)?;
+                }
+                None => {
+                    transform.finish(&mut output)?;
+                    ended = true;
+                }
+            }
+            for chunk in output.drain(..) {
+                assembler.push(chunk);
+            }
+            if ended {
+                assembler.finish();
+            }
+        }
+        while let Some(part) = assembler.pop() {
+            let part_permit = match permit.take() {
+                Some(permit) => permit,
+                None => pipeline.permit(part.data.len() as u64).await?,
+            };
+            pipeline.dispatch(part, part_permit).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! What a finished copy measured; the handler's response is built from it.
+
+use serde::Serialize;
+
+/// The outcome of one successful copy.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyReport {
+    /// Source bytes read.
+    pub bytes_read: u64,
+    /// Destination bytes written.
+    pub bytes_written: u64,
+    /// Part size of the first part.
+    pub part_size: u64,
+    /// Parts uploaded (1 for a single `PutObject`).
+    pub parts: u64,
+    /// Whether a multipart upload was used.
+    pub multipart: bool,
+    /// Wall time of the copy, in milliseconds.
+    pub duration_ms: u64,
+    /// Source bytes per second over the copy, in MB/s (10^6).
+    pub mb_per_s: f64,
+    /// The destination's ETag.
+    pub etag: String,
+    /// The destination's version id, when the bucket is versioned.
+    pub version_id: Option<String>,
+    /// The destination's full-object CRC64NVME, base64.
+    pub checksum_crc64nvme: String,
+    /// The source version copied, when known.
+    pub source_version_id: Option<String>,
+    /// The source ETag copied.
+    pub source_etag: Option<String>,
+}
+
+/// MB/s (10^6 bytes) of `bytes` over `millis`.
+pub fn megabytes_per_second(bytes: u64, elapsed: std::time::Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64();
+    if seconds <= 0.0 {
+        return 0.0;
+    }
+    let rate = bytes as f64 / 1e6 / seconds;
+    (rate * 10.0).round() / 10.0
+}

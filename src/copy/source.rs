@@ -1,0 +1,243 @@
+//! The source: pinned GetObject reads, one stream or part-aligned ranges, in order.
+
+use super::error::{CopyError, SdkFailure};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::ChecksumMode;
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+
+/// The object an event announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// Bucket.
+    pub bucket: String,
+    /// Decoded key.
+    pub key: String,
+    /// The version the event announced (versioned buckets).
+    pub version_id: Option<String>,
+    /// The eTag the event announced (used with `If-Match` when there is no version).
+    pub etag: Option<String>,
+    /// The size the event announced.
+    pub size: Option<u64>,
+}
+
+/// How every read is pinned to the announced object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// `versionId=…`.
+    Version(String),
+    /// `If-Match: "etag"`.
+    ETag(String),
+}
+
+/// HTTP metadata carried from source to destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMetadata {
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`, as the HTTP date S3 sent.
+    pub expires: Option<String>,
+    /// `x-amz-meta-*`.
+    pub user: HashMap<String, String>,
+}
+
+/// A resolved source: its size and pin are known.
+#[derive(Debug, Clone)]
+pub struct ResolvedSource {
+    /// What the event said.
+    pub spec: SourceSpec,
+    /// The object's size.
+    pub size: u64,
+    /// How reads are pinned.
+    pub pin: Pin,
+}
+
+/// One GET's whole body, and the object's metadata when it is the first block.
+#[derive(Debug)]
+pub struct Block {
+    /// The bytes.
+    pub data: Bytes,
+    /// Metadata, present on the first block.
+    pub metadata: Option<ObjectMetadata>,
+}
+
+fn quoted(etag: &str) -> String {
+    if etag.starts_with('"') {
+        etag.to_owned()
+    } else {
+        format!("\"{etag}\"")
+    }
+}
+
+/// Maps an SDK error of a read onto the copy's error classes.
+fn read_error<E>(spec: &SourceSpec, error: SdkError<E>) -> CopyError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or("");
+    let bucket = spec.bucket.clone();
+    let key = spec.key.clone();
+    match (status, code) {
+        (Some(412), _) | (_, "PreconditionFailed") => CopyError::Superseded { bucket, key },
+        (Some(404), "NoSuchBucket") => CopyError::Source {
+            bucket,
+            key,
+            source: Box::new(error) as SdkFailure,
+        },
+        (Some(404), _) | (_, "NoSuchKey") | (_, "NoSuchVersion") => CopyError::SourceGone { bucket, key },
+        _ => CopyError::Source {
+            bucket,
+            key,
+            source: Box::new(error) as SdkFailure,
+        },
+    }
+}
+
+/// Learns size and pin, with a pinned `HeadObject` when the event lacks them.
+pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource, CopyError> {
+    let known_pin = match (&spec.version_id, &spec.etag) {
+        (Some(version), _) => Some(Pin::Version(version.clone())),
+        (None, Some(etag)) => Some(Pin::ETag(quoted(etag))),
+        (None, None) => None,
+    };
+    if let (Some(size), Some(pin)) = (spec.size, known_pin.clone()) {
+        return Ok(ResolvedSource { spec, size, pin });
+    }
+    let mut head = client.head_object().bucket(&spec.bucket).key(&spec.key);
+    head = match &known_pin {
+        Some(Pin::Version(version)) => head.version_id(version),
+        Some(Pin::ETag(etag)) => head.if_match(etag),
+        None => head,
+    };
+    let output = head.send().await.map_err(|e| read_error(&spec, e))?;
+    let size = output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    let pin = match known_pin {
+        Some(pin) => pin,
+        None => match (output.version_id(), output.e_tag()) {
+            (Some(version), _) if version != "null" => Pin::Version(version.to_owned()),
+            (_, Some(etag)) => Pin::ETag(quoted(etag)),
+            _ => {
+                return Err(CopyError::Source {
+                    bucket: spec.bucket.clone(),
+                    key: spec.key.clone(),
+                    source: "head object returned neither a version id nor an etag".into(),
+                });
+            }
+        },
+    };
+    Ok(ResolvedSource { spec, size, pin })
+}
+
+/// The byte ranges to read: one unranged GET when `size <= block_size`,
+/// otherwise `[start, end]` ranges of `block_size` (the last shorter).
+pub fn plan_ranges(size: u64, block_size: u64) -> Vec<Option<(u64, u64)>> {
+    if size <= block_size {
+        return vec![None];
+    }
+    (0..size.div_ceil(block_size))
+        .map(|i| {
+            let start = i * block_size;
+            Some((start, (start + block_size).min(size) - 1))
+        })
+        .collect()
+}
+
+/// Reads one block in full: the whole object (checksum validated where S3
+/// offers it) or one byte range, pinned to the announced object.
+pub async fn fetch_block(
+    client: Client,
+    source: ResolvedSource,
+    range: Option<(u64, u64)>,
+    with_metadata: bool,
+) -> Result<Block, CopyError> {
+    let spec = &source.spec;
+    let mut get = client.get_object().bucket(&spec.bucket).key(&spec.key);
+    get = match &source.pin {
+        Pin::Version(version) => get.version_id(version),
+        Pin::ETag(etag) => get.if_match(etag),
+    };
+    get = match range {
+        Some((start, end)) => get.range(format!("bytes={start}-{end}")),
+        None => get.checksum_mode(ChecksumMode::Enabled),
+    };
+    let output = get.send().await.map_err(|e| read_error(spec, e))?;
+    let expected = match range {
+        Some((start, end)) => end - start + 1,
+        None => output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(source.size),
+    };
+    let metadata = with_metadata.then(|| ObjectMetadata {
+        content_type: output.content_type().map(str::to_owned),
+        content_encoding: output.content_encoding().map(str::to_owned),
+        content_disposition: output.content_disposition().map(str::to_owned),
+        content_language: output.content_language().map(str::to_owned),
+        cache_control: output.cache_control().map(str::to_owned),
+        expires: output.expires_string().map(str::to_owned),
+        user: output.metadata().cloned().unwrap_or_default(),
+    });
+    let capacity = usize::try_from(expected).unwrap_or(usize::MAX);
+    let mut buffer = BytesMut::with_capacity(capacity);
+    let mut body = output.body;
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => {
+                if buffer.len() + chunk.len() > capacity {
+                    return Err(CopyError::SourceTruncated {
+                        bucket: spec.bucket.clone(),
+                        key: spec.key.clone(),
+                        expected,
+                        got: (buffer.len() + chunk.len()) as u64,
+                    });
+                }
+                buffer.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Err(CopyError::Source {
+                    bucket: spec.bucket.clone(),
+                    key: spec.key.clone(),
+                    source: Box::new(error),
+                });
+            }
+        }
+    }
+    if buffer.len() as u64 != expected {
+        return Err(CopyError::SourceTruncated {
+            bucket: spec.bucket.clone(),
+            key: spec.key.clone(),
+            expected,
+            got: buffer.len() as u64,
+        });
+    }
+    Ok(Block {
+        data: buffer.freeze(),
+        metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_part_aligned_ranges() {
+        assert_eq!(plan_ranges(0, 8), vec![None]);
+        assert_eq!(plan_ranges(8, 8), vec![None]);
+        assert_eq!(plan_ranges(17, 8), vec![Some((0, 7)), Some((8, 15)), Some((16, 16))]);
+    }
+
+    #[test]
+    fn quotes_bare_etags_once() {
+        assert_eq!(quoted("abc"), "\"abc\"");
+        assert_eq!(quoted("\"abc\""), "\"abc\"");
+    }
+}

@@ -1,0 +1,42 @@
+//! The S3 client, configured from the standard AWS environment.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig};
+use std::time::Duration;
+
+/// `S3_FORCE_PATH_STYLE=true` addresses buckets as `endpoint/bucket` (local
+/// S3-compatible servers) instead of `bucket.endpoint`.
+pub const FORCE_PATH_STYLE_ENV: &str = "S3_FORCE_PATH_STYLE";
+
+/// How long a transfer may make no progress before the SDK fails it. Our
+/// reads never pause on back-pressure (a GET starts only once its whole range
+/// has room), so a stall this long is the network's, not ours.
+pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
+
+/// Builds the S3 client from the environment (credentials, region,
+/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) plus `S3_FORCE_PATH_STYLE`.
+///
+/// Clones share one connection pool; the pool keeps as many connections as
+/// the copies' concurrency asks for and reuses them across invocations.
+pub async fn client_from_env() -> aws_sdk_s3::Client {
+    let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let force_path_style = std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    client_with(&shared, force_path_style)
+}
+
+/// Builds the S3 client from an already loaded AWS configuration.
+pub fn client_with(shared: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(shared)
+        .force_path_style(force_path_style)
+        // We send our own CRC64NVME on every write; no second SDK checksum.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        // Whole-object GETs ask for validation explicitly (checksum mode).
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(STALL_GRACE_PERIOD)
+                .build(),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

@@ -1,0 +1,151 @@
+//! Shared test support: a real moto_server on loopback and S3 helpers.
+#![allow(dead_code)]
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long moto_server may take to start on a loaded machine.
+const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The S3 endpoint the tests use: `S3_TEST_ENDPOINT` (started by `.ci/run`),
+/// or a moto_server this process starts and stops.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var("S3_TEST_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => start_moto(),
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Starts moto_server under a small Python guard that kills it when this
+/// process exits (its stdin closes), so no server outlives the tests.
+fn start_moto() -> String {
+    let port = free_port();
+    let guard = "import subprocess,sys\n\
+p=subprocess.Popen(['moto_server','-H','127.0.0.1','-p',sys.argv[1]],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL)\n\
+sys.stdin.read()\n\
+p.kill()\n";
+    let child: Child = Command::new("python3")
+        .args(["-c", guard, &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 runs (moto[server]>=5.2.5 must be installed)");
+    // Keep the child (and its stdin) for the life of the process.
+    static GUARD: OnceLock<std::sync::Mutex<Child>> = OnceLock::new();
+    let _ = GUARD.set(std::sync::Mutex::new(child));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while started.elapsed() < MOTO_START_TIMEOUT {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return endpoint;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("moto_server did not start on {endpoint}");
+}
+
+/// Environment variables pointing a child `bootstrap` at the test server.
+pub fn s3_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_S3", endpoint().to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("S3_FORCE_PATH_STYLE", "true".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// A client for the test server, built by the product's own configuration.
+pub async fn client() -> Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    s3_stream_lambda::s3::client_with(&shared, true)
+}
+
+/// A bucket name unique to this test.
+pub fn bucket_name(test: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{}-{n}", test.replace('_', "-"), std::process::id())
+}
+
+/// Creates a bucket.
+pub async fn create_bucket(client: &Client, test: &str) -> String {
+    let bucket = bucket_name(test);
+    client.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    bucket
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// SHA-256 hex of `data`.
+pub fn sha256(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Uploads `data` with one PutObject; returns its ETag.
+pub async fn put(client: &Client, bucket: &str, key: &str, data: Vec<u8>) -> String {
+    let out = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .expect("put object");
+    out.e_tag().unwrap_or_default().to_owned()
+}
+
+/// Reads an object whole.
+pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    let out = client.get_object().bucket(bucket).key(key).send().await.expect("get object");
+    out.body.collect().await.expect("read body").to_vec()
+}
+
+/// Incomplete multipart uploads in `bucket`.
+pub async fn incomplete_uploads(client: &Client, bucket: &str) -> usize {
+    let out = client.list_multipart_uploads().bucket(bucket).send().await.expect("list uploads");
+    out.uploads().len()
+}
+
+/// Reads a child process's stderr lines in the background (for diagnostics).
+pub fn drain_lines(reader: impl std::io::Read + Send + 'static, sink: std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            if let Ok(mut lines) = sink.lock() {
+                lines.push(line);
+            }
+        }
+    });
+}
