@@ -11,12 +11,24 @@
 //!   multipart upload and its abort path).
 //! - [`transform`]: the streaming [`transform::Transform`] trait and built-ins.
 //! - [`s3`]: the S3 client from the AWS environment.
+//! - [`event`]: the accepted event envelopes (S3, SQS, EventBridge, test event)
+//!   and S3's key encoding.
+//! - [`config`]: the environment, validated at start-up.
+//! - [`handler`]: the S3 event handler wiring events to copies and a report.
 //! - [`logging`]: one line per event, JSON or text, as Lambda expects.
 //!
-//! `src/main.rs` only reads the environment and calls into these.
+//! - [`function`]: the Lambda start-up (configuration, init error, loop).
+//! - [`cli`]: the local commands `invoke` and `copy`.
+//!
+//! `src/main.rs` only starts tokio and calls [`cli::main`].
 
+pub mod cli;
+pub mod config;
 pub mod copy;
 pub mod emulator;
+pub mod event;
+pub mod function;
+pub mod handler;
 pub mod logging;
 pub mod runtime;
 pub mod s3;

@@ -1,5 +1,7 @@
-//! Shared test support: a real moto_server on loopback and S3 helpers.
+//! Shared test support: a real moto_server on loopback, S3 helpers, the function.
 #![allow(dead_code)]
+
+pub mod function;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;

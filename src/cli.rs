@@ -1,0 +1,217 @@
+//! The local commands of `bootstrap`: `invoke EVENT.json` and `copy SRC DST`.
+
+use crate::config::Config;
+use crate::copy::{CopyProgress, Destination, SourceSpec, copy_object};
+use crate::handler::CopyHandler;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// `bootstrap --help`.
+pub const HELP: &str = "\
+bootstrap: stream S3 objects through a transform into another bucket
+
+USAGE:
+    bootstrap                       serve as an AWS Lambda function (reads AWS_LAMBDA_RUNTIME_API)
+    bootstrap invoke EVENT.json     run the handler once on an event file and print the response
+                                    JSON; exit code 0 when every record succeeded, 1 otherwise
+    bootstrap copy s3://BUCKET/KEY s3://BUCKET/KEY [--transform NAME]
+                                    one streaming copy; progress on a terminal, report JSON on stdout
+    bootstrap --help | --version
+
+CONFIGURATION (environment; see README):
+    DST_BUCKET (required for serve/invoke), DST_PREFIX, TRANSFORM, PART_SIZE_MIB,
+    UPLOAD_CONCURRENCY, READ_AHEAD, MAX_RECORD_CONCURRENCY, DEADLINE_MARGIN_MS,
+    STORAGE_CLASS, SSE, SSE_KMS_KEY_ID, S3_FORCE_PATH_STYLE,
+    AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION and credentials as for any AWS SDK
+
+TRANSFORMS: identity
+";
+
+/// Exit code of a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// How often the progress line is redrawn on a terminal.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Deadline `invoke` gives the handler: Lambda's longest timeout.
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("bootstrap: {message}\n\n{HELP}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs the command in `args` (without the program name).
+pub async fn main(args: Vec<String>) -> ExitCode {
+    match args.first().map(String::as_str) {
+        None => crate::function::serve().await,
+        Some("-h" | "--help" | "help") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("bootstrap {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("invoke") => match args.get(1..) {
+            Some([path]) => invoke(path).await,
+            _ => usage_error("invoke takes exactly one EVENT.json"),
+        },
+        Some("copy") => copy(&args[1..]).await,
+        Some(other) => usage_error(&format!("unknown command {other:?}")),
+    }
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM, so the copy aborts cleanly.
+fn cancel_on_signal(token: &CancellationToken) {
+    let token = token.clone();
+    tokio::spawn(async move {
+        crate::function::terminate_signal().await;
+        tracing::warn!("interrupted: cancelling");
+        token.cancel();
+    });
+}
+
+async fn invoke(path: &str) -> ExitCode {
+    let body = match std::fs::read(path) {
+        Ok(body) => body,
+        Err(error) => return usage_error(&format!("failed to read {path}: {error}")),
+    };
+    let event: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(error) => return usage_error(&format!("{path} is not json: {error}")),
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => return usage_error(&error.to_string()),
+    };
+    let cancel = CancellationToken::new();
+    cancel_on_signal(&cancel);
+    let margin = config.deadline_margin;
+    let timer = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(INVOKE_TIMEOUT.saturating_sub(margin)).await;
+            cancel.cancel();
+        })
+    };
+    let handler = CopyHandler::new(crate::s3::client_from_env().await, config);
+    let result = handler.handle(event, &cancel).await;
+    timer.abort();
+    match result {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            let sqs_failed = report.batch_item_failures.as_ref().is_some_and(|f| !f.is_empty());
+            if sqs_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        Err(diagnostic) => {
+            println!("{}", String::from_utf8_lossy(&diagnostic.to_json()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Splits `s3://bucket/key`.
+fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+async fn copy(args: &[String]) -> ExitCode {
+    let mut urls = Vec::new();
+    let mut transform_name = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--transform" => match rest.next() {
+                Some(name) => transform_name = Some(name.clone()),
+                None => return usage_error("--transform needs a NAME"),
+            },
+            other if other.starts_with("--") => return usage_error(&format!("unknown option {other}")),
+            url => urls.push(url.to_owned()),
+        }
+    }
+    let [source_url, destination_url] = urls.as_slice() else {
+        return usage_error("copy takes a source and a destination s3:// url");
+    };
+    let (Some((source_bucket, source_key)), Some((destination_bucket, destination_key))) =
+        (parse_s3_url(source_url), parse_s3_url(destination_url))
+    else {
+        return usage_error("urls must look like s3://bucket/key");
+    };
+    let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    env.insert("DST_BUCKET".into(), destination_bucket.clone());
+    if let Some(name) = &transform_name {
+        env.insert("TRANSFORM".into(), name.clone());
+    }
+    let config = match Config::from_map(&env) {
+        Ok(config) => config,
+        Err(error) => return usage_error(&error.to_string()),
+    };
+    let Some(transform) = crate::transform::by_name(&config.transform) else {
+        return usage_error("unknown transform");
+    };
+    let client = crate::s3::client_from_env().await;
+    let cancel = CancellationToken::new();
+    cancel_on_signal(&cancel);
+    let progress = Arc::new(CopyProgress::default());
+    let ticker = std::io::stderr().is_terminal().then(|| spawn_progress(Arc::clone(&progress)));
+    let source = SourceSpec {
+        bucket: source_bucket,
+        key: source_key,
+        ..SourceSpec::default()
+    };
+    let destination = Destination {
+        bucket: destination_bucket,
+        key: destination_key,
+    };
+    let result = copy_object(&client, source, &destination, transform, &config.copy, &cancel, &progress).await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+        eprintln!();
+    }
+    match result {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("bootstrap: {}: {}", error.error_type(), crate::runtime::error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn spawn_progress(progress: Arc<CopyProgress>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(PROGRESS_INTERVAL).await;
+            let read = progress.bytes_read.load(Ordering::Relaxed);
+            let written = progress.bytes_written.load(Ordering::Relaxed);
+            let rate = crate::copy::report::megabytes_per_second(read, started.elapsed());
+            eprint!(
+                "\r{:>10.1} MiB read {:>10.1} MiB written {rate:>8.1} MB/s",
+                read as f64 / 1048576.0,
+                written as f64 / 1048576.0
+            );
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_s3_urls() {
+        assert_eq!(parse_s3_url("s3://b/a/b c"), Some(("b".into(), "a/b c".into())));
+        assert_eq!(parse_s3_url("s3://b/"), None);
+        assert_eq!(parse_s3_url("http://b/k"), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! The function's configuration, read from the environment and validated at start-up.
+
+use crate::copy::part_size::{MAX_PART_SIZE, MIB, MIN_PART_SIZE};
+use crate::copy::{CopySettings, UploadOptions};
+use crate::runtime::DEFAULT_SAFETY_MARGIN;
+use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Memory assumed when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is unset (a local run).
+pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+
+/// Share of the function's memory all copy buffers of one invocation may
+/// hold: one eighth leaves the rest to the runtime, the SDK, TLS and the
+/// allocator's slack, so a 512 MB function buffers at most 64 MiB.
+pub const BUFFER_MEMORY_DIVISOR: u64 = 8;
+
+/// Most parts uploading (and ranges read ahead) per copy by default: beyond
+/// this, one copy gains nothing on Lambda's network share.
+pub const MAX_DEFAULT_CONCURRENCY: usize = 16;
+
+/// Records copied at once by default: enough to overlap small objects'
+/// request latency; large ones are bounded by the shared buffer budget anyway.
+pub const DEFAULT_MAX_RECORD_CONCURRENCY: usize = 4;
+
+/// Upper bound for any concurrency setting, so a typo cannot open thousands
+/// of connections.
+pub const MAX_CONCURRENCY: usize = 64;
+
+/// One invalid or missing variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable} {problem}")]
+pub struct ConfigError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What it expects.
+    pub problem: String,
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `DST_BUCKET`: where copies go.
+    pub dst_bucket: String,
+    /// `DST_PREFIX`: prepended to every destination key.
+    pub dst_prefix: String,
+    /// `TRANSFORM`: the transform's name.
+    pub transform: String,
+    /// Part size, concurrency and destination options of each copy.
+    pub copy: CopySettings,
+    /// `MAX_RECORD_CONCURRENCY`: records copied at once.
+    pub max_record_concurrency: usize,
+    /// All copies of one invocation together buffer at most this many bytes.
+    pub buffer_budget: u64,
+    /// `DEADLINE_MARGIN_MS`: cancel this long before the deadline.
+    pub deadline_margin: Duration,
+}
+
+fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// Reads a whole number in `range` from `variable`, if set.
+fn number(
+    env: &HashMap<String, String>,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(text) = env.get(variable).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(problem(
+            variable,
+            format!("must be a whole number from {} to {}, got {text:?}", range.start(), range.end()),
+        )),
+    }
+}
+
+/// True when `name` follows S3's bucket naming rules.
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_map(&std::env::vars().collect())
+    }
+
+    /// Reads `env` (a map, so tests pass their own).
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let dst_bucket = env.get("DST_BUCKET").map(|v| v.trim().to_owned()).unwrap_or_default();
+        if dst_bucket.is_empty() {
+            return Err(problem("DST_BUCKET", "must name the destination bucket, but it is unset or empty"));
+        }
+        if !valid_bucket_name(&dst_bucket) {
+            return Err(problem(
+                "DST_BUCKET",
+                format!("must be a valid s3 bucket name (3-63 of a-z 0-9 . -), got {dst_bucket:?}"),
+            ));
+        }
+        let dst_prefix = env.get("DST_PREFIX").cloned().unwrap_or_default();
+        if dst_prefix.starts_with('/') || dst_prefix.len() > 512 {
+            return Err(problem("DST_PREFIX", "must not start with / and must be at most 512 bytes"));
+        }
+        let transform = env
+            .get("TRANSFORM")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "identity".to_owned());
+        if crate::transform::by_name(&transform).is_none() {
+            return Err(problem(
+                "TRANSFORM",
+                format!("must be one of {}, got {transform:?}", crate::transform::NAMES.join(", ")),
+            ));
+        }
+        let memory_mib = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?.unwrap_or(DEFAULT_MEMORY_MIB);
+        let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
+        let part_size = number(env, "PART_SIZE_MIB", MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB)?
+            .map_or(crate::copy::part_size::DEFAULT_PART_SIZE, |mib| mib * MIB);
+        // Slots of one part each; two are kept for the block being
+        // transformed and the part being filled, the rest split between
+        // read-ahead and uploads.
+        let slots = (buffer_budget / part_size).saturating_sub(2) as usize;
+        let default_upload = slots.div_ceil(2).clamp(2, MAX_DEFAULT_CONCURRENCY);
+        let default_read = (slots / 2).clamp(1, MAX_DEFAULT_CONCURRENCY);
+        let concurrency = 1..=MAX_CONCURRENCY as u64;
+        let upload_concurrency =
+            number(env, "UPLOAD_CONCURRENCY", concurrency.clone())?.map_or(default_upload, |n| n as usize);
+        let read_ahead = number(env, "READ_AHEAD", concurrency.clone())?.map_or(default_read, |n| n as usize);
+        let max_record_concurrency = number(env, "MAX_RECORD_CONCURRENCY", concurrency)?
+            .map_or(DEFAULT_MAX_RECORD_CONCURRENCY, |n| n as usize);
+        let deadline_margin = number(env, "DEADLINE_MARGIN_MS", 100..=600_000)?
+            .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis);
+        let storage_class = match env.get("STORAGE_CLASS").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => {
+                let known = StorageClass::values();
+                if !known.contains(&text) {
+                    return Err(problem("STORAGE_CLASS", format!("must be one of {}, got {text:?}", known.join(", "))));
+                }
+                Some(StorageClass::from(text))
+            }
+        };
+        let sse = match env.get("SSE").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => None,
+            Some("AES256") => Some(ServerSideEncryption::Aes256),
+            Some("aws:kms") => Some(ServerSideEncryption::AwsKms),
+            Some(other) => return Err(problem("SSE", format!("must be AES256 or aws:kms, got {other:?}"))),
+        };
+        let kms_key_id = env.get("SSE_KMS_KEY_ID").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
+            return Err(problem("SSE_KMS_KEY_ID", "is only valid with SSE=aws:kms"));
+        }
+        if let Some(text) = env.get(crate::s3::FORCE_PATH_STYLE_ENV).map(|v| v.trim()).filter(|v| !v.is_empty())
+            && !text.eq_ignore_ascii_case("true")
+            && !text.eq_ignore_ascii_case("false")
+        {
+            return Err(problem(crate::s3::FORCE_PATH_STYLE_ENV, format!("must be true or false, got {text:?}")));
+        }
+        Ok(Config {
+            dst_bucket,
+            dst_prefix,
+            transform,
+            copy: CopySettings {
+                part_size,
+                upload_concurrency,
+                read_ahead,
+                options: UploadOptions {
+                    storage_class,
+                    sse,
+                    kms_key_id,
+                },
+            },
+            max_record_concurrency,
+            buffer_budget,
+            deadline_margin,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_fit_the_memory_budget() {
+        for memory in ["128", "512", "1769", "10240"] {
+            let config = Config::from_map(&env(&[("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)])).unwrap();
+            let memory: u64 = memory.parse().unwrap();
+            let per_copy = config.copy.budget_bytes(config.copy.part_size);
+            assert!(
+                per_copy <= config.buffer_budget || memory < 256,
+                "{memory} MB: {per_copy} > {}",
+                config.buffer_budget
+            );
+            assert_eq!(config.buffer_budget, memory * MIB / 8);
+        }
+        let small = Config::from_map(&env(&[("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")])).unwrap();
+        assert_eq!((small.copy.upload_concurrency, small.copy.read_ahead), (3, 3));
+    }
+
+    #[test]
+    fn names_the_bad_variable() {
+        let cases = [
+            (vec![], "DST_BUCKET"),
+            (vec![("DST_BUCKET", "  ")], "DST_BUCKET"),
+            (vec![("DST_BUCKET", "Bad_Bucket")], "DST_BUCKET"),
+            (vec![("DST_BUCKET", "dst"), ("TRANSFORM", "nope")], "TRANSFORM"),
+            (vec![("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "4")], "PART_SIZE_MIB"),
+            (vec![("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "0")], "UPLOAD_CONCURRENCY"),
+            (vec![("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "x")], "MAX_RECORD_CONCURRENCY"),
+            (vec![("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "5")], "DEADLINE_MARGIN_MS"),
+            (vec![("DST_BUCKET", "dst"), ("STORAGE_CLASS", "COLD")], "STORAGE_CLASS"),
+            (vec![("DST_BUCKET", "dst"), ("SSE", "rot13")], "SSE"),
+            (vec![("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "k")], "SSE_KMS_KEY_ID"),
+            (vec![("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "yes")], "S3_FORCE_PATH_STYLE"),
+            (vec![("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64")], "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        ];
+        for (pairs, variable) in cases {
+            let error = Config::from_map(&env(&pairs)).unwrap_err();
+            assert_eq!(error.variable, variable, "{pairs:?}");
+            assert!(error.to_string().starts_with(&format!("invalid configuration: {variable} ")));
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The events the function accepts: S3 notifications, SQS batches of them,
+//! EventBridge "Object Created" events, and `s3:TestEvent`.
+
+pub mod eventbridge;
+pub mod key;
+pub mod s3;
+pub mod sqs;
+
+pub use key::{KeyError, decode_key, encode_key};
+
+use serde_json::Value;
+
+/// The prefix of the S3 event names this function copies.
+pub const OBJECT_CREATED_PREFIX: &str = "ObjectCreated:";
+
+/// The detail type of an EventBridge object-created event.
+pub const EVENTBRIDGE_OBJECT_CREATED: &str = "Object Created";
+
+/// A new object to copy, with its key decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectCreated {
+    /// e.g. `ObjectCreated:Put` (or `Object Created` from EventBridge).
+    pub event_name: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Decoded key.
+    pub key: String,
+    /// Announced size.
+    pub size: Option<u64>,
+    /// Announced eTag.
+    pub etag: Option<String>,
+    /// Announced version.
+    pub version_id: Option<String>,
+}
+
+/// One record of an event, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An object to copy.
+    Copy(ObjectCreated),
+    /// A record of another kind (e.g. `ObjectRemoved:Delete`), reported as skipped.
+    Skip {
+        /// Its event name.
+        event_name: String,
+        /// Bucket.
+        bucket: String,
+        /// Key, as sent.
+        key: String,
+    },
+    /// A record that cannot be used (e.g. its key does not decode).
+    Invalid {
+        /// Bucket.
+        bucket: String,
+        /// Key, as sent.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One SQS message and what its body held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsItem {
+    /// Reported back in `batchItemFailures` when any of its records failed.
+    pub message_id: String,
+    /// The body's records, or why it could not be read.
+    pub items: Result<Vec<Item>, String>,
+}
+
+/// An invocation's event, by envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Envelope {
+    /// An S3 notification (possibly with zero records).
+    Notification(Vec<Item>),
+    /// An SQS batch; answered with a partial-batch response.
+    Sqs(Vec<SqsItem>),
+    /// An EventBridge event.
+    EventBridge(Vec<Item>),
+    /// `s3:TestEvent`: acknowledged, nothing copied.
+    Test {
+        /// The bucket being configured.
+        bucket: String,
+    },
+}
+
+/// Why an event is not one this function accepts.
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported event: {0}; expected an s3 notification, an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent")]
+pub struct EventError(String);
+
+fn classify_s3_record(record: s3::S3Record) -> Item {
+    let bucket = record.s3.bucket.name;
+    let raw_key = record.s3.object.key;
+    if !record.event_name.starts_with(OBJECT_CREATED_PREFIX) {
+        return Item::Skip {
+            event_name: record.event_name,
+            bucket,
+            key: raw_key,
+        };
+    }
+    match decode_key(&raw_key) {
+        Ok(key) => Item::Copy(ObjectCreated {
+            event_name: record.event_name,
+            bucket,
+            key,
+            size: record.s3.object.size,
+            etag: record.s3.object.e_tag,
+            version_id: record.s3.object.version_id,
+        }),
+        Err(error) => Item::Invalid {
+            bucket,
+            key: raw_key,
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// Reads an S3 notification or test event (what S3 itself sends, also as an
+/// SQS body).
+fn parse_s3(value: Value) -> Result<Envelope, EventError> {
+    if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        let test: s3::S3TestEvent =
+            serde_json::from_value(value).map_err(|e| EventError(format!("malformed s3:TestEvent: {e}")))?;
+        return Ok(Envelope::Test { bucket: test.bucket });
+    }
+    let notification: s3::S3Notification =
+        serde_json::from_value(value).map_err(|e| EventError(format!("malformed s3 notification: {e}")))?;
+    Ok(Envelope::Notification(
+        notification.records.into_iter().map(classify_s3_record).collect(),
+    ))
+}
+
+fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
+    let event: sqs::SqsEvent =
+        serde_json::from_value(value).map_err(|e| EventError(format!("malformed sqs event: {e}")))?;
+    let items = event
+        .records
+        .into_iter()
+        .map(|message| {
+            let items = serde_json::from_str::<Value>(&message.body)
+                .map_err(|e| format!("message body is not json: {e}"))
+                .and_then(|body| parse_s3(body).map_err(|e| e.to_string()))
+                .map(|envelope| match envelope {
+                    Envelope::Notification(items) => items,
+                    _ => Vec::new(),
+                });
+            SqsItem {
+                message_id: message.message_id,
+                items,
+            }
+        })
+        .collect();
+    Ok(Envelope::Sqs(items))
+}
+
+fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
+    let event: eventbridge::EventBridgeEvent =
+        serde_json::from_value(value).map_err(|e| EventError(format!("malformed eventbridge event: {e}")))?;
+    let object = event.detail.object;
+    let item = if event.detail_type == EVENTBRIDGE_OBJECT_CREATED {
+        Item::Copy(ObjectCreated {
+            event_name: event.detail_type,
+            bucket: event.detail.bucket.name,
+            key: object.key,
+            size: object.size,
+            etag: object.etag,
+            version_id: object.version_id,
+        })
+    } else {
+        Item::Skip {
+            event_name: event.detail_type,
+            bucket: event.detail.bucket.name,
+            key: object.key,
+        }
+    };
+    Ok(Envelope::EventBridge(vec![item]))
+}
+
+/// Classifies an event by its envelope.
+pub fn parse(value: Value) -> Result<Envelope, EventError> {
+    if !value.is_object() {
+        return Err(EventError(format!("the event is a json {}, not an object", json_kind(&value))));
+    }
+    if value.get("Event").is_some() {
+        return parse_s3(value);
+    }
+    if value.get("detail-type").is_some() {
+        if value.get("source").and_then(Value::as_str) != Some("aws.s3") {
+            return Err(EventError("eventbridge event is not from aws.s3".into()));
+        }
+        return parse_eventbridge(value);
+    }
+    let Some(records) = value.get("Records").and_then(Value::as_array) else {
+        return Err(EventError("no Records, detail-type or Event field".into()));
+    };
+    let from_sqs = records
+        .first()
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:sqs");
+    if from_sqs { parse_sqs(value) } else { parse_s3(value) }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../shared/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(_) => Value::Null,
+        }
+    }
+
+    #[test]
+    fn reads_a_put_notification_and_decodes_its_key() {
+        let value = fixture("s3-put.json");
+        if value.is_null() {
+            return; // fixtures live beside the checkout
+        }
+        let Envelope::Notification(items) = parse(value).unwrap() else { panic!() };
+        let Item::Copy(object) = &items[0] else { panic!() };
+        assert_eq!(object.key, "requests/2026/11/26/rest api (copy) ü.json");
+        assert_eq!(object.size, Some(1_048_576));
+    }
+
+    #[test]
+    fn reads_every_fixture_shape() {
+        let multi = fixture("s3-multi-record.json");
+        if multi.is_null() {
+            return;
+        }
+        let Envelope::Notification(items) = parse(multi).unwrap() else { panic!() };
+        assert!(matches!(&items[1], Item::Copy(o) if o.key == "big/part+plus.bin" && o.version_id.is_some()));
+        assert!(matches!(&items[2], Item::Skip { event_name, .. } if event_name == "ObjectRemoved:Delete"));
+        assert!(matches!(parse(fixture("s3-test-event.json")).unwrap(), Envelope::Test { .. }));
+        let Envelope::Sqs(messages) = parse(fixture("sqs-s3.json")).unwrap() else { panic!() };
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].items.as_ref().unwrap().len(), 1);
+        assert!(messages[1].items.as_ref().unwrap().is_empty());
+        let Envelope::EventBridge(items) = parse(fixture("eventbridge-object-created.json")).unwrap() else {
+            panic!()
+        };
+        assert!(matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json"));
+    }
+
+    #[test]
+    fn empty_records_are_fine_and_unknown_shapes_are_not() {
+        assert_eq!(parse(serde_json::json!({"Records": []})).unwrap(), Envelope::Notification(vec![]));
+        assert!(parse(serde_json::json!({"hello": 1})).is_err());
+        assert!(parse(serde_json::json!([1])).is_err());
+    }
+}

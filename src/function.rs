@@ -1,0 +1,76 @@
+//! Start-up of the Lambda function: configuration, init errors, then the runtime loop.
+
+use crate::config::Config;
+use crate::handler::CopyHandler;
+use crate::runtime::{self, Diagnostic, Endpoint, RuntimeOptions, error_type};
+use std::process::ExitCode;
+
+/// The environment variable Lambda sets to the Runtime API's address.
+pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Exit code when start-up fails (configuration, endpoint).
+pub const EXIT_INIT_FAILED: u8 = 1;
+
+/// Exit code when the Runtime API tells the runtime to exit (500) or vanishes.
+pub const EXIT_RUNTIME_FAILED: u8 = 2;
+
+/// Serves invocations until the Runtime API says stop or SIGTERM arrives.
+pub async fn serve() -> ExitCode {
+    let Ok(value) = std::env::var(RUNTIME_API_ENV) else {
+        eprintln!("{RUNTIME_API_ENV} is not set: run inside Lambda, or see `bootstrap --help` for local use");
+        return ExitCode::from(EXIT_INIT_FAILED);
+    };
+    let endpoint = match Endpoint::parse(&value) {
+        Ok(endpoint) => endpoint,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("{error}");
+            let diagnostic = Diagnostic::new(error_type::INVALID_CONFIG, error.to_string());
+            if let Err(post_error) = runtime::report_init_error(&endpoint, &diagnostic).await {
+                tracing::error!("failed to post the init error: {}", runtime::error_chain(&post_error));
+            }
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let options = RuntimeOptions {
+        safety_margin: config.deadline_margin,
+    };
+    let client = crate::s3::client_from_env().await;
+    let handler = CopyHandler::new(client, config);
+    match runtime::run(endpoint, handler, options, terminate_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("runtime loop stopped: {}", runtime::error_chain(&error));
+            ExitCode::from(EXIT_RUNTIME_FAILED)
+        }
+    }
+}
+
+/// Completes on SIGTERM (Lambda's shutdown with extensions) or Ctrl-C.
+pub async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,129 @@
+//! The S3 event handler: envelopes in, concurrent bounded copies, a report out.
+
+pub mod record;
+pub mod response;
+
+pub use record::{Outcome, RecordResult};
+pub use response::InvocationReport;
+
+use crate::config::Config;
+use crate::copy::part_size::MIB;
+use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
+use crate::runtime::{Context, Diagnostic, Handler, error_type};
+use aws_sdk_s3::Client;
+use futures_util::StreamExt;
+use record::RecordContext;
+use response::BatchItemFailure;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Copies every object an event announces to `DST_BUCKET`.
+pub struct CopyHandler {
+    client: Client,
+    config: Arc<Config>,
+}
+
+impl CopyHandler {
+    /// A handler copying with `client` as `config` says.
+    pub fn new(client: Client, config: Config) -> CopyHandler {
+        CopyHandler {
+            client,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Handles a parsed event: copies, then reports. `cancel` fires before the deadline.
+    pub async fn handle(&self, event: serde_json::Value, cancel: &CancellationToken) -> Result<InvocationReport, Diagnostic> {
+        let envelope = crate::event::parse(event).map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
+        let budget = Arc::new(Semaphore::new(
+            usize::try_from((self.config.buffer_budget / MIB).max(1)).unwrap_or(usize::MAX),
+        ));
+        let context = RecordContext {
+            client: &self.client,
+            config: &self.config,
+            budget: &budget,
+            cancel,
+        };
+        match envelope {
+            Envelope::Test { bucket } => {
+                tracing::info!("s3:TestEvent for bucket {bucket} acknowledged; nothing to copy");
+                let mut report = InvocationReport::new(Vec::new());
+                report.test_event = true;
+                Ok(report)
+            }
+            Envelope::Notification(items) | Envelope::EventBridge(items) => {
+                let report = InvocationReport::new(self.run(&context, items).await);
+                match report.failure() {
+                    None => Ok(report),
+                    Some(diagnostic) => {
+                        tracing::info!("report: {}", serde_json::to_string(&report).unwrap_or_default());
+                        Err(diagnostic)
+                    }
+                }
+            }
+            Envelope::Sqs(messages) => Ok(self.run_sqs(&context, messages).await),
+        }
+    }
+
+    /// Runs records concurrently (at most `MAX_RECORD_CONCURRENCY`), results in order.
+    async fn run(&self, context: &RecordContext<'_>, items: Vec<Item>) -> Vec<RecordResult> {
+        futures_util::stream::iter(items)
+            .map(|item| run_item(context, item))
+            .buffered(self.config.max_record_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Runs every message's records; a message with any failure returns to the queue.
+    async fn run_sqs(&self, context: &RecordContext<'_>, messages: Vec<SqsItem>) -> InvocationReport {
+        let mut records = Vec::new();
+        let mut failures = Vec::new();
+        for message in messages {
+            match message.items {
+                Ok(items) => {
+                    let results = self.run(context, items).await;
+                    if results.iter().any(|r| r.outcome == Outcome::Failed) {
+                        failures.push(BatchItemFailure {
+                            item_identifier: message.message_id.clone(),
+                        });
+                    }
+                    records.extend(results);
+                }
+                Err(reason) => {
+                    tracing::error!("sqs message {} is unusable: {reason}", message.message_id);
+                    failures.push(BatchItemFailure {
+                        item_identifier: message.message_id.clone(),
+                    });
+                    records.push(RecordResult::failed("", "", error_type::MALFORMED_EVENT, reason));
+                }
+            }
+        }
+        let mut report = InvocationReport::new(records);
+        report.batch_item_failures = Some(failures);
+        report
+    }
+}
+
+async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
+    match item {
+        Item::Copy(object) => copy_one(context, object).await,
+        Item::Skip { event_name, bucket, key } => {
+            RecordResult::skipped(&bucket, &key, format!("{event_name} is not an object-created event"))
+        }
+        Item::Invalid { bucket, key, reason } => RecordResult::failed(&bucket, &key, error_type::MALFORMED_EVENT, reason),
+    }
+}
+
+async fn copy_one(context: &RecordContext<'_>, object: ObjectCreated) -> RecordResult {
+    record::copy_record(context, &object).await
+}
+
+impl Handler for CopyHandler {
+    type Event = serde_json::Value;
+    type Output = InvocationReport;
+
+    async fn call(&self, event: serde_json::Value, context: Context) -> Result<InvocationReport, Diagnostic> {
+        self.handle(event, &context.cancel).await
+    }
+}

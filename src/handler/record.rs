@@ -1,0 +1,264 @@
+//! One record's copy: destination key, recursion guard, budget, and its result.
+
+use crate::config::Config;
+use crate::copy::part_size::{MIB, PartSchedule};
+use crate::copy::{CopyError, CopyProgress, Destination, SourceSpec, copy_object};
+use crate::event::ObjectCreated;
+use aws_sdk_s3::Client;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// S3's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Copied.
+    Copied,
+    /// Not an object-created record, or refused by the recursion guard.
+    Skipped,
+    /// The source changed since the event; the newer object has its own event.
+    Superseded,
+    /// Failed; the invocation fails so Lambda retries.
+    Failed,
+}
+
+/// An object's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Version, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// One record's entry in the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordResult {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The source object.
+    pub source: ObjectRef,
+    /// The destination object, when a copy was attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<ObjectRef>,
+    /// Source bytes read.
+    pub bytes_in: u64,
+    /// Destination bytes written.
+    pub bytes_out: u64,
+    /// Parts uploaded.
+    pub parts: u64,
+    /// Part size.
+    pub part_size: u64,
+    /// Milliseconds the copy took.
+    pub ms: u64,
+    /// Throughput, MB/s.
+    pub mb_per_s: f64,
+    /// The destination's ETag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The destination's full-object CRC64NVME (base64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The failure's stable error type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// The failure, with its causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RecordResult {
+    /// An entry with no copy work done.
+    pub fn new(outcome: Outcome, bucket: &str, key: &str) -> RecordResult {
+        RecordResult {
+            outcome,
+            source: ObjectRef {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: None,
+            },
+            destination: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            parts: 0,
+            part_size: 0,
+            ms: 0,
+            mb_per_s: 0.0,
+            etag: None,
+            checksum_crc64nvme: None,
+            reason: None,
+            error_type: None,
+            error: None,
+        }
+    }
+
+    /// A skipped entry.
+    pub fn skipped(bucket: &str, key: &str, reason: impl Into<String>) -> RecordResult {
+        RecordResult {
+            reason: Some(reason.into()),
+            ..RecordResult::new(Outcome::Skipped, bucket, key)
+        }
+    }
+
+    /// A failed entry.
+    pub fn failed(bucket: &str, key: &str, error_type: &str, error: impl Into<String>) -> RecordResult {
+        RecordResult {
+            error_type: Some(error_type.to_owned()),
+            error: Some(error.into()),
+            ..RecordResult::new(Outcome::Failed, bucket, key)
+        }
+    }
+}
+
+/// Everything a record's copy shares with the others of its invocation.
+pub struct RecordContext<'a> {
+    /// The S3 client.
+    pub client: &'a Client,
+    /// The configuration.
+    pub config: &'a Config,
+    /// The invocation's buffer budget, in MiB permits.
+    pub budget: &'a Arc<Semaphore>,
+    /// Fires before the deadline.
+    pub cancel: &'a CancellationToken,
+}
+
+/// The stable error type of a refused recursive copy.
+pub const RECURSION_ERROR_TYPE: &str = "Copy.Recursion";
+
+/// Copies one object-created record.
+pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) -> RecordResult {
+    let config = context.config;
+    let transform = match crate::transform::by_name(&config.transform) {
+        Some(transform) => transform,
+        None => return RecordResult::failed(&object.bucket, &object.key, "Runtime.InvalidConfiguration", "unknown transform"),
+    };
+    let suffix = transform.key_suffix().to_owned();
+    let destination_key = format!("{}{}{}", config.dst_prefix, object.key, suffix);
+    if object.bucket == config.dst_bucket {
+        if destination_key == object.key {
+            let message = format!(
+                "refusing to copy s3://{}/{} onto itself: it would trigger this function forever; set DST_PREFIX or another DST_BUCKET",
+                object.bucket, object.key
+            );
+            return RecordResult::failed(&object.bucket, &object.key, RECURSION_ERROR_TYPE, message);
+        }
+        if object.key.starts_with(&config.dst_prefix) && object.key.ends_with(&suffix) {
+            return RecordResult::skipped(
+                &object.bucket,
+                &object.key,
+                "recursion guard: the key is this function's own output (DST_PREFIX in the source bucket)",
+            );
+        }
+    }
+    if destination_key.len() > MAX_KEY_BYTES {
+        let message = format!("destination key is {} bytes, over s3's {MAX_KEY_BYTES}", destination_key.len());
+        return RecordResult::failed(&object.bucket, &object.key, "Copy.KeyTooLong", message);
+    }
+    let destination = Destination {
+        bucket: config.dst_bucket.clone(),
+        key: destination_key,
+    };
+    // Reserve this copy's whole buffer budget before it reads a byte, so the
+    // records of one invocation never hold more than the invocation's budget.
+    let schedule = PartSchedule::new(config.copy.part_size, object.size, transform.preserves_length());
+    let total = (config.buffer_budget / MIB).max(1);
+    let wanted = (config.copy.budget_bytes(schedule.base()) / MIB).clamp(1, total);
+    let _reservation = tokio::select! {
+        () = context.cancel.cancelled() => {
+            let error = CopyError::Cancelled { bytes_read: 0, bytes_written: 0 };
+            return failure(object, &destination, &error);
+        }
+        permit = context.budget.acquire_many(u32::try_from(wanted).unwrap_or(u32::MAX)) => permit,
+    };
+    let source = SourceSpec {
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        version_id: object.version_id.clone(),
+        etag: object.etag.clone(),
+        size: object.size,
+    };
+    let progress = CopyProgress::default();
+    let copied = copy_object(context.client, source, &destination, transform, &config.copy, context.cancel, &progress).await;
+    match copied {
+        Ok(report) => {
+            tracing::info!(
+                "copied s3://{}/{} to s3://{}/{}: {} bytes in {} ms ({} MB/s, {} parts)",
+                object.bucket,
+                object.key,
+                destination.bucket,
+                destination.key,
+                report.bytes_read,
+                report.duration_ms,
+                report.mb_per_s,
+                report.parts
+            );
+            RecordResult {
+                outcome: Outcome::Copied,
+                source: ObjectRef {
+                    bucket: object.bucket.clone(),
+                    key: object.key.clone(),
+                    version_id: report.source_version_id.clone(),
+                },
+                destination: Some(ObjectRef {
+                    bucket: destination.bucket,
+                    key: destination.key,
+                    version_id: report.version_id.clone(),
+                }),
+                bytes_in: report.bytes_read,
+                bytes_out: report.bytes_written,
+                parts: report.parts,
+                part_size: report.part_size,
+                ms: report.duration_ms,
+                mb_per_s: report.mb_per_s,
+                etag: Some(report.etag),
+                checksum_crc64nvme: Some(report.checksum_crc64nvme),
+                reason: None,
+                error_type: None,
+                error: None,
+            }
+        }
+        Err(error) => failure(object, &destination, &error),
+    }
+}
+
+fn failure(object: &ObjectCreated, destination: &Destination, error: &CopyError) -> RecordResult {
+    let message = crate::runtime::error_chain(error);
+    let mut result = if matches!(error, CopyError::Superseded { .. }) {
+        tracing::warn!("{message}");
+        RecordResult {
+            reason: Some(message),
+            ..RecordResult::new(Outcome::Superseded, &object.bucket, &object.key)
+        }
+    } else {
+        tracing::error!("{message}");
+        RecordResult::failed(&object.bucket, &object.key, error.error_type(), message)
+    };
+    if let CopyError::Cancelled {
+        bytes_read,
+        bytes_written,
+    } = error
+    {
+        result.bytes_in = *bytes_read;
+        result.bytes_out = *bytes_written;
+    }
+    result.source.version_id = object.version_id.clone();
+    result.destination = Some(ObjectRef {
+        bucket: destination.bucket.clone(),
+        key: destination.key.clone(),
+        version_id: None,
+    });
+    result
+}

@@ -1,0 +1,110 @@
+//! The real `bootstrap` binary as a child process against the emulator.
+#![allow(dead_code)]
+
+use s3_stream_lambda::emulator::{InvocationSpec, Post, RuntimeApiEmulator};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest wait for one invocation's result in these tests.
+pub const RESULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running `bootstrap` and the emulator it serves.
+pub struct Function {
+    pub emulator: RuntimeApiEmulator,
+    pub child: Child,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts `bootstrap` with the test S3 environment plus `env`.
+pub async fn start(env: &[(&str, &str)]) -> Function {
+    let emulator = RuntimeApiEmulator::start().await.expect("emulator starts");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", emulator.endpoint())
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in super::s3_env() {
+        command.env(key, value);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("bootstrap starts");
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    if let Some(pipe) = child.stderr.take() {
+        super::drain_lines(pipe, Arc::clone(&stderr));
+    }
+    Function { emulator, child, stderr }
+}
+
+impl Function {
+    /// Delivers `event` and waits for its result.
+    pub async fn invoke(&self, event: serde_json::Value) -> Post {
+        self.invoke_spec(InvocationSpec::new(event.to_string())).await
+    }
+
+    /// Delivers `spec` and waits for its result.
+    pub async fn invoke_spec(&self, spec: InvocationSpec) -> Post {
+        let id = self.emulator.enqueue(spec);
+        match self.emulator.wait_for_result(&id, RESULT_TIMEOUT).await {
+            Some(post) => post,
+            None => panic!("no result for {id}; bootstrap stderr:\n{}", self.logs()),
+        }
+    }
+
+    /// What the function logged so far.
+    pub fn logs(&self) -> String {
+        self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An S3 notification with one `ObjectCreated:Put` record per object.
+pub fn s3_event(records: &[(&str, &str, usize, &str)]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(bucket, key, size, etag)| {
+            serde_json::json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-26T20:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                    "object": {
+                        "key": s3_stream_lambda::event::encode_key(key),
+                        "size": size,
+                        "eTag": etag.trim_matches('"'),
+                        "sequencer": "0067A1B2C3D4E5F601"
+                    }
+                }
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

@@ -1,0 +1,211 @@
+//! The real `bootstrap` binary, driven through the Runtime API emulator,
+//! copying between buckets of a real S3-compatible server (moto_server).
+
+mod common;
+
+use common::function::{self, s3_event};
+use s3_stream_lambda::emulator::{InvocationSpec, PostKind};
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1024 * 1024;
+
+struct Stack {
+    client: aws_sdk_s3::Client,
+    source: String,
+    destination: String,
+}
+
+async fn stack(test: &str) -> Stack {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, &format!("{test}-src")).await;
+    let destination = common::create_bucket(&client, &format!("{test}-dst")).await;
+    Stack {
+        client,
+        source,
+        destination,
+    }
+}
+
+fn error_type(post: &s3_stream_lambda::emulator::Post) -> Option<&str> {
+    post.header("lambda-runtime-function-error-type")
+}
+
+#[tokio::test]
+async fn drop_in_copy_of_one_record() {
+    let s = stack("dropin").await;
+    let data = common::bytes_of(300_000, 1);
+    let etag = common::put(&s.client, &s.source, "docs/report.pdf", data.clone()).await;
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let post = f.invoke(s3_event(&[(&s.source, "docs/report.pdf", data.len(), &etag)])).await;
+    assert_eq!(post.kind, PostKind::Response, "{}\n{}", post.json(), f.logs());
+    let report = post.json();
+    assert_eq!(report["summary"]["copied"], 1);
+    let record = &report["records"][0];
+    assert_eq!(record["outcome"], "copied");
+    assert_eq!(record["destination"]["key"], "docs/report.pdf");
+    assert_eq!(record["bytesIn"], 300_000);
+    assert!(record["checksumCrc64nvme"].is_string());
+    let copied = common::get(&s.client, &s.destination, "docs/report.pdf").await;
+    assert_eq!(common::sha256(&copied), common::sha256(&data));
+}
+
+#[tokio::test]
+async fn many_records_with_awkward_keys_empty_and_multipart_objects() {
+    let s = stack("many").await;
+    let objects: Vec<(&str, Vec<u8>)> = vec![
+        ("with spaces/and+plus.txt", common::bytes_of(1_000, 1)),
+        ("ünïcødé/日本語 ✓.bin", common::bytes_of(2_000, 2)),
+        ("deep/a/b/c/d.json", common::bytes_of(3_000, 3)),
+        ("empty.bin", Vec::new()),
+        ("multi/part.bin", common::bytes_of(12 * MIB + 3, 4)),
+    ];
+    let mut records = Vec::new();
+    for (key, data) in &objects {
+        let etag = common::put(&s.client, &s.source, key, data.clone()).await;
+        records.push((key.to_string(), data.len(), etag));
+    }
+    let event_records: Vec<(&str, &str, usize, &str)> =
+        records.iter().map(|(k, n, e)| (s.source.as_str(), k.as_str(), *n, e.as_str())).collect();
+    let f = function::start(&[("DST_BUCKET", &s.destination), ("PART_SIZE_MIB", "5")]).await;
+    let post = f.invoke(s3_event(&event_records)).await;
+    assert_eq!(post.kind, PostKind::Response, "{}\n{}", post.json(), f.logs());
+    let report = post.json();
+    assert_eq!(report["summary"]["copied"], objects.len());
+    assert_eq!(report["records"][4]["parts"], 3, "12 MiB in 5 MiB parts");
+    for (key, data) in &objects {
+        let copied = common::get(&s.client, &s.destination, key).await;
+        assert_eq!(common::sha256(&copied), common::sha256(data), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_only_failed_messages() {
+    let s = stack("sqs").await;
+    let etag = common::put(&s.client, &s.source, "ok.txt", b"hello".to_vec()).await;
+    let good = s3_event(&[(&s.source, "ok.txt", 5, &etag)]);
+    let bad = s3_event(&[(&s.source, "missing.txt", 5, "0123456789abcdef0123456789abcdef")]);
+    let test_event = serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source});
+    let message = |id: &str, body: &serde_json::Value| {
+        serde_json::json!({
+            "messageId": id, "receiptHandle": "h", "body": body.to_string(),
+            "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
+        })
+    };
+    let event = serde_json::json!({"Records": [message("m-good", &good), message("m-bad", &bad), message("m-test", &test_event)]});
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let post = f.invoke(event).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    assert_eq!(post.json()["batchItemFailures"], serde_json::json!([{"itemIdentifier": "m-bad"}]));
+    assert_eq!(common::get(&s.client, &s.destination, "ok.txt").await, b"hello");
+}
+
+#[tokio::test]
+async fn eventbridge_and_test_events() {
+    let s = stack("eventbridge").await;
+    let etag = common::put(&s.client, &s.source, "raw:batch 7.json", b"{}".to_vec()).await;
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let event = serde_json::json!({
+        "version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-11-26T20:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"version": "0", "bucket": {"name": s.source},
+                   "object": {"key": "raw:batch 7.json", "size": 2, "etag": etag.trim_matches('"')},
+                   "reason": "PutObject"}
+    });
+    let post = f.invoke(event).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    assert_eq!(common::get(&s.client, &s.destination, "raw:batch 7.json").await, b"{}");
+    let test = serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-26T20:00:00.000Z",
+                                  "Bucket": s.source, "RequestId": "1", "HostId": "2"});
+    let post = f.invoke(test).await;
+    assert_eq!(post.kind, PostKind::Response);
+    assert_eq!(post.json()["testEvent"], true);
+    assert_eq!(post.json()["records"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn missing_source_is_an_error_naming_the_key_and_the_next_invocation_works() {
+    let s = stack("missing").await;
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let post = f
+        .invoke(s3_event(&[(&s.source, "gone/away.txt", 5, "0123456789abcdef0123456789abcdef")]))
+        .await;
+    assert_eq!(post.kind, PostKind::Error);
+    assert_eq!(error_type(&post), Some("S3.NoSuchKey"));
+    let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("gone/away.txt"), "{message}");
+    let etag = common::put(&s.client, &s.source, "here.txt", b"x".to_vec()).await;
+    let next = f.invoke(s3_event(&[(&s.source, "here.txt", 1, &etag)])).await;
+    assert_eq!(next.kind, PostKind::Response, "{}", next.json());
+}
+
+#[tokio::test]
+async fn a_short_deadline_posts_copy_timeout_and_leaves_nothing_behind() {
+    let s = stack("deadline").await;
+    let data = common::bytes_of(200 * MIB, 9);
+    let etag = common::put(&s.client, &s.source, "huge.bin", data).await;
+    let f = function::start(&[
+        ("DST_BUCKET", &s.destination),
+        ("PART_SIZE_MIB", "5"),
+        ("DEADLINE_MARGIN_MS", "1500"),
+    ])
+    .await;
+    let timeout = Duration::from_millis(3_000);
+    let spec = InvocationSpec::new(s3_event(&[(&s.source, "huge.bin", 200 * MIB, &etag)]).to_string()).with_timeout(timeout);
+    let started = Instant::now();
+    let post = f.invoke_spec(spec).await;
+    let elapsed = started.elapsed();
+    assert_eq!(post.kind, PostKind::Error, "{}", post.json());
+    assert_eq!(error_type(&post), Some("Copy.Timeout"), "{}", post.json());
+    let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("huge.bin") && message.contains("bytes read"), "{message}");
+    assert!(elapsed < timeout, "posted after {elapsed:?}, deadline {timeout:?}");
+    assert_eq!(common::incomplete_uploads(&s.client, &s.destination).await, 0, "{}", f.logs());
+}
+
+#[tokio::test]
+async fn refuses_to_copy_an_object_onto_itself() {
+    let s = stack("recursion").await;
+    let etag = common::put(&s.client, &s.source, "loop.txt", b"x".to_vec()).await;
+    let f = function::start(&[("DST_BUCKET", &s.source)]).await;
+    let post = f.invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)])).await;
+    assert_eq!(post.kind, PostKind::Error);
+    assert_eq!(error_type(&post), Some("Copy.Recursion"));
+    // With a prefix the copy goes ahead, and its own output is skipped.
+    drop(f);
+    let f = function::start(&[("DST_BUCKET", &s.source), ("DST_PREFIX", "copies/")]).await;
+    let post = f.invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)])).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    let own = common::put(&s.client, &s.source, "copies/loop.txt", b"x".to_vec()).await;
+    let post = f.invoke(s3_event(&[(&s.source, "copies/loop.txt", 1, &own)])).await;
+    assert_eq!(post.json()["records"][0]["outcome"], "skipped");
+}
+
+#[tokio::test]
+async fn each_bad_configuration_value_is_an_init_error() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "DST_BUCKET"),
+        (&[("DST_BUCKET", "")], "DST_BUCKET"),
+        (&[("DST_BUCKET", "dst"), ("TRANSFORM", "rot13")], "TRANSFORM"),
+        (&[("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "1")], "PART_SIZE_MIB"),
+        (&[("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "none")], "UPLOAD_CONCURRENCY"),
+        (&[("DST_BUCKET", "dst"), ("READ_AHEAD", "0")], "READ_AHEAD"),
+        (&[("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "1000")], "MAX_RECORD_CONCURRENCY"),
+        (&[("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "-1")], "DEADLINE_MARGIN_MS"),
+        (&[("DST_BUCKET", "dst"), ("STORAGE_CLASS", "FREEZER")], "STORAGE_CLASS"),
+        (&[("DST_BUCKET", "dst"), ("SSE", "yes")], "SSE"),
+        (&[("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "alias/k")], "SSE_KMS_KEY_ID"),
+        (&[("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "maybe")], "S3_FORCE_PATH_STYLE"),
+    ];
+    for (env, variable) in cases {
+        let mut f = function::start(env).await;
+        let post = f.emulator.wait_for_init_error(Duration::from_secs(20)).await;
+        let post = post.unwrap_or_else(|| panic!("no init error for {variable}: {}", f.logs()));
+        assert_eq!(error_type(&post), Some("Runtime.InvalidConfiguration"));
+        assert_eq!(post.header("content-type"), Some("application/vnd.aws.lambda.error+json"));
+        let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains(variable), "{variable}: {message}");
+        let code = f.wait_exit(Duration::from_secs(10));
+        assert!(matches!(code, Some(c) if c != 0), "{variable}: exit code {code:?}");
+    }
+}
