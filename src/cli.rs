@@ -104,9 +104,19 @@ async fn invoke(path: &str) -> ExitCode {
     timer.abort();
     match result {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-            let sqs_failed = report.batch_item_failures.as_ref().is_some_and(|f| !f.is_empty());
-            if sqs_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            let sqs_failed = report
+                .batch_item_failures
+                .as_ref()
+                .is_some_and(|f| !f.is_empty());
+            if sqs_failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(diagnostic) => {
             println!("{}", String::from_utf8_lossy(&diagnostic.to_json()));
@@ -132,7 +142,9 @@ async fn copy(args: &[String]) -> ExitCode {
                 Some(name) => transform_name = Some(name.clone()),
                 None => return usage_error("--transform needs a NAME"),
             },
-            other if other.starts_with("--") => return usage_error(&format!("unknown option {other}")),
+            other if other.starts_with("--") => {
+                return usage_error(&format!("unknown option {other}"));
+            }
             url => urls.push(url.to_owned()),
         }
     }
@@ -160,7 +172,9 @@ async fn copy(args: &[String]) -> ExitCode {
     let cancel = CancellationToken::new();
     cancel_on_signal(&cancel);
     let progress = Arc::new(CopyProgress::default());
-    let ticker = std::io::stderr().is_terminal().then(|| spawn_progress(Arc::clone(&progress)));
+    let ticker = std::io::stderr()
+        .is_terminal()
+        .then(|| spawn_progress(Arc::clone(&progress)));
     let source = SourceSpec {
         bucket: source_bucket,
         key: source_key,
@@ -170,18 +184,34 @@ async fn copy(args: &[String]) -> ExitCode {
         bucket: destination_bucket,
         key: destination_key,
     };
-    let result = copy_object(&client, source, &destination, transform, &config.copy, &cancel, &progress).await;
+    let result = copy_object(
+        &client,
+        source,
+        &destination,
+        transform,
+        &config.copy,
+        &cancel,
+        &progress,
+    )
+    .await;
     if let Some(ticker) = ticker {
         ticker.abort();
         eprintln!();
     }
     match result {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("bootstrap: {}: {}", error.error_type(), crate::runtime::error_chain(&error));
+            eprintln!(
+                "bootstrap: {}: {}",
+                error.error_type(),
+                crate::runtime::error_chain(&error)
+            );
             ExitCode::FAILURE
         }
     }
@@ -210,7 +240,10 @@ mod tests {
 
     #[test]
     fn parses_s3_urls() {
-        assert_eq!(parse_s3_url("s3://b/a/b c"), Some(("b".into(), "a/b c".into())));
+        assert_eq!(
+            parse_s3_url("s3://b/a/b c"),
+            Some(("b".into(), "a/b c".into()))
+        );
         assert_eq!(parse_s3_url("s3://b/"), None);
         assert_eq!(parse_s3_url("http://b/k"), None);
     }

@@ -69,14 +69,22 @@ fn number(
     variable: &'static str,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Option<u64>, ConfigError> {
-    let Some(text) = env.get(variable).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+    let Some(text) = env
+        .get(variable)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    else {
         return Ok(None);
     };
     match text.parse::<u64>() {
         Ok(n) if range.contains(&n) => Ok(Some(n)),
         _ => Err(problem(
             variable,
-            format!("must be a whole number from {} to {}, got {text:?}", range.start(), range.end()),
+            format!(
+                "must be a whole number from {} to {}, got {text:?}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }
@@ -99,9 +107,15 @@ impl Config {
 
     /// Reads `env` (a map, so tests pass their own).
     pub fn from_map(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let dst_bucket = env.get("DST_BUCKET").map(|v| v.trim().to_owned()).unwrap_or_default();
+        let dst_bucket = env
+            .get("DST_BUCKET")
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
         if dst_bucket.is_empty() {
-            return Err(problem("DST_BUCKET", "must name the destination bucket, but it is unset or empty"));
+            return Err(problem(
+                "DST_BUCKET",
+                "must name the destination bucket, but it is unset or empty",
+            ));
         }
         if !valid_bucket_name(&dst_bucket) {
             return Err(problem(
@@ -111,7 +125,10 @@ impl Config {
         }
         let dst_prefix = env.get("DST_PREFIX").cloned().unwrap_or_default();
         if dst_prefix.starts_with('/') || dst_prefix.len() > 512 {
-            return Err(problem("DST_PREFIX", "must not start with / and must be at most 512 bytes"));
+            return Err(problem(
+                "DST_PREFIX",
+                "must not start with / and must be at most 512 bytes",
+            ));
         }
         let transform = env
             .get("TRANSFORM")
@@ -121,13 +138,21 @@ impl Config {
         if crate::transform::by_name(&transform).is_none() {
             return Err(problem(
                 "TRANSFORM",
-                format!("must be one of {}, got {transform:?}", crate::transform::NAMES.join(", ")),
+                format!(
+                    "must be one of {}, got {transform:?}",
+                    crate::transform::NAMES.join(", ")
+                ),
             ));
         }
-        let memory_mib = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?.unwrap_or(DEFAULT_MEMORY_MIB);
+        let memory_mib = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?
+            .unwrap_or(DEFAULT_MEMORY_MIB);
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
-        let part_size = number(env, "PART_SIZE_MIB", MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB)?
-            .map_or(crate::copy::part_size::DEFAULT_PART_SIZE, |mib| mib * MIB);
+        let part_size = number(
+            env,
+            "PART_SIZE_MIB",
+            MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
+        )?
+        .map_or(crate::copy::part_size::DEFAULT_PART_SIZE, |mib| mib * MIB);
         // Slots of one part each; two are kept for the block being
         // transformed and the part being filled, the rest split between
         // read-ahead and uploads.
@@ -135,19 +160,27 @@ impl Config {
         let default_upload = slots.div_ceil(2).clamp(2, MAX_DEFAULT_CONCURRENCY);
         let default_read = (slots / 2).clamp(1, MAX_DEFAULT_CONCURRENCY);
         let concurrency = 1..=MAX_CONCURRENCY as u64;
-        let upload_concurrency =
-            number(env, "UPLOAD_CONCURRENCY", concurrency.clone())?.map_or(default_upload, |n| n as usize);
-        let read_ahead = number(env, "READ_AHEAD", concurrency.clone())?.map_or(default_read, |n| n as usize);
+        let upload_concurrency = number(env, "UPLOAD_CONCURRENCY", concurrency.clone())?
+            .map_or(default_upload, |n| n as usize);
+        let read_ahead =
+            number(env, "READ_AHEAD", concurrency.clone())?.map_or(default_read, |n| n as usize);
         let max_record_concurrency = number(env, "MAX_RECORD_CONCURRENCY", concurrency)?
             .map_or(DEFAULT_MAX_RECORD_CONCURRENCY, |n| n as usize);
         let deadline_margin = number(env, "DEADLINE_MARGIN_MS", 100..=600_000)?
             .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis);
-        let storage_class = match env.get("STORAGE_CLASS").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        let storage_class = match env
+            .get("STORAGE_CLASS")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
             None => None,
             Some(text) => {
                 let known = StorageClass::values();
                 if !known.contains(&text) {
-                    return Err(problem("STORAGE_CLASS", format!("must be one of {}, got {text:?}", known.join(", "))));
+                    return Err(problem(
+                        "STORAGE_CLASS",
+                        format!("must be one of {}, got {text:?}", known.join(", ")),
+                    ));
                 }
                 Some(StorageClass::from(text))
             }
@@ -156,17 +189,31 @@ impl Config {
             None => None,
             Some("AES256") => Some(ServerSideEncryption::Aes256),
             Some("aws:kms") => Some(ServerSideEncryption::AwsKms),
-            Some(other) => return Err(problem("SSE", format!("must be AES256 or aws:kms, got {other:?}"))),
+            Some(other) => {
+                return Err(problem(
+                    "SSE",
+                    format!("must be AES256 or aws:kms, got {other:?}"),
+                ));
+            }
         };
-        let kms_key_id = env.get("SSE_KMS_KEY_ID").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let kms_key_id = env
+            .get("SSE_KMS_KEY_ID")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
             return Err(problem("SSE_KMS_KEY_ID", "is only valid with SSE=aws:kms"));
         }
-        if let Some(text) = env.get(crate::s3::FORCE_PATH_STYLE_ENV).map(|v| v.trim()).filter(|v| !v.is_empty())
+        if let Some(text) = env
+            .get(crate::s3::FORCE_PATH_STYLE_ENV)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
             && !text.eq_ignore_ascii_case("true")
             && !text.eq_ignore_ascii_case("false")
         {
-            return Err(problem(crate::s3::FORCE_PATH_STYLE_ENV, format!("must be true or false, got {text:?}")));
+            return Err(problem(
+                crate::s3::FORCE_PATH_STYLE_ENV,
+                format!("must be true or false, got {text:?}"),
+            ));
         }
         Ok(Config {
             dst_bucket,
@@ -194,13 +241,20 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn defaults_fit_the_memory_budget() {
         for memory in ["128", "512", "1769", "10240"] {
-            let config = Config::from_map(&env(&[("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)])).unwrap();
+            let config = Config::from_map(&env(&[
+                ("DST_BUCKET", "dst"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory),
+            ]))
+            .unwrap();
             let memory: u64 = memory.parse().unwrap();
             let per_copy = config.copy.budget_bytes(config.copy.part_size);
             assert!(
@@ -210,8 +264,15 @@ mod tests {
             );
             assert_eq!(config.buffer_budget, memory * MIB / 8);
         }
-        let small = Config::from_map(&env(&[("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")])).unwrap();
-        assert_eq!((small.copy.upload_concurrency, small.copy.read_ahead), (3, 3));
+        let small = Config::from_map(&env(&[
+            ("DST_BUCKET", "dst"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (small.copy.upload_concurrency, small.copy.read_ahead),
+            (3, 3)
+        );
     }
 
     #[test]
@@ -220,21 +281,55 @@ mod tests {
             (vec![], "DST_BUCKET"),
             (vec![("DST_BUCKET", "  ")], "DST_BUCKET"),
             (vec![("DST_BUCKET", "Bad_Bucket")], "DST_BUCKET"),
-            (vec![("DST_BUCKET", "dst"), ("TRANSFORM", "nope")], "TRANSFORM"),
-            (vec![("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "4")], "PART_SIZE_MIB"),
-            (vec![("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "0")], "UPLOAD_CONCURRENCY"),
-            (vec![("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "x")], "MAX_RECORD_CONCURRENCY"),
-            (vec![("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "5")], "DEADLINE_MARGIN_MS"),
-            (vec![("DST_BUCKET", "dst"), ("STORAGE_CLASS", "COLD")], "STORAGE_CLASS"),
+            (
+                vec![("DST_BUCKET", "dst"), ("TRANSFORM", "nope")],
+                "TRANSFORM",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "4")],
+                "PART_SIZE_MIB",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "0")],
+                "UPLOAD_CONCURRENCY",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "x")],
+                "MAX_RECORD_CONCURRENCY",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "5")],
+                "DEADLINE_MARGIN_MS",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("STORAGE_CLASS", "COLD")],
+                "STORAGE_CLASS",
+            ),
             (vec![("DST_BUCKET", "dst"), ("SSE", "rot13")], "SSE"),
-            (vec![("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "k")], "SSE_KMS_KEY_ID"),
-            (vec![("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "yes")], "S3_FORCE_PATH_STYLE"),
-            (vec![("DST_BUCKET", "dst"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64")], "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            (
+                vec![("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "k")],
+                "SSE_KMS_KEY_ID",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "yes")],
+                "S3_FORCE_PATH_STYLE",
+            ),
+            (
+                vec![
+                    ("DST_BUCKET", "dst"),
+                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
+                ],
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            ),
         ];
         for (pairs, variable) in cases {
             let error = Config::from_map(&env(&pairs)).unwrap_err();
             assert_eq!(error.variable, variable, "{pairs:?}");
-            assert!(error.to_string().starts_with(&format!("invalid configuration: {variable} ")));
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("invalid configuration: {variable} "))
+            );
         }
     }
 }

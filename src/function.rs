@@ -17,7 +17,9 @@ pub const EXIT_RUNTIME_FAILED: u8 = 2;
 /// Serves invocations until the Runtime API says stop or SIGTERM arrives.
 pub async fn serve() -> ExitCode {
     let Ok(value) = std::env::var(RUNTIME_API_ENV) else {
-        eprintln!("{RUNTIME_API_ENV} is not set: run inside Lambda, or see `bootstrap --help` for local use");
+        eprintln!(
+            "{RUNTIME_API_ENV} is not set: run inside Lambda, or see `bootstrap --help` for local use"
+        );
         return ExitCode::from(EXIT_INIT_FAILED);
     };
     let endpoint = match Endpoint::parse(&value) {
@@ -33,7 +35,10 @@ pub async fn serve() -> ExitCode {
             tracing::error!("{error}");
             let diagnostic = Diagnostic::new(error_type::INVALID_CONFIG, error.to_string());
             if let Err(post_error) = runtime::report_init_error(&endpoint, &diagnostic).await {
-                tracing::error!("failed to post the init error: {}", runtime::error_chain(&post_error));
+                tracing::error!(
+                    "failed to post the init error: {}",
+                    runtime::error_chain(&post_error)
+                );
             }
             return ExitCode::from(EXIT_INIT_FAILED);
         }

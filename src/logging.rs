@@ -107,7 +107,8 @@ impl Visit for FieldCollector {
         if field.name() == "message" {
             self.message = format!("{value:?}");
         } else {
-            self.fields.insert(field.name().to_owned(), format!("{value:?}").into());
+            self.fields
+                .insert(field.name().to_owned(), format!("{value:?}").into());
         }
     }
 }
@@ -117,7 +118,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
         let mut collected = FieldCollector::default();
         event.record(&mut collected);
         let level = event.metadata().level().as_str();

@@ -4,12 +4,17 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     s3_stream_lambda::logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("failed to start the tokio runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(s3_stream_lambda::cli::main(std::env::args().skip(1).collect()))
+    runtime.block_on(s3_stream_lambda::cli::main(
+        std::env::args().skip(1).collect(),
+    ))
 }

@@ -1,7 +1,9 @@
 //! The S3 client, configured from the standard AWS environment.
 
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig};
+use aws_sdk_s3::config::{
+    RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
+};
 use std::time::Duration;
 
 /// `S3_FORCE_PATH_STYLE=true` addresses buckets as `endpoint/bucket` (local
@@ -20,7 +22,8 @@ pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
 /// the copies' concurrency asks for and reuses them across invocations.
 pub async fn client_from_env() -> aws_sdk_s3::Client {
     let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let force_path_style = std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let force_path_style =
+        std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     client_with(&shared, force_path_style)
 }
 

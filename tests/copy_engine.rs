@@ -5,7 +5,9 @@ mod common;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use s3_stream_lambda::copy::part_size::{MIB, MIN_PART_SIZE};
-use s3_stream_lambda::copy::{CopyError, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec, copy_object};
+use s3_stream_lambda::copy::{
+    CopyError, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec, copy_object,
+};
 use s3_stream_lambda::transform::{Identity, Transform, TransformError};
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
@@ -84,9 +86,20 @@ impl Buckets {
         let size = data.len();
         let etag = common::put(&self.client, &self.source, key, data).await;
         let report = self
-            .copy(key, &etag, size, Box::new(Identity), &CancellationToken::new())
+            .copy(
+                key,
+                &etag,
+                size,
+                Box::new(Identity),
+                &CancellationToken::new(),
+            )
             .await
-            .unwrap_or_else(|e| panic!("copy of {key:?} ({size} bytes) failed: {}", s3_stream_lambda::runtime::error_chain(&e)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "copy of {key:?} ({size} bytes) failed: {}",
+                    s3_stream_lambda::runtime::error_chain(&e)
+                )
+            });
         let copied = common::get(&self.client, &self.destination, key).await;
         assert_eq!(copied.len(), size, "{key}: length");
         assert_eq!(common::sha256(&copied), expected, "{key}: sha-256");
@@ -108,18 +121,25 @@ async fn copies_every_size_byte_for_byte() {
         ("three-parts-and-a-tail", 3 * PART + 12_345, 4),
     ];
     for (key, size, parts) in cases {
-        let report = b.round_trip(key, common::bytes_of(size, size as u64 + 7)).await;
+        let report = b
+            .round_trip(key, common::bytes_of(size, size as u64 + 7))
+            .await;
         assert_eq!(report.parts, parts, "{key}: parts");
         assert_eq!(report.part_size, MIN_PART_SIZE);
     }
-    assert_eq!(common::incomplete_uploads(&b.client, &b.destination).await, 0);
+    assert_eq!(
+        common::incomplete_uploads(&b.client, &b.destination).await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn copies_a_large_object_byte_for_byte() {
     let b = buckets("large").await;
     let size = 100 * MIB as usize + 777;
-    let report = b.round_trip("large/object.bin", common::bytes_of(size, 42)).await;
+    let report = b
+        .round_trip("large/object.bin", common::bytes_of(size, 42))
+        .await;
     assert_eq!(report.parts, 21);
     // The destination's full-object checksum is the one the engine computed.
     let head = b
@@ -131,13 +151,21 @@ async fn copies_a_large_object_byte_for_byte() {
         .send()
         .await
         .unwrap();
-    assert_eq!(head.checksum_crc64_nvme(), Some(report.checksum_crc64nvme.as_str()));
+    assert_eq!(
+        head.checksum_crc64_nvme(),
+        Some(report.checksum_crc64nvme.as_str())
+    );
 }
 
 #[tokio::test]
 async fn copies_keys_with_spaces_plus_unicode_and_slashes() {
     let b = buckets("keys").await;
-    for key in ["with space.txt", "a+b=c.txt", "ünïcødé/日本語 ✓.bin", "deep/nested/path/to/object"] {
+    for key in [
+        "with space.txt",
+        "a+b=c.txt",
+        "ünïcødé/日本語 ✓.bin",
+        "deep/nested/path/to/object",
+    ] {
         b.round_trip(key, common::bytes_of(1_000, 3)).await;
     }
 }
@@ -148,7 +176,10 @@ async fn carries_metadata_to_the_destination() {
     let data = common::bytes_of(PART + 10, 9);
     let mut meta = HashMap::new();
     meta.insert("owner".to_owned(), "team-a".to_owned());
-    for (key, body) in [("meta-single", data[..100].to_vec()), ("meta-multi", data.clone())] {
+    for (key, body) in [
+        ("meta-single", data[..100].to_vec()),
+        ("meta-multi", data.clone()),
+    ] {
         let put = b
             .client
             .put_object()
@@ -165,17 +196,44 @@ async fn carries_metadata_to_the_destination() {
             .send()
             .await
             .unwrap();
-        b.copy(key, put.e_tag().unwrap(), body.len(), Box::new(Identity), &CancellationToken::new())
+        b.copy(
+            key,
+            put.e_tag().unwrap(),
+            body.len(),
+            Box::new(Identity),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let head = b
+            .client
+            .head_object()
+            .bucket(&b.destination)
+            .key(key)
+            .send()
             .await
             .unwrap();
-        let head = b.client.head_object().bucket(&b.destination).key(key).send().await.unwrap();
         assert_eq!(head.content_type(), Some("application/x-test"), "{key}");
         assert_eq!(head.content_encoding(), Some("identity"), "{key}");
-        assert_eq!(head.content_disposition(), Some("attachment; filename=\"x.bin\""), "{key}");
+        assert_eq!(
+            head.content_disposition(),
+            Some("attachment; filename=\"x.bin\""),
+            "{key}"
+        );
         assert_eq!(head.content_language(), Some("de"), "{key}");
         assert_eq!(head.cache_control(), Some("max-age=60"), "{key}");
-        assert!(head.expires_string().is_some_and(|e| e.contains("2033")), "{key}: {:?}", head.expires_string());
-        assert_eq!(head.metadata().and_then(|m| m.get("owner")).map(String::as_str), Some("team-a"), "{key}");
+        assert!(
+            head.expires_string().is_some_and(|e| e.contains("2033")),
+            "{key}: {:?}",
+            head.expires_string()
+        );
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("owner"))
+                .map(String::as_str),
+            Some("team-a"),
+            "{key}"
+        );
     }
 }
 
@@ -183,7 +241,13 @@ async fn carries_metadata_to_the_destination() {
 async fn reports_a_missing_source() {
     let b = buckets("missing").await;
     let error = b
-        .copy("no/such key", "0123456789abcdef0123456789abcdef", 10, Box::new(Identity), &CancellationToken::new())
+        .copy(
+            "no/such key",
+            "0123456789abcdef0123456789abcdef",
+            10,
+            Box::new(Identity),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, CopyError::SourceGone { .. }), "{error:?}");
@@ -213,8 +277,14 @@ async fn reports_a_missing_destination_bucket() {
         )
         .await
         .unwrap_err();
-        assert!(matches!(error, CopyError::DestinationBucketMissing { .. }), "{error:?}");
-        assert_eq!(error.to_string(), "destination bucket no-such-bucket-anywhere does not exist");
+        assert!(
+            matches!(error, CopyError::DestinationBucketMissing { .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "destination bucket no-such-bucket-anywhere does not exist"
+        );
     }
 }
 
@@ -224,7 +294,13 @@ async fn reports_a_superseded_source() {
     let old_etag = common::put(&b.client, &b.source, "k", common::bytes_of(100, 1)).await;
     common::put(&b.client, &b.source, "k", common::bytes_of(100, 2)).await;
     let error = b
-        .copy("k", &old_etag, 100, Box::new(Identity), &CancellationToken::new())
+        .copy(
+            "k",
+            &old_etag,
+            100,
+            Box::new(Identity),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
@@ -276,13 +352,28 @@ async fn a_failing_transform_leaves_no_incomplete_upload() {
         cancel: None,
     };
     let error = b
-        .copy("big", &etag, size, Box::new(saboteur), &CancellationToken::new())
+        .copy(
+            "big",
+            &etag,
+            size,
+            Box::new(saboteur),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, CopyError::Transform(_)), "{error:?}");
     assert_eq!(error.error_type(), "Transform.Failed");
-    assert_eq!(common::incomplete_uploads(&b.client, &b.destination).await, 0);
-    let head = b.client.head_object().bucket(&b.destination).key("big").send().await;
+    assert_eq!(
+        common::incomplete_uploads(&b.client, &b.destination).await,
+        0
+    );
+    let head = b
+        .client
+        .head_object()
+        .bucket(&b.destination)
+        .key("big")
+        .send()
+        .await;
     assert!(head.is_err(), "nothing is written");
 }
 
@@ -297,10 +388,16 @@ async fn a_cancelled_copy_leaves_no_incomplete_upload() {
         after: 4 * PART,
         cancel: Some(cancel.clone()),
     };
-    let error = b.copy("big", &etag, size, Box::new(saboteur), &cancel).await.unwrap_err();
+    let error = b
+        .copy("big", &etag, size, Box::new(saboteur), &cancel)
+        .await
+        .unwrap_err();
     match error {
         CopyError::Cancelled { bytes_read, .. } => assert!(bytes_read >= 4 * PART as u64),
         other => panic!("expected cancellation, got {other:?}"),
     }
-    assert_eq!(common::incomplete_uploads(&b.client, &b.destination).await, 0);
+    assert_eq!(
+        common::incomplete_uploads(&b.client, &b.destination).await,
+        0
+    );
 }

@@ -36,8 +36,21 @@ async fn drop_in_copy_of_one_record() {
     let data = common::bytes_of(300_000, 1);
     let etag = common::put(&s.client, &s.source, "docs/report.pdf", data.clone()).await;
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
-    let post = f.invoke(s3_event(&[(&s.source, "docs/report.pdf", data.len(), &etag)])).await;
-    assert_eq!(post.kind, PostKind::Response, "{}\n{}", post.json(), f.logs());
+    let post = f
+        .invoke(s3_event(&[(
+            &s.source,
+            "docs/report.pdf",
+            data.len(),
+            &etag,
+        )]))
+        .await;
+    assert_eq!(
+        post.kind,
+        PostKind::Response,
+        "{}\n{}",
+        post.json(),
+        f.logs()
+    );
     let report = post.json();
     assert_eq!(report["summary"]["copied"], 1);
     let record = &report["records"][0];
@@ -64,11 +77,19 @@ async fn many_records_with_awkward_keys_empty_and_multipart_objects() {
         let etag = common::put(&s.client, &s.source, key, data.clone()).await;
         records.push((key.to_string(), data.len(), etag));
     }
-    let event_records: Vec<(&str, &str, usize, &str)> =
-        records.iter().map(|(k, n, e)| (s.source.as_str(), k.as_str(), *n, e.as_str())).collect();
+    let event_records: Vec<(&str, &str, usize, &str)> = records
+        .iter()
+        .map(|(k, n, e)| (s.source.as_str(), k.as_str(), *n, e.as_str()))
+        .collect();
     let f = function::start(&[("DST_BUCKET", &s.destination), ("PART_SIZE_MIB", "5")]).await;
     let post = f.invoke(s3_event(&event_records)).await;
-    assert_eq!(post.kind, PostKind::Response, "{}\n{}", post.json(), f.logs());
+    assert_eq!(
+        post.kind,
+        PostKind::Response,
+        "{}\n{}",
+        post.json(),
+        f.logs()
+    );
     let report = post.json();
     assert_eq!(report["summary"]["copied"], objects.len());
     assert_eq!(report["records"][4]["parts"], 3, "12 MiB in 5 MiB parts");
@@ -83,8 +104,14 @@ async fn sqs_batch_reports_only_failed_messages() {
     let s = stack("sqs").await;
     let etag = common::put(&s.client, &s.source, "ok.txt", b"hello".to_vec()).await;
     let good = s3_event(&[(&s.source, "ok.txt", 5, &etag)]);
-    let bad = s3_event(&[(&s.source, "missing.txt", 5, "0123456789abcdef0123456789abcdef")]);
-    let test_event = serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source});
+    let bad = s3_event(&[(
+        &s.source,
+        "missing.txt",
+        5,
+        "0123456789abcdef0123456789abcdef",
+    )]);
+    let test_event =
+        serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source});
     let message = |id: &str, body: &serde_json::Value| {
         serde_json::json!({
             "messageId": id, "receiptHandle": "h", "body": body.to_string(),
@@ -96,8 +123,14 @@ async fn sqs_batch_reports_only_failed_messages() {
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
     let post = f.invoke(event).await;
     assert_eq!(post.kind, PostKind::Response, "{}", post.json());
-    assert_eq!(post.json()["batchItemFailures"], serde_json::json!([{"itemIdentifier": "m-bad"}]));
-    assert_eq!(common::get(&s.client, &s.destination, "ok.txt").await, b"hello");
+    assert_eq!(
+        post.json()["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-bad"}])
+    );
+    assert_eq!(
+        common::get(&s.client, &s.destination, "ok.txt").await,
+        b"hello"
+    );
 }
 
 #[tokio::test]
@@ -114,7 +147,10 @@ async fn eventbridge_and_test_events() {
     });
     let post = f.invoke(event).await;
     assert_eq!(post.kind, PostKind::Response, "{}", post.json());
-    assert_eq!(common::get(&s.client, &s.destination, "raw:batch 7.json").await, b"{}");
+    assert_eq!(
+        common::get(&s.client, &s.destination, "raw:batch 7.json").await,
+        b"{}"
+    );
     let test = serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-26T20:00:00.000Z",
                                   "Bucket": s.source, "RequestId": "1", "HostId": "2"});
     let post = f.invoke(test).await;
@@ -128,14 +164,24 @@ async fn missing_source_is_an_error_naming_the_key_and_the_next_invocation_works
     let s = stack("missing").await;
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
     let post = f
-        .invoke(s3_event(&[(&s.source, "gone/away.txt", 5, "0123456789abcdef0123456789abcdef")]))
+        .invoke(s3_event(&[(
+            &s.source,
+            "gone/away.txt",
+            5,
+            "0123456789abcdef0123456789abcdef",
+        )]))
         .await;
     assert_eq!(post.kind, PostKind::Error);
     assert_eq!(error_type(&post), Some("S3.NoSuchKey"));
-    let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
+    let message = post.json()["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(message.contains("gone/away.txt"), "{message}");
     let etag = common::put(&s.client, &s.source, "here.txt", b"x".to_vec()).await;
-    let next = f.invoke(s3_event(&[(&s.source, "here.txt", 1, &etag)])).await;
+    let next = f
+        .invoke(s3_event(&[(&s.source, "here.txt", 1, &etag)]))
+        .await;
     assert_eq!(next.kind, PostKind::Response, "{}", next.json());
 }
 
@@ -151,16 +197,32 @@ async fn a_short_deadline_posts_copy_timeout_and_leaves_nothing_behind() {
     ])
     .await;
     let timeout = Duration::from_millis(3_000);
-    let spec = InvocationSpec::new(s3_event(&[(&s.source, "huge.bin", 200 * MIB, &etag)]).to_string()).with_timeout(timeout);
+    let spec =
+        InvocationSpec::new(s3_event(&[(&s.source, "huge.bin", 200 * MIB, &etag)]).to_string())
+            .with_timeout(timeout);
     let started = Instant::now();
     let post = f.invoke_spec(spec).await;
     let elapsed = started.elapsed();
     assert_eq!(post.kind, PostKind::Error, "{}", post.json());
     assert_eq!(error_type(&post), Some("Copy.Timeout"), "{}", post.json());
-    let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
-    assert!(message.contains("huge.bin") && message.contains("bytes read"), "{message}");
-    assert!(elapsed < timeout, "posted after {elapsed:?}, deadline {timeout:?}");
-    assert_eq!(common::incomplete_uploads(&s.client, &s.destination).await, 0, "{}", f.logs());
+    let message = post.json()["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("huge.bin") && message.contains("bytes read"),
+        "{message}"
+    );
+    assert!(
+        elapsed < timeout,
+        "posted after {elapsed:?}, deadline {timeout:?}"
+    );
+    assert_eq!(
+        common::incomplete_uploads(&s.client, &s.destination).await,
+        0,
+        "{}",
+        f.logs()
+    );
 }
 
 #[tokio::test]
@@ -168,16 +230,22 @@ async fn refuses_to_copy_an_object_onto_itself() {
     let s = stack("recursion").await;
     let etag = common::put(&s.client, &s.source, "loop.txt", b"x".to_vec()).await;
     let f = function::start(&[("DST_BUCKET", &s.source)]).await;
-    let post = f.invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)])).await;
+    let post = f
+        .invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)]))
+        .await;
     assert_eq!(post.kind, PostKind::Error);
     assert_eq!(error_type(&post), Some("Copy.Recursion"));
     // With a prefix the copy goes ahead, and its own output is skipped.
     drop(f);
     let f = function::start(&[("DST_BUCKET", &s.source), ("DST_PREFIX", "copies/")]).await;
-    let post = f.invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)])).await;
+    let post = f
+        .invoke(s3_event(&[(&s.source, "loop.txt", 1, &etag)]))
+        .await;
     assert_eq!(post.kind, PostKind::Response, "{}", post.json());
     let own = common::put(&s.client, &s.source, "copies/loop.txt", b"x".to_vec()).await;
-    let post = f.invoke(s3_event(&[(&s.source, "copies/loop.txt", 1, &own)])).await;
+    let post = f
+        .invoke(s3_event(&[(&s.source, "copies/loop.txt", 1, &own)]))
+        .await;
     assert_eq!(post.json()["records"][0]["outcome"], "skipped");
 }
 
@@ -186,26 +254,62 @@ async fn each_bad_configuration_value_is_an_init_error() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[], "DST_BUCKET"),
         (&[("DST_BUCKET", "")], "DST_BUCKET"),
-        (&[("DST_BUCKET", "dst"), ("TRANSFORM", "rot13")], "TRANSFORM"),
-        (&[("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "1")], "PART_SIZE_MIB"),
-        (&[("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "none")], "UPLOAD_CONCURRENCY"),
+        (
+            &[("DST_BUCKET", "dst"), ("TRANSFORM", "rot13")],
+            "TRANSFORM",
+        ),
+        (
+            &[("DST_BUCKET", "dst"), ("PART_SIZE_MIB", "1")],
+            "PART_SIZE_MIB",
+        ),
+        (
+            &[("DST_BUCKET", "dst"), ("UPLOAD_CONCURRENCY", "none")],
+            "UPLOAD_CONCURRENCY",
+        ),
         (&[("DST_BUCKET", "dst"), ("READ_AHEAD", "0")], "READ_AHEAD"),
-        (&[("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "1000")], "MAX_RECORD_CONCURRENCY"),
-        (&[("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "-1")], "DEADLINE_MARGIN_MS"),
-        (&[("DST_BUCKET", "dst"), ("STORAGE_CLASS", "FREEZER")], "STORAGE_CLASS"),
+        (
+            &[("DST_BUCKET", "dst"), ("MAX_RECORD_CONCURRENCY", "1000")],
+            "MAX_RECORD_CONCURRENCY",
+        ),
+        (
+            &[("DST_BUCKET", "dst"), ("DEADLINE_MARGIN_MS", "-1")],
+            "DEADLINE_MARGIN_MS",
+        ),
+        (
+            &[("DST_BUCKET", "dst"), ("STORAGE_CLASS", "FREEZER")],
+            "STORAGE_CLASS",
+        ),
         (&[("DST_BUCKET", "dst"), ("SSE", "yes")], "SSE"),
-        (&[("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "alias/k")], "SSE_KMS_KEY_ID"),
-        (&[("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "maybe")], "S3_FORCE_PATH_STYLE"),
+        (
+            &[("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "alias/k")],
+            "SSE_KMS_KEY_ID",
+        ),
+        (
+            &[("DST_BUCKET", "dst"), ("S3_FORCE_PATH_STYLE", "maybe")],
+            "S3_FORCE_PATH_STYLE",
+        ),
     ];
     for (env, variable) in cases {
         let mut f = function::start(env).await;
-        let post = f.emulator.wait_for_init_error(Duration::from_secs(20)).await;
+        let post = f
+            .emulator
+            .wait_for_init_error(Duration::from_secs(20))
+            .await;
         let post = post.unwrap_or_else(|| panic!("no init error for {variable}: {}", f.logs()));
         assert_eq!(error_type(&post), Some("Runtime.InvalidConfiguration"));
-        assert_eq!(post.header("content-type"), Some("application/vnd.aws.lambda.error+json"));
-        let message = post.json()["errorMessage"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(
+            post.header("content-type"),
+            Some("application/vnd.aws.lambda.error+json")
+        );
+        let message = post.json()["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(message.contains(variable), "{variable}: {message}");
         let code = f.wait_exit(Duration::from_secs(10));
-        assert!(matches!(code, Some(c) if c != 0), "{variable}: exit code {code:?}");
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "{variable}: exit code {code:?}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The runtime loop against the in-repo Runtime API emulator, over HTTP.
 
 use s3_stream_lambda::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
-use s3_stream_lambda::runtime::{self, Context, Diagnostic, Endpoint, Handler, RuntimeError, RuntimeOptions};
+use s3_stream_lambda::runtime::{
+    self, Context, Diagnostic, Endpoint, Handler, RuntimeError, RuntimeOptions,
+};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -23,15 +25,23 @@ impl Handler for ScriptedHandler {
     type Event = TestEvent;
     type Output = serde_json::Value;
 
-    async fn call(&self, event: TestEvent, context: Context) -> Result<serde_json::Value, Diagnostic> {
+    async fn call(
+        &self,
+        event: TestEvent,
+        context: Context,
+    ) -> Result<serde_json::Value, Diagnostic> {
         match event.action.as_str() {
-            "echo" => Ok(serde_json::json!({"echo": event.value, "requestId": context.invocation.request_id})),
+            "echo" => Ok(
+                serde_json::json!({"echo": event.value, "requestId": context.invocation.request_id}),
+            ),
             "fail" => Err(Diagnostic::new("Test.Failure", "the event asked to fail")),
             "panic" => panic!("the event asked to panic"),
             "big" => Ok(serde_json::Value::String("x".repeat(7 * 1024 * 1024))),
             "wait_for_cancel" => {
                 context.cancel.cancelled().await;
-                Ok(serde_json::json!({"remaining_ms": context.invocation.remaining().as_millis() as u64}))
+                Ok(
+                    serde_json::json!({"remaining_ms": context.invocation.remaining().as_millis() as u64}),
+                )
             }
             other => Err(Diagnostic::new("Test.UnknownAction", other)),
         }
@@ -61,7 +71,10 @@ async fn start(options: RuntimeOptions) -> Harness {
 impl Harness {
     async fn invoke(&self, spec: InvocationSpec) -> s3_stream_lambda::emulator::Post {
         let id = self.emulator.enqueue(spec);
-        self.emulator.wait_for_result(&id, WAIT).await.expect("a result is posted")
+        self.emulator
+            .wait_for_result(&id, WAIT)
+            .await
+            .expect("a result is posted")
     }
 
     async fn invoke_json(&self, body: serde_json::Value) -> s3_stream_lambda::emulator::Post {
@@ -72,7 +85,9 @@ impl Harness {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let result = tokio::time::timeout(WAIT, self.task).await.expect("loop stops");
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("loop stops");
         assert!(result.expect("loop task joins").is_ok());
     }
 }
@@ -80,18 +95,29 @@ impl Harness {
 fn assert_error_post(post: &s3_stream_lambda::emulator::Post, error_type: &str) {
     assert_eq!(post.kind, PostKind::Error);
     assert_eq!(post.status, 202);
-    assert_eq!(post.header("lambda-runtime-function-error-type"), Some(error_type));
-    assert_eq!(post.header("content-type"), Some(runtime::ERROR_CONTENT_TYPE));
+    assert_eq!(
+        post.header("lambda-runtime-function-error-type"),
+        Some(error_type)
+    );
+    assert_eq!(
+        post.header("content-type"),
+        Some(runtime::ERROR_CONTENT_TYPE)
+    );
     let body = post.json();
     assert_eq!(body["errorType"], error_type);
-    assert!(body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["stackTrace"], serde_json::json!([]));
 }
 
 #[tokio::test]
 async fn posts_the_handlers_json_as_the_response() {
     let harness = start(RuntimeOptions::default()).await;
-    let post = harness.invoke_json(serde_json::json!({"action": "echo", "value": [1, "two"]})).await;
+    let post = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": [1, "two"]}))
+        .await;
     assert_eq!(post.kind, PostKind::Response);
     assert_eq!(post.status, 202);
     let body = post.json();
@@ -103,7 +129,9 @@ async fn posts_the_handlers_json_as_the_response() {
 #[tokio::test]
 async fn posts_a_handler_error_in_the_documented_format() {
     let harness = start(RuntimeOptions::default()).await;
-    let post = harness.invoke_json(serde_json::json!({"action": "fail"})).await;
+    let post = harness
+        .invoke_json(serde_json::json!({"action": "fail"}))
+        .await;
     assert_error_post(&post, "Test.Failure");
     assert_eq!(post.json()["errorMessage"], "the event asked to fail");
     harness.stop().await;
@@ -112,10 +140,19 @@ async fn posts_a_handler_error_in_the_documented_format() {
 #[tokio::test]
 async fn survives_a_handler_panic() {
     let harness = start(RuntimeOptions::default()).await;
-    let post = harness.invoke_json(serde_json::json!({"action": "panic"})).await;
+    let post = harness
+        .invoke_json(serde_json::json!({"action": "panic"}))
+        .await;
     assert_error_post(&post, "Runtime.HandlerPanic");
-    assert!(post.json()["errorMessage"].as_str().unwrap().contains("the event asked to panic"));
-    let next = harness.invoke_json(serde_json::json!({"action": "echo", "value": 2})).await;
+    assert!(
+        post.json()["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("the event asked to panic")
+    );
+    let next = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 2}))
+        .await;
     assert_eq!(next.kind, PostKind::Response);
     assert_eq!(next.json()["echo"], 2);
     harness.stop().await;
@@ -126,10 +163,19 @@ async fn survives_malformed_event_bodies() {
     let harness = start(RuntimeOptions::default()).await;
     let not_json = harness.invoke(InvocationSpec::new("{not json")).await;
     assert_error_post(&not_json, "Runtime.MalformedEvent");
-    let wrong_shape = harness.invoke_json(serde_json::json!({"Records": []})).await;
+    let wrong_shape = harness
+        .invoke_json(serde_json::json!({"Records": []}))
+        .await;
     assert_error_post(&wrong_shape, "Runtime.MalformedEvent");
-    assert!(wrong_shape.json()["errorMessage"].as_str().unwrap().contains("action"));
-    let next = harness.invoke_json(serde_json::json!({"action": "echo", "value": 3})).await;
+    assert!(
+        wrong_shape.json()["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("action")
+    );
+    let next = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 3}))
+        .await;
     assert_eq!(next.json()["echo"], 3);
     harness.stop().await;
 }
@@ -137,7 +183,10 @@ async fn survives_malformed_event_bodies() {
 #[tokio::test]
 async fn fires_the_cancellation_signal_before_the_deadline() {
     let margin = Duration::from_millis(1_500);
-    let harness = start(RuntimeOptions { safety_margin: margin }).await;
+    let harness = start(RuntimeOptions {
+        safety_margin: margin,
+    })
+    .await;
     let started = std::time::Instant::now();
     let spec = InvocationSpec::new(serde_json::json!({"action": "wait_for_cancel"}).to_string())
         .with_timeout(Duration::from_secs(3));
@@ -146,7 +195,10 @@ async fn fires_the_cancellation_signal_before_the_deadline() {
     assert_eq!(post.kind, PostKind::Response, "{:?}", post.json());
     let remaining = post.json()["remaining_ms"].as_u64().unwrap();
     // Fired about `margin` before the deadline, and the response beat the deadline.
-    assert!((1_000..=1_500).contains(&remaining), "remaining {remaining} ms");
+    assert!(
+        (1_000..=1_500).contains(&remaining),
+        "remaining {remaining} ms"
+    );
     assert!(elapsed < Duration::from_secs(3), "posted after {elapsed:?}");
     harness.stop().await;
 }
@@ -154,10 +206,14 @@ async fn fires_the_cancellation_signal_before_the_deadline() {
 #[tokio::test]
 async fn keeps_serving_after_a_413() {
     let harness = start(RuntimeOptions::default()).await;
-    let big = harness.invoke_json(serde_json::json!({"action": "big"})).await;
+    let big = harness
+        .invoke_json(serde_json::json!({"action": "big"}))
+        .await;
     assert_eq!(big.kind, PostKind::Response);
     assert_eq!(big.status, 413);
-    let next = harness.invoke_json(serde_json::json!({"action": "echo", "value": 4})).await;
+    let next = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 4}))
+        .await;
     assert_eq!(next.status, 202);
     assert_eq!(next.json()["echo"], 4);
     harness.stop().await;
@@ -169,22 +225,34 @@ async fn skips_an_invocation_without_request_id() {
     let mut spec = InvocationSpec::new(serde_json::json!({"action": "echo"}).to_string());
     spec.omit_request_id = true;
     harness.emulator.enqueue(spec);
-    let next = harness.invoke_json(serde_json::json!({"action": "echo", "value": 5})).await;
+    let next = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 5}))
+        .await;
     assert_eq!(next.json()["echo"], 5);
-    assert_eq!(harness.emulator.posts().len(), 1, "nothing posted for the id-less invocation");
+    assert_eq!(
+        harness.emulator.posts().len(),
+        1,
+        "nothing posted for the id-less invocation"
+    );
     harness.stop().await;
 }
 
 #[tokio::test]
 async fn exits_promptly_after_a_500() {
     let harness = start(RuntimeOptions::default()).await;
-    let first = harness.invoke_json(serde_json::json!({"action": "echo", "value": 6})).await;
+    let first = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 6}))
+        .await;
     assert_eq!(first.status, 202);
     harness.emulator.fail_everything(true);
-    harness.emulator.enqueue(InvocationSpec::new(serde_json::json!({"action": "echo"}).to_string()));
+    harness.emulator.enqueue(InvocationSpec::new(
+        serde_json::json!({"action": "echo"}).to_string(),
+    ));
     // The loop is parked in /next; a fresh event makes it answer, and the
     // next request (response post or /next) gets 500.
-    let result = tokio::time::timeout(WAIT, harness.task).await.expect("loop exits promptly");
+    let result = tokio::time::timeout(WAIT, harness.task)
+        .await
+        .expect("loop exits promptly");
     match result.expect("loop task joins") {
         Err(RuntimeError::Fatal { status, .. }) => assert_eq!(status, 500),
         other => panic!("expected a fatal error, got {other:?}"),

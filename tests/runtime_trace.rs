@@ -11,7 +11,11 @@ impl Handler for TraceReader {
     type Event = serde_json::Value;
     type Output = Option<String>;
 
-    async fn call(&self, _event: serde_json::Value, _context: Context) -> Result<Option<String>, Diagnostic> {
+    async fn call(
+        &self,
+        _event: serde_json::Value,
+        _context: Context,
+    ) -> Result<Option<String>, Diagnostic> {
         Ok(std::env::var(runtime::TRACE_ID_ENV).ok())
     }
 }
@@ -20,12 +24,23 @@ impl Handler for TraceReader {
 async fn exports_each_invocations_trace_id() {
     let emulator = RuntimeApiEmulator::start().await.unwrap();
     let endpoint = Endpoint::parse(&emulator.endpoint()).unwrap();
-    tokio::spawn(runtime::run(endpoint, TraceReader, RuntimeOptions::default(), std::future::pending()));
-    for trace in ["Root=1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa;Sampled=1", "Root=1-00000002-bbbbbbbbbbbbbbbbbbbbbbbb;Sampled=0"] {
+    tokio::spawn(runtime::run(
+        endpoint,
+        TraceReader,
+        RuntimeOptions::default(),
+        std::future::pending(),
+    ));
+    for trace in [
+        "Root=1-00000001-aaaaaaaaaaaaaaaaaaaaaaaa;Sampled=1",
+        "Root=1-00000002-bbbbbbbbbbbbbbbbbbbbbbbb;Sampled=0",
+    ] {
         let mut spec = InvocationSpec::new("{}");
         spec.trace_id = Some(trace.to_owned());
         let id = emulator.enqueue(spec);
-        let post = emulator.wait_for_result(&id, Duration::from_secs(10)).await.unwrap();
+        let post = emulator
+            .wait_for_result(&id, Duration::from_secs(10))
+            .await
+            .unwrap();
         assert_eq!(post.json(), serde_json::json!(trace));
     }
 }

@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn cuts_exact_parts_with_a_short_tail() {
-        let mut assembler = PartAssembler::new(PartSchedule::new(MIN_PART_SIZE, Some(12 * MIB), true));
+        let mut assembler =
+            PartAssembler::new(PartSchedule::new(MIN_PART_SIZE, Some(12 * MIB), true));
         for _ in 0..12 {
             assembler.push(Bytes::from(vec![1u8; MIB as usize]));
         }
@@ -121,12 +122,16 @@ mod tests {
         let parts = drain(&mut assembler);
         let sizes: Vec<u64> = parts.iter().map(|p| p.data.len() as u64).collect();
         assert_eq!(sizes, vec![5 * MIB, 5 * MIB, 2 * MIB]);
-        assert_eq!(parts.iter().map(|p| p.number).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            parts.iter().map(|p| p.number).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
     }
 
     #[test]
     fn aligned_chunks_pass_without_copy() {
-        let mut assembler = PartAssembler::new(PartSchedule::new(MIN_PART_SIZE, Some(10 * MIB), true));
+        let mut assembler =
+            PartAssembler::new(PartSchedule::new(MIN_PART_SIZE, Some(10 * MIB), true));
         let chunk = Bytes::from(vec![2u8; (5 * MIB) as usize]);
         let pointer = chunk.as_ptr();
         assembler.push(chunk);

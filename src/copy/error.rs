@@ -119,6 +119,9 @@ impl CopyError {
 
     /// True when retrying the same event cannot succeed (the source changed).
     pub fn is_permanent(&self) -> bool {
-        matches!(self, CopyError::SourceGone { .. } | CopyError::Superseded { .. })
+        matches!(
+            self,
+            CopyError::SourceGone { .. } | CopyError::Superseded { .. }
+        )
     }
 }

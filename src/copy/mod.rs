@@ -121,7 +121,9 @@ impl Pipeline<'_> {
 
     /// Takes the upload permit for a part of `size` bytes.
     async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
-        let units = u32::try_from(size / PERMIT_UNIT).unwrap_or(u32::MAX).clamp(1, self.slot_capacity);
+        let units = u32::try_from(size / PERMIT_UNIT)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.slot_capacity);
         tokio::select! {
             () = self.cancel.cancelled() => Err(self.cancelled()),
             permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
@@ -131,7 +133,11 @@ impl Pipeline<'_> {
     }
 
     /// Sends a complete part to the destination.
-    async fn dispatch(&mut self, part: Part, permit: OwnedSemaphorePermit) -> Result<(), CopyError> {
+    async fn dispatch(
+        &mut self,
+        part: Part,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), CopyError> {
         if part.number > part_size::MAX_PARTS {
             return Err(CopyError::TooLarge {
                 limit: part_size::MAX_OBJECT_SIZE,
@@ -142,7 +148,9 @@ impl Pipeline<'_> {
                 upload.spawn_part(part, permit);
                 upload.collect_finished()
             }
-            Sink::Undecided(first) if first.is_none() && self.output_known_multipart != Some(true) => {
+            Sink::Undecided(first)
+                if first.is_none() && self.output_known_multipart != Some(true) =>
+            {
                 *first = Some((part, permit));
                 Ok(())
             }
@@ -172,8 +180,17 @@ impl Pipeline<'_> {
             Sink::Multipart(upload) => upload.complete().await,
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
-                let written = upload::put_single(self.client, self.destination, &self.metadata, &self.settings.options, data.clone()).await?;
-                self.progress.bytes_written.fetch_add(data.len() as u64, Ordering::Relaxed);
+                let written = upload::put_single(
+                    self.client,
+                    self.destination,
+                    &self.metadata,
+                    &self.settings.options,
+                    data.clone(),
+                )
+                .await?;
+                self.progress
+                    .bytes_written
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
                 Ok(written)
             }
         }
@@ -205,7 +222,8 @@ pub async fn copy_object(
         });
     }
     let slot_capacity =
-        u32::try_from(settings.upload_slots() as u64 * schedule.base() / PERMIT_UNIT).unwrap_or(u32::MAX);
+        u32::try_from(settings.upload_slots() as u64 * schedule.base() / PERMIT_UNIT)
+            .unwrap_or(u32::MAX);
     let mut pipeline = Pipeline {
         client,
         destination,
@@ -260,7 +278,12 @@ async fn pump(
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
         .map(|(index, range)| {
-            let task = tokio::spawn(source::fetch_block(client.clone(), resolved.clone(), range, index == 0));
+            let task = tokio::spawn(source::fetch_block(
+                client.clone(),
+                resolved.clone(),
+                range,
+                index == 0,
+            ));
             AbortOnDropHandle::new(task)
         })
         .buffered(pipeline.settings.read_ahead.max(1));
@@ -280,7 +303,10 @@ async fn pump(
                     let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
                     if let Some(metadata) = block.metadata {
                         pipeline.metadata = ObjectMetadata {
-                            content_type: transform.content_type().map(str::to_owned).or(metadata.content_type),
+                            content_type: transform
+                                .content_type()
+                                .map(str::to_owned)
+                                .or(metadata.content_type),
                             content_encoding: transform
                                 .content_encoding()
                                 .map(str::to_owned)
@@ -288,7 +314,10 @@ async fn pump(
                             ..metadata
                         };
                     }
-                    pipeline.progress.bytes_read.fetch_add(block.data.len() as u64, Ordering::Relaxed);
+                    pipeline
+                        .progress
+                        .bytes_read
+                        .fetch_add(block.data.len() as u64, Ordering::Relaxed);
                     transform.push(block.data, &mut output)?;
                 }
                 None => {

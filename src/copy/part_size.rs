@@ -106,6 +106,9 @@ mod tests {
         assert_eq!(schedule.part_size(1_000), 8 * MIB);
         assert_eq!(schedule.part_size(1_001), 16 * MIB);
         assert_eq!(schedule.part_size(10_000), 4096 * MIB);
-        assert!(schedule.capacity() >= 8 * 1024 * 1024 * MIB, "carries at least 8 TiB");
+        assert!(
+            schedule.capacity() >= 8 * 1024 * 1024 * MIB,
+            "carries at least 8 TiB"
+        );
     }
 }

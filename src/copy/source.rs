@@ -84,7 +84,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = error.raw_response().map(|r| r.status().as_u16());
-    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or("");
+    let code = error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .unwrap_or("");
     let bucket = spec.bucket.clone();
     let key = spec.key.clone();
     match (status, code) {
@@ -94,7 +97,9 @@ where
             key,
             source: Box::new(error) as SdkFailure,
         },
-        (Some(404), _) | (_, "NoSuchKey") | (_, "NoSuchVersion") => CopyError::SourceGone { bucket, key },
+        (Some(404), _) | (_, "NoSuchKey") | (_, "NoSuchVersion") => {
+            CopyError::SourceGone { bucket, key }
+        }
         _ => CopyError::Source {
             bucket,
             key,
@@ -120,7 +125,10 @@ pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource
         None => head,
     };
     let output = head.send().await.map_err(|e| read_error(&spec, e))?;
-    let size = output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    let size = output
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
     let pin = match known_pin {
         Some(pin) => pin,
         None => match (output.version_id(), output.e_tag()) {
@@ -173,7 +181,10 @@ pub async fn fetch_block(
     let output = get.send().await.map_err(|e| read_error(spec, e))?;
     let expected = match range {
         Some((start, end)) => end - start + 1,
-        None => output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(source.size),
+        None => output
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(source.size),
     };
     let metadata = with_metadata.then(|| ObjectMetadata {
         content_type: output.content_type().map(str::to_owned),
@@ -232,7 +243,10 @@ mod tests {
     fn plans_part_aligned_ranges() {
         assert_eq!(plan_ranges(0, 8), vec![None]);
         assert_eq!(plan_ranges(8, 8), vec![None]);
-        assert_eq!(plan_ranges(17, 8), vec![Some((0, 7)), Some((8, 15)), Some((16, 16))]);
+        assert_eq!(
+            plan_ranges(17, 8),
+            vec![Some((0, 7)), Some((8, 15)), Some((16, 16))]
+        );
     }
 
     #[test]

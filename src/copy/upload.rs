@@ -7,7 +7,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    StorageClass,
 };
 use aws_smithy_types::date_time::{DateTime, Format};
 use std::sync::Arc;
@@ -58,7 +59,11 @@ pub fn crc64_base64(crc: u64) -> String {
     aws_smithy_types::base64::encode(crc.to_be_bytes())
 }
 
-fn write_error<E>(operation: &'static str, destination: &Destination, error: SdkError<E>) -> CopyError
+fn write_error<E>(
+    operation: &'static str,
+    destination: &Destination,
+    error: SdkError<E>,
+) -> CopyError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -120,11 +125,13 @@ pub async fn put_single(
         .send()
         .await
         .map_err(|e| write_error("put object", destination, e))?;
-    let etag = output.e_tag().ok_or_else(|| CopyError::IncompleteResponse {
-        operation: "put object",
-        bucket: destination.bucket.clone(),
-        key: destination.key.clone(),
-    })?;
+    let etag = output
+        .e_tag()
+        .ok_or_else(|| CopyError::IncompleteResponse {
+            operation: "put object",
+            bucket: destination.bucket.clone(),
+            key: destination.key.clone(),
+        })?;
     Ok(Written {
         etag: etag.to_owned(),
         version_id: output.version_id().map(str::to_owned),
@@ -171,11 +178,13 @@ impl MultipartUpload {
             .send()
             .await
             .map_err(|e| write_error("create multipart upload", destination, e))?;
-        let upload_id = output.upload_id().ok_or_else(|| CopyError::IncompleteResponse {
-            operation: "create multipart upload",
-            bucket: destination.bucket.clone(),
-            key: destination.key.clone(),
-        })?;
+        let upload_id = output
+            .upload_id()
+            .ok_or_else(|| CopyError::IncompleteResponse {
+                operation: "create multipart upload",
+                bucket: destination.bucket.clone(),
+                key: destination.key.clone(),
+            })?;
         Ok(MultipartUpload {
             client: client.clone(),
             destination: destination.clone(),
@@ -210,11 +219,13 @@ impl MultipartUpload {
                 .send()
                 .await
                 .map_err(|e| write_error("upload part", &destination, e))?;
-            let etag = output.e_tag().ok_or_else(|| CopyError::IncompleteResponse {
-                operation: "upload part",
-                bucket: destination.bucket.clone(),
-                key: destination.key.clone(),
-            })?;
+            let etag = output
+                .e_tag()
+                .ok_or_else(|| CopyError::IncompleteResponse {
+                    operation: "upload part",
+                    bucket: destination.bucket.clone(),
+                    key: destination.key.clone(),
+                })?;
             uploaded.fetch_add(len, Ordering::Relaxed);
             Ok(UploadedPart {
                 number: part.number,
@@ -225,7 +236,10 @@ impl MultipartUpload {
         });
     }
 
-    fn record(&mut self, joined: Result<Result<UploadedPart, CopyError>, tokio::task::JoinError>) -> Result<(), CopyError> {
+    fn record(
+        &mut self,
+        joined: Result<Result<UploadedPart, CopyError>, tokio::task::JoinError>,
+    ) -> Result<(), CopyError> {
         match joined {
             Ok(Ok(part)) => {
                 self.done.push(part);
@@ -258,7 +272,12 @@ impl MultipartUpload {
         for part in &self.done {
             full = Some(match full {
                 None => part.crc,
-                Some(so_far) => crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Nvme, so_far, part.crc, part.len),
+                Some(so_far) => crc_fast::checksum_combine(
+                    crc_fast::CrcAlgorithm::Crc64Nvme,
+                    so_far,
+                    part.crc,
+                    part.len,
+                ),
             });
         }
         let crc = full.unwrap_or_else(|| crc64nvme(&[]));
@@ -282,7 +301,11 @@ impl MultipartUpload {
             .upload_id(&self.upload_id)
             .checksum_type(ChecksumType::FullObject)
             .checksum_crc64_nvme(crc64_base64(crc))
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await;
         let output = match result {
@@ -347,7 +370,12 @@ mod tests {
     fn combined_part_checksums_equal_the_whole() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let (a, b) = data.split_at(37_000);
-        let combined = crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Nvme, crc64nvme(a), crc64nvme(b), b.len() as u64);
+        let combined = crc_fast::checksum_combine(
+            crc_fast::CrcAlgorithm::Crc64Nvme,
+            crc64nvme(a),
+            crc64nvme(b),
+            b.len() as u64,
+        );
         assert_eq!(combined, crc64nvme(&data));
     }
 }

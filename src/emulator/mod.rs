@@ -62,13 +62,17 @@ impl RuntimeApiEmulator {
     pub async fn wait_for_result(&self, request_id: &str, timeout: Duration) -> Option<Post> {
         let id = request_id.to_owned();
         self.state
-            .wait_for(timeout, |post| post.request_id.as_deref() == Some(id.as_str()))
+            .wait_for(timeout, |post| {
+                post.request_id.as_deref() == Some(id.as_str())
+            })
             .await
     }
 
     /// Waits up to `timeout` for an `/init/error` post.
     pub async fn wait_for_init_error(&self, timeout: Duration) -> Option<Post> {
-        self.state.wait_for(timeout, |post| post.kind == PostKind::InitError).await
+        self.state
+            .wait_for(timeout, |post| post.kind == PostKind::InitError)
+            .await
     }
 
     /// Every post recorded so far, in arrival order.
@@ -108,8 +112,11 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, stop: Cancellatio
         let state = Arc::clone(&state);
         let stop = stop.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| service::route(Arc::clone(&state), request));
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let service = hyper::service::service_fn(move |request| {
+                service::route(Arc::clone(&state), request)
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 () = stop.cancelled() => {}
                 _ = connection => {}

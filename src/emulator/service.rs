@@ -16,18 +16,25 @@ const PREFIX: &str = "/2018-06-01/runtime/";
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
-    reply(status, serde_json::json!({"errorType": error_type, "errorMessage": message}))
+    reply(
+        status,
+        serde_json::json!({"errorType": error_type, "errorMessage": message}),
+    )
 }
 
 /// Answers one request.
-pub(super) async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+pub(super) async fn route(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if state.failing() {
         return Ok(error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -46,7 +53,9 @@ pub(super) async fn route(state: Arc<State>, request: Request<Incoming>) -> Resu
         (Method::POST, ["invocation", id, "response"]) => {
             post(&state, request, PostKind::Response, Some((*id).to_owned())).await
         }
-        (Method::POST, ["invocation", id, "error"]) => post(&state, request, PostKind::Error, Some((*id).to_owned())).await,
+        (Method::POST, ["invocation", id, "error"]) => {
+            post(&state, request, PostKind::Error, Some((*id).to_owned())).await
+        }
         (Method::POST, ["init", "error"]) => post(&state, request, PostKind::InitError, None).await,
         _ => error(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
     };
@@ -85,7 +94,12 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
     response
 }
 
-async fn post(state: &State, request: Request<Incoming>, kind: PostKind, request_id: Option<String>) -> Response<Full<Bytes>> {
+async fn post(
+    state: &State,
+    request: Request<Incoming>,
+    kind: PostKind,
+    request_id: Option<String>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -94,16 +108,29 @@ async fn post(state: &State, request: Request<Incoming>, kind: PostKind, request
     let (status, response) = if let Some(id) = &request_id {
         if !state.finish(id) {
             let message = format!("invalid request id {id}: not an invocation in flight");
-            (StatusCode::BAD_REQUEST, error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message))
+            (
+                StatusCode::BAD_REQUEST,
+                error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message),
+            )
         } else if kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES {
-            let message = format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
+            let message =
+                format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
             let too_large = StatusCode::PAYLOAD_TOO_LARGE;
-            (too_large, error(too_large, "RequestEntityTooLarge", &message))
+            (
+                too_large,
+                error(too_large, "RequestEntityTooLarge", &message),
+            )
         } else {
-            (StatusCode::ACCEPTED, reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})))
+            (
+                StatusCode::ACCEPTED,
+                reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})),
+            )
         }
     } else {
-        (StatusCode::ACCEPTED, reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})))
+        (
+            StatusCode::ACCEPTED,
+            reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})),
+        )
     };
     state.record(Post {
         kind,

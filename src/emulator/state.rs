@@ -37,7 +37,9 @@ impl InvocationSpec {
         InvocationSpec {
             body: body.into(),
             timeout: DEFAULT_INVOCATION_TIMEOUT,
-            trace_id: Some("Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1".into()),
+            trace_id: Some(
+                "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            ),
             function_arn: "arn:aws:lambda:us-east-1:123456789012:function:s3-stream-lambda".into(),
             client_context: None,
             cognito_identity: None,
@@ -170,7 +172,11 @@ impl State {
         self.next_requests.load(Ordering::SeqCst)
     }
 
-    pub(super) async fn wait_for(&self, timeout: Duration, wanted: impl Fn(&Post) -> bool) -> Option<Post> {
+    pub(super) async fn wait_for(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&Post) -> bool,
+    ) -> Option<Post> {
         let search = async {
             loop {
                 let notified = self.posted.notified();
@@ -201,6 +207,8 @@ impl State {
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

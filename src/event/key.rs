@@ -43,7 +43,9 @@ pub fn encode_key(key: &str) -> String {
     for byte in key.bytes() {
         match byte {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(byte as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -60,7 +62,10 @@ mod tests {
             decode_key("requests/2026/11/26/rest+api+%28copy%29+%C3%BC.json").unwrap(),
             "requests/2026/11/26/rest api (copy) ü.json"
         );
-        assert_eq!(decode_key("big/part%2Bplus.bin").unwrap(), "big/part+plus.bin");
+        assert_eq!(
+            decode_key("big/part%2Bplus.bin").unwrap(),
+            "big/part+plus.bin"
+        );
     }
 
     #[test]

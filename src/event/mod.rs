@@ -85,7 +85,9 @@ pub enum Envelope {
 
 /// Why an event is not one this function accepts.
 #[derive(Debug, thiserror::Error)]
-#[error("unsupported event: {0}; expected an s3 notification, an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent")]
+#[error(
+    "unsupported event: {0}; expected an s3 notification, an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent"
+)]
 pub struct EventError(String);
 
 fn classify_s3_record(record: s3::S3Record) -> Item {
@@ -119,20 +121,26 @@ fn classify_s3_record(record: s3::S3Record) -> Item {
 /// SQS body).
 fn parse_s3(value: Value) -> Result<Envelope, EventError> {
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
-        let test: s3::S3TestEvent =
-            serde_json::from_value(value).map_err(|e| EventError(format!("malformed s3:TestEvent: {e}")))?;
-        return Ok(Envelope::Test { bucket: test.bucket });
+        let test: s3::S3TestEvent = serde_json::from_value(value)
+            .map_err(|e| EventError(format!("malformed s3:TestEvent: {e}")))?;
+        return Ok(Envelope::Test {
+            bucket: test.bucket,
+        });
     }
-    let notification: s3::S3Notification =
-        serde_json::from_value(value).map_err(|e| EventError(format!("malformed s3 notification: {e}")))?;
+    let notification: s3::S3Notification = serde_json::from_value(value)
+        .map_err(|e| EventError(format!("malformed s3 notification: {e}")))?;
     Ok(Envelope::Notification(
-        notification.records.into_iter().map(classify_s3_record).collect(),
+        notification
+            .records
+            .into_iter()
+            .map(classify_s3_record)
+            .collect(),
     ))
 }
 
 fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
-    let event: sqs::SqsEvent =
-        serde_json::from_value(value).map_err(|e| EventError(format!("malformed sqs event: {e}")))?;
+    let event: sqs::SqsEvent = serde_json::from_value(value)
+        .map_err(|e| EventError(format!("malformed sqs event: {e}")))?;
     let items = event
         .records
         .into_iter()
@@ -154,8 +162,8 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
 }
 
 fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
-    let event: eventbridge::EventBridgeEvent =
-        serde_json::from_value(value).map_err(|e| EventError(format!("malformed eventbridge event: {e}")))?;
+    let event: eventbridge::EventBridgeEvent = serde_json::from_value(value)
+        .map_err(|e| EventError(format!("malformed eventbridge event: {e}")))?;
     let object = event.detail.object;
     let item = if event.detail_type == EVENTBRIDGE_OBJECT_CREATED {
         Item::Copy(ObjectCreated {
@@ -179,7 +187,10 @@ fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
 /// Classifies an event by its envelope.
 pub fn parse(value: Value) -> Result<Envelope, EventError> {
     if !value.is_object() {
-        return Err(EventError(format!("the event is a json {}, not an object", json_kind(&value))));
+        return Err(EventError(format!(
+            "the event is a json {}, not an object",
+            json_kind(&value)
+        )));
     }
     if value.get("Event").is_some() {
         return parse_s3(value);
@@ -198,7 +209,11 @@ pub fn parse(value: Value) -> Result<Envelope, EventError> {
         .and_then(|r| r.get("eventSource"))
         .and_then(Value::as_str)
         == Some("aws:sqs");
-    if from_sqs { parse_sqs(value) } else { parse_s3(value) }
+    if from_sqs {
+        parse_sqs(value)
+    } else {
+        parse_s3(value)
+    }
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -230,8 +245,12 @@ mod tests {
         if value.is_null() {
             return; // fixtures live beside the checkout
         }
-        let Envelope::Notification(items) = parse(value).unwrap() else { panic!() };
-        let Item::Copy(object) = &items[0] else { panic!() };
+        let Envelope::Notification(items) = parse(value).unwrap() else {
+            panic!()
+        };
+        let Item::Copy(object) = &items[0] else {
+            panic!()
+        };
         assert_eq!(object.key, "requests/2026/11/26/rest api (copy) ü.json");
         assert_eq!(object.size, Some(1_048_576));
     }
@@ -242,23 +261,41 @@ mod tests {
         if multi.is_null() {
             return;
         }
-        let Envelope::Notification(items) = parse(multi).unwrap() else { panic!() };
-        assert!(matches!(&items[1], Item::Copy(o) if o.key == "big/part+plus.bin" && o.version_id.is_some()));
-        assert!(matches!(&items[2], Item::Skip { event_name, .. } if event_name == "ObjectRemoved:Delete"));
-        assert!(matches!(parse(fixture("s3-test-event.json")).unwrap(), Envelope::Test { .. }));
-        let Envelope::Sqs(messages) = parse(fixture("sqs-s3.json")).unwrap() else { panic!() };
+        let Envelope::Notification(items) = parse(multi).unwrap() else {
+            panic!()
+        };
+        assert!(
+            matches!(&items[1], Item::Copy(o) if o.key == "big/part+plus.bin" && o.version_id.is_some())
+        );
+        assert!(
+            matches!(&items[2], Item::Skip { event_name, .. } if event_name == "ObjectRemoved:Delete")
+        );
+        assert!(matches!(
+            parse(fixture("s3-test-event.json")).unwrap(),
+            Envelope::Test { .. }
+        ));
+        let Envelope::Sqs(messages) = parse(fixture("sqs-s3.json")).unwrap() else {
+            panic!()
+        };
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0].items.as_ref().unwrap().len(), 1);
         assert!(messages[1].items.as_ref().unwrap().is_empty());
-        let Envelope::EventBridge(items) = parse(fixture("eventbridge-object-created.json")).unwrap() else {
+        let Envelope::EventBridge(items) =
+            parse(fixture("eventbridge-object-created.json")).unwrap()
+        else {
             panic!()
         };
-        assert!(matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json"));
+        assert!(
+            matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json")
+        );
     }
 
     #[test]
     fn empty_records_are_fine_and_unknown_shapes_are_not() {
-        assert_eq!(parse(serde_json::json!({"Records": []})).unwrap(), Envelope::Notification(vec![]));
+        assert_eq!(
+            parse(serde_json::json!({"Records": []})).unwrap(),
+            Envelope::Notification(vec![])
+        );
         assert!(parse(serde_json::json!({"hello": 1})).is_err());
         assert!(parse(serde_json::json!([1])).is_err());
     }

@@ -34,8 +34,13 @@ impl CopyHandler {
     }
 
     /// Handles a parsed event: copies, then reports. `cancel` fires before the deadline.
-    pub async fn handle(&self, event: serde_json::Value, cancel: &CancellationToken) -> Result<InvocationReport, Diagnostic> {
-        let envelope = crate::event::parse(event).map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
+    pub async fn handle(
+        &self,
+        event: serde_json::Value,
+        cancel: &CancellationToken,
+    ) -> Result<InvocationReport, Diagnostic> {
+        let envelope = crate::event::parse(event)
+            .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
         let budget = Arc::new(Semaphore::new(
             usize::try_from((self.config.buffer_budget / MIB).max(1)).unwrap_or(usize::MAX),
         ));
@@ -57,7 +62,10 @@ impl CopyHandler {
                 match report.failure() {
                     None => Ok(report),
                     Some(diagnostic) => {
-                        tracing::info!("report: {}", serde_json::to_string(&report).unwrap_or_default());
+                        tracing::info!(
+                            "report: {}",
+                            serde_json::to_string(&report).unwrap_or_default()
+                        );
                         Err(diagnostic)
                     }
                 }
@@ -76,7 +84,11 @@ impl CopyHandler {
     }
 
     /// Runs every message's records; a message with any failure returns to the queue.
-    async fn run_sqs(&self, context: &RecordContext<'_>, messages: Vec<SqsItem>) -> InvocationReport {
+    async fn run_sqs(
+        &self,
+        context: &RecordContext<'_>,
+        messages: Vec<SqsItem>,
+    ) -> InvocationReport {
         let mut records = Vec::new();
         let mut failures = Vec::new();
         for message in messages {
@@ -95,7 +107,12 @@ impl CopyHandler {
                     failures.push(BatchItemFailure {
                         item_identifier: message.message_id.clone(),
                     });
-                    records.push(RecordResult::failed("", "", error_type::MALFORMED_EVENT, reason));
+                    records.push(RecordResult::failed(
+                        "",
+                        "",
+                        error_type::MALFORMED_EVENT,
+                        reason,
+                    ));
                 }
             }
         }
@@ -108,10 +125,20 @@ impl CopyHandler {
 async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
     match item {
         Item::Copy(object) => copy_one(context, object).await,
-        Item::Skip { event_name, bucket, key } => {
-            RecordResult::skipped(&bucket, &key, format!("{event_name} is not an object-created event"))
-        }
-        Item::Invalid { bucket, key, reason } => RecordResult::failed(&bucket, &key, error_type::MALFORMED_EVENT, reason),
+        Item::Skip {
+            event_name,
+            bucket,
+            key,
+        } => RecordResult::skipped(
+            &bucket,
+            &key,
+            format!("{event_name} is not an object-created event"),
+        ),
+        Item::Invalid {
+            bucket,
+            key,
+            reason,
+        } => RecordResult::failed(&bucket, &key, error_type::MALFORMED_EVENT, reason),
     }
 }
 
@@ -123,7 +150,11 @@ impl Handler for CopyHandler {
     type Event = serde_json::Value;
     type Output = InvocationReport;
 
-    async fn call(&self, event: serde_json::Value, context: Context) -> Result<InvocationReport, Diagnostic> {
+    async fn call(
+        &self,
+        event: serde_json::Value,
+        context: Context,
+    ) -> Result<InvocationReport, Diagnostic> {
         self.handle(event, &context.cancel).await
     }
 }

@@ -114,7 +114,12 @@ impl RecordResult {
     }
 
     /// A failed entry.
-    pub fn failed(bucket: &str, key: &str, error_type: &str, error: impl Into<String>) -> RecordResult {
+    pub fn failed(
+        bucket: &str,
+        key: &str,
+        error_type: &str,
+        error: impl Into<String>,
+    ) -> RecordResult {
         RecordResult {
             error_type: Some(error_type.to_owned()),
             error: Some(error.into()),
@@ -143,7 +148,14 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     let config = context.config;
     let transform = match crate::transform::by_name(&config.transform) {
         Some(transform) => transform,
-        None => return RecordResult::failed(&object.bucket, &object.key, "Runtime.InvalidConfiguration", "unknown transform"),
+        None => {
+            return RecordResult::failed(
+                &object.bucket,
+                &object.key,
+                "Runtime.InvalidConfiguration",
+                "unknown transform",
+            );
+        }
     };
     let suffix = transform.key_suffix().to_owned();
     let destination_key = format!("{}{}{}", config.dst_prefix, object.key, suffix);
@@ -153,7 +165,12 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 "refusing to copy s3://{}/{} onto itself: it would trigger this function forever; set DST_PREFIX or another DST_BUCKET",
                 object.bucket, object.key
             );
-            return RecordResult::failed(&object.bucket, &object.key, RECURSION_ERROR_TYPE, message);
+            return RecordResult::failed(
+                &object.bucket,
+                &object.key,
+                RECURSION_ERROR_TYPE,
+                message,
+            );
         }
         if object.key.starts_with(&config.dst_prefix) && object.key.ends_with(&suffix) {
             return RecordResult::skipped(
@@ -164,7 +181,10 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         }
     }
     if destination_key.len() > MAX_KEY_BYTES {
-        let message = format!("destination key is {} bytes, over s3's {MAX_KEY_BYTES}", destination_key.len());
+        let message = format!(
+            "destination key is {} bytes, over s3's {MAX_KEY_BYTES}",
+            destination_key.len()
+        );
         return RecordResult::failed(&object.bucket, &object.key, "Copy.KeyTooLong", message);
     }
     let destination = Destination {
@@ -173,7 +193,11 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     };
     // Reserve this copy's whole buffer budget before it reads a byte, so the
     // records of one invocation never hold more than the invocation's budget.
-    let schedule = PartSchedule::new(config.copy.part_size, object.size, transform.preserves_length());
+    let schedule = PartSchedule::new(
+        config.copy.part_size,
+        object.size,
+        transform.preserves_length(),
+    );
     let total = (config.buffer_budget / MIB).max(1);
     let wanted = (config.copy.budget_bytes(schedule.base()) / MIB).clamp(1, total);
     let _reservation = tokio::select! {
@@ -191,7 +215,16 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         size: object.size,
     };
     let progress = CopyProgress::default();
-    let copied = copy_object(context.client, source, &destination, transform, &config.copy, context.cancel, &progress).await;
+    let copied = copy_object(
+        context.client,
+        source,
+        &destination,
+        transform,
+        &config.copy,
+        context.cancel,
+        &progress,
+    )
+    .await;
     match copied {
         Ok(report) => {
             tracing::info!(

@@ -66,10 +66,16 @@ impl InvocationReport {
     /// The error to post when any record failed: its type is the failures'
     /// common type (or `Copy.Failed`), its message names each failed key.
     pub fn failure(&self) -> Option<Diagnostic> {
-        let failed: Vec<&RecordResult> = self.records.iter().filter(|r| r.outcome == Outcome::Failed).collect();
+        let failed: Vec<&RecordResult> = self
+            .records
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .collect();
         let first = failed.first()?;
         let error_type = match &first.error_type {
-            Some(kind) if failed.iter().all(|r| r.error_type.as_ref() == Some(kind)) => kind.clone(),
+            Some(kind) if failed.iter().all(|r| r.error_type.as_ref() == Some(kind)) => {
+                kind.clone()
+            }
             _ => MIXED_FAILURE_ERROR_TYPE.to_owned(),
         };
         let details: Vec<String> = failed
@@ -83,7 +89,12 @@ impl InvocationReport {
                 )
             })
             .collect();
-        let message = format!("{} of {} records failed: {}", failed.len(), self.records.len(), details.join("; "));
+        let message = format!(
+            "{} of {} records failed: {}",
+            failed.len(),
+            self.records.len(),
+            details.join("; ")
+        );
         Some(Diagnostic::new(error_type, message))
     }
 }

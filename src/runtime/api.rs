@@ -28,7 +28,10 @@ fn build(
         .method(method)
         .uri(endpoint.path(route))
         .header(http_header::HOST, endpoint.authority())
-        .header(http_header::USER_AGENT, concat!("s3-stream-lambda/", env!("CARGO_PKG_VERSION")));
+        .header(
+            http_header::USER_AGENT,
+            concat!("s3-stream-lambda/", env!("CARGO_PKG_VERSION")),
+        );
     if let Some(content_type) = content_type {
         builder = builder.header(http_header::CONTENT_TYPE, content_type);
     }
@@ -45,7 +48,13 @@ fn build(
 fn sanitize_header(value: &str) -> String {
     value
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -54,7 +63,14 @@ pub struct NextInvocation;
 
 impl ApiRequest for NextInvocation {
     fn to_request(&self, endpoint: &Endpoint) -> Request<Full<Bytes>> {
-        build(endpoint, Method::GET, "runtime/invocation/next", None, None, Bytes::new())
+        build(
+            endpoint,
+            Method::GET,
+            "runtime/invocation/next",
+            None,
+            None,
+            Bytes::new(),
+        )
     }
 }
 
@@ -69,7 +85,14 @@ pub struct InvocationResponse<'a> {
 impl ApiRequest for InvocationResponse<'_> {
     fn to_request(&self, endpoint: &Endpoint) -> Request<Full<Bytes>> {
         let route = format!("runtime/invocation/{}/response", self.request_id);
-        build(endpoint, Method::POST, &route, Some("application/json"), None, self.body.clone())
+        build(
+            endpoint,
+            Method::POST,
+            &route,
+            Some("application/json"),
+            None,
+            self.body.clone(),
+        )
     }
 }
 
@@ -86,7 +109,14 @@ impl ApiRequest for InvocationError<'_> {
         let route = format!("runtime/invocation/{}/error", self.request_id);
         let body = Bytes::from(self.diagnostic.to_json());
         let error_type = Some(self.diagnostic.error_type.as_str());
-        build(endpoint, Method::POST, &route, Some(ERROR_CONTENT_TYPE), error_type, body)
+        build(
+            endpoint,
+            Method::POST,
+            &route,
+            Some(ERROR_CONTENT_TYPE),
+            error_type,
+            body,
+        )
     }
 }
 
@@ -100,6 +130,13 @@ impl ApiRequest for InitError<'_> {
     fn to_request(&self, endpoint: &Endpoint) -> Request<Full<Bytes>> {
         let body = Bytes::from(self.diagnostic.to_json());
         let error_type = Some(self.diagnostic.error_type.as_str());
-        build(endpoint, Method::POST, "runtime/init/error", Some(ERROR_CONTENT_TYPE), error_type, body)
+        build(
+            endpoint,
+            Method::POST,
+            "runtime/init/error",
+            Some(ERROR_CONTENT_TYPE),
+            error_type,
+            body,
+        )
     }
 }

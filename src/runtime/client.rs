@@ -66,7 +66,8 @@ impl RuntimeApiClient {
             })?;
         // Small requests and responses: do not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!("runtime api connection closed: {error}");
@@ -85,8 +86,9 @@ impl RuntimeApiClient {
         if sender.ready().await.is_err() {
             sender = self.connect().await?;
         }
-        let response: Response<hyper::body::Incoming> =
-            sender.send_request(request.to_request(&self.endpoint)).await?;
+        let response: Response<hyper::body::Incoming> = sender
+            .send_request(request.to_request(&self.endpoint))
+            .await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
         self.sender = Some(sender);

@@ -89,7 +89,10 @@ mod tests {
     fn accepts_url_form_with_prefix() {
         let e = Endpoint::parse("http://localhost:8080/lambda/").unwrap();
         assert_eq!(e.authority(), "localhost:8080");
-        assert_eq!(e.path("runtime/init/error"), "/lambda/2018-06-01/runtime/init/error");
+        assert_eq!(
+            e.path("runtime/init/error"),
+            "/lambda/2018-06-01/runtime/init/error"
+        );
     }
 
     #[test]

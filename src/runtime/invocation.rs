@@ -112,20 +112,33 @@ mod tests {
 
     #[test]
     fn parses_every_header() {
-        let far = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+        let far = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 60_000;
         let far = far.to_string();
         let inv = Invocation::from_headers(&headers(&[
             (header::REQUEST_ID, "r-1"),
             (header::DEADLINE_MS, &far),
-            (header::INVOKED_FUNCTION_ARN, "arn:aws:lambda:us-east-1:1:function:f"),
-            (header::TRACE_ID, "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+            (
+                header::INVOKED_FUNCTION_ARN,
+                "arn:aws:lambda:us-east-1:1:function:f",
+            ),
+            (
+                header::TRACE_ID,
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            ),
             (header::CLIENT_CONTEXT, "{}"),
             (header::COGNITO_IDENTITY, "{\"cognitoIdentityId\":\"x\"}"),
         ]))
         .unwrap();
         assert_eq!(inv.request_id, "r-1");
         assert!(inv.remaining() > Duration::from_secs(50));
-        assert_eq!(inv.trace_id.as_deref(), Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"));
+        assert_eq!(
+            inv.trace_id.as_deref(),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+        );
         assert_eq!(inv.client_context.as_deref(), Some("{}"));
         assert!(inv.cognito_identity.is_some());
     }
@@ -137,9 +150,14 @@ mod tests {
             InvocationError::MissingRequestId
         );
         assert_eq!(
-            Invocation::from_headers(&headers(&[(header::REQUEST_ID, "r"), (header::DEADLINE_MS, "soon")]))
-                .unwrap_err(),
-            InvocationError::BadDeadline { request_id: "r".into() }
+            Invocation::from_headers(&headers(&[
+                (header::REQUEST_ID, "r"),
+                (header::DEADLINE_MS, "soon")
+            ]))
+            .unwrap_err(),
+            InvocationError::BadDeadline {
+                request_id: "r".into()
+            }
         );
     }
 }

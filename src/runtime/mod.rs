@@ -92,7 +92,10 @@ pub async fn run<H: Handler>(
                 });
             }
             status => {
-                tracing::warn!("runtime api answered {status} to invocation/next: {}", lossy(&next.body));
+                tracing::warn!(
+                    "runtime api answered {status} to invocation/next: {}",
+                    lossy(&next.body)
+                );
                 tokio::time::sleep(NEXT_RETRY_DELAY).await;
                 continue;
             }
@@ -104,7 +107,9 @@ pub async fn run<H: Handler>(
                 continue;
             }
             Err(error @ InvocationError::BadDeadline { .. }) => {
-                let InvocationError::BadDeadline { request_id } = &error else { continue };
+                let InvocationError::BadDeadline { request_id } = &error else {
+                    continue;
+                };
                 let diagnostic = Diagnostic::new(error_type::INVALID_INVOCATION, error.to_string());
                 post_error(&mut client, request_id, &diagnostic).await?;
                 continue;
@@ -126,7 +131,10 @@ pub async fn run<H: Handler>(
 }
 
 /// Posts `/init/error` for a start-up failure. The caller exits non-zero next.
-pub async fn report_init_error(endpoint: &Endpoint, diagnostic: &Diagnostic) -> Result<(), RuntimeError> {
+pub async fn report_init_error(
+    endpoint: &Endpoint,
+    diagnostic: &Diagnostic,
+) -> Result<(), RuntimeError> {
     let mut client = RuntimeApiClient::new(endpoint.clone());
     let response = client.send(&InitError { diagnostic }).await?;
     check_post(response.status, &response.body, "init/error")
@@ -141,7 +149,10 @@ async fn invoke<H: Handler>(
     options: &RuntimeOptions,
 ) -> Result<Bytes, Diagnostic> {
     let event: H::Event = serde_json::from_slice(&body).map_err(|error| {
-        Diagnostic::new(error_type::MALFORMED_EVENT, format!("failed to decode the event: {error}"))
+        Diagnostic::new(
+            error_type::MALFORMED_EVENT,
+            format!("failed to decode the event: {error}"),
+        )
     })?;
     let cancel = CancellationToken::new();
     let cancel_at = invocation
@@ -174,12 +185,20 @@ async fn invoke<H: Handler>(
                 Ok(payload) => panic_message(payload.as_ref()),
                 Err(_) => "the handler task was cancelled".to_owned(),
             };
-            return Err(Diagnostic::new(error_type::HANDLER_PANIC, format!("handler panicked: {message}")));
+            return Err(Diagnostic::new(
+                error_type::HANDLER_PANIC,
+                format!("handler panicked: {message}"),
+            ));
         }
     };
-    serde_json::to_vec(&output).map(Bytes::from).map_err(|error| {
-        Diagnostic::new(error_type::SERIALIZATION, format!("failed to encode the response: {error}"))
-    })
+    serde_json::to_vec(&output)
+        .map(Bytes::from)
+        .map_err(|error| {
+            Diagnostic::new(
+                error_type::SERIALIZATION,
+                format!("failed to encode the response: {error}"),
+            )
+        })
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -192,13 +211,26 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-async fn post_response(client: &mut RuntimeApiClient, request_id: &str, body: Bytes) -> Result<(), RuntimeError> {
-    let response = client.send(&InvocationResponse { request_id, body }).await?;
+async fn post_response(
+    client: &mut RuntimeApiClient,
+    request_id: &str,
+    body: Bytes,
+) -> Result<(), RuntimeError> {
+    let response = client
+        .send(&InvocationResponse { request_id, body })
+        .await?;
     check_post(response.status, &response.body, "invocation/response")
 }
 
-async fn post_error(client: &mut RuntimeApiClient, request_id: &str, diagnostic: &Diagnostic) -> Result<(), RuntimeError> {
-    let request = api::InvocationError { request_id, diagnostic };
+async fn post_error(
+    client: &mut RuntimeApiClient,
+    request_id: &str,
+    diagnostic: &Diagnostic,
+) -> Result<(), RuntimeError> {
+    let request = api::InvocationError {
+        request_id,
+        diagnostic,
+    };
     let response = client.send(&request).await?;
     check_post(response.status, &response.body, "invocation/error")
 }
@@ -210,11 +242,17 @@ fn check_post(status: StatusCode, body: &[u8], route: &'static str) -> Result<()
         StatusCode::ACCEPTED | StatusCode::OK => Ok(()),
         StatusCode::INTERNAL_SERVER_ERROR => Err(RuntimeError::Fatal { route, status }),
         StatusCode::PAYLOAD_TOO_LARGE => {
-            tracing::error!("runtime api refused the {route} post as too large (413): {}", lossy(body));
+            tracing::error!(
+                "runtime api refused the {route} post as too large (413): {}",
+                lossy(body)
+            );
             Ok(())
         }
         status => {
-            tracing::error!("runtime api answered {status} to the {route} post: {}", lossy(body));
+            tracing::error!(
+                "runtime api answered {status} to the {route} post: {}",
+                lossy(body)
+            );
             Ok(())
         }
     }

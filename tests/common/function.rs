@@ -39,13 +39,18 @@ pub async fn start(env: &[(&str, &str)]) -> Function {
     if let Some(pipe) = child.stderr.take() {
         super::drain_lines(pipe, Arc::clone(&stderr));
     }
-    Function { emulator, child, stderr }
+    Function {
+        emulator,
+        child,
+        stderr,
+    }
 }
 
 impl Function {
     /// Delivers `event` and waits for its result.
     pub async fn invoke(&self, event: serde_json::Value) -> Post {
-        self.invoke_spec(InvocationSpec::new(event.to_string())).await
+        self.invoke_spec(InvocationSpec::new(event.to_string()))
+            .await
     }
 
     /// Delivers `spec` and waits for its result.

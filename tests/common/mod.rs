@@ -77,7 +77,9 @@ pub async fn client() -> Client {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .load()
         .await;
     s3_stream_lambda::s3::client_with(&shared, true)
@@ -93,7 +95,12 @@ pub fn bucket_name(test: &str) -> String {
 /// Creates a bucket.
 pub async fn create_bucket(client: &Client, test: &str) -> String {
     let bucket = bucket_name(test);
-    client.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
     bucket
 }
 
@@ -113,7 +120,10 @@ pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
 
 /// SHA-256 hex of `data`.
 pub fn sha256(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Uploads `data` with one PutObject; returns its ETag.
@@ -131,18 +141,32 @@ pub async fn put(client: &Client, bucket: &str, key: &str, data: Vec<u8>) -> Str
 
 /// Reads an object whole.
 pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
-    let out = client.get_object().bucket(bucket).key(key).send().await.expect("get object");
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("get object");
     out.body.collect().await.expect("read body").to_vec()
 }
 
 /// Incomplete multipart uploads in `bucket`.
 pub async fn incomplete_uploads(client: &Client, bucket: &str) -> usize {
-    let out = client.list_multipart_uploads().bucket(bucket).send().await.expect("list uploads");
+    let out = client
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list uploads");
     out.uploads().len()
 }
 
 /// Reads a child process's stderr lines in the background (for diagnostics).
-pub fn drain_lines(reader: impl std::io::Read + Send + 'static, sink: std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+pub fn drain_lines(
+    reader: impl std::io::Read + Send + 'static,
+    sink: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(reader).lines().map_while(Result::ok) {
             if let Ok(mut lines) = sink.lock() {
