@@ -80,6 +80,16 @@ impl RuntimeApiEmulator {
         self.state.posts()
     }
 
+    /// How many posts have arrived so far.
+    pub fn post_count(&self) -> usize {
+        self.state.post_count()
+    }
+
+    /// Waits up to `timeout` until `count` posts have arrived.
+    pub async fn wait_for_post_count(&self, count: usize, timeout: Duration) -> bool {
+        self.state.wait_for_post_count(count, timeout).await
+    }
+
     /// How many `/next` requests have arrived so far.
     pub fn next_requests(&self) -> u64 {
         self.state.next_requests()

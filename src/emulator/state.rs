@@ -168,6 +168,25 @@ impl State {
         self.posts.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
+    pub(super) fn post_count(&self) -> usize {
+        self.posts.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    pub(super) async fn wait_for_post_count(&self, count: usize, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.posted.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.post_count() >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
     pub(super) fn next_requests(&self) -> u64 {
         self.next_requests.load(Ordering::SeqCst)
     }
