@@ -1,1 +1,269 @@
-fn main() {}
+//! Copy benches against a local S3-compatible server (`S3_TEST_ENDPOINT`, or
+//! a moto_server started here): this engine against the pipelining limit, the
+//! transfer manager and the original download-then-upload, plus peak memory.
+//!
+//! Each strategy runs in a process of its own (`examples/copy_strategies.rs`),
+//! so wall time and peak RSS are measured the same way for all of them.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Part size of every strategy: the product's default.
+const PART_SIZE: u64 = 8 * MIB;
+
+/// Parts (and ranged reads) in flight for every strategy: the transfer
+/// manager comparison in the issue was measured at 4 × 8 MiB.
+const CONCURRENCY: usize = 4;
+
+/// The compared object: 1 GiB (16 MiB in a smoke test).
+fn compared_size() -> u64 {
+    if support::smoke_test() {
+        16 * MIB
+    } else {
+        1024 * MIB
+    }
+}
+
+/// Uploads `size` pseudo-random bytes to `bucket/key` in `PART_SIZE` parts.
+async fn upload_object(client: &Client, bucket: &str, key: &str, size: u64) {
+    let upload = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("create");
+    let id = upload.upload_id().expect("upload id").to_owned();
+    let mut parts = Vec::new();
+    for number in 1..=size.div_ceil(PART_SIZE).max(1) {
+        let len = PART_SIZE.min(size - (number - 1) * PART_SIZE) as usize;
+        let part = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(number as i32)
+            .body(ByteStream::from(common::bytes_of(len, number)))
+            .send()
+            .await
+            .expect("upload part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number as i32)
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    source: String,
+    destination: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let (client, source, destination) = rt.block_on(async {
+            let client = common::client().await;
+            let source = common::create_bucket(&client, "bench-src").await;
+            let destination = common::create_bucket(&client, "bench-dst").await;
+            (client, source, destination)
+        });
+        Fixture {
+            rt,
+            client,
+            source,
+            destination,
+        }
+    }
+
+    fn object(&self, key: &str, size: u64) {
+        self.rt
+            .block_on(upload_object(&self.client, &self.source, key, size));
+    }
+
+    fn destination_size(&self, key: &str) -> u64 {
+        self.rt.block_on(async {
+            let head = self
+                .client
+                .head_object()
+                .bucket(&self.destination)
+                .key(key)
+                .send()
+                .await
+                .expect("head");
+            head.content_length().unwrap_or(0) as u64
+        })
+    }
+}
+
+fn s3_command(program: &PathBuf) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in common::s3_env() {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Measures the wall time of copying a 1 GiB object (8 MiB parts, 4 in
+/// flight) with each strategy, and reports each one's peak RSS: `stream` is
+/// this engine; `limit` is a GET-only download running at the same time as
+/// an upload-only of as many bytes from memory (the best any pipelined copy
+/// can do here); `transfer_manager` is aws-sdk-s3-transfer-manager's download
+/// piped into its upload; `original` is GetObject to a file, then the
+/// multipart upload of the file. Asserts every destination has every byte.
+fn strategies(c: &mut Criterion) {
+    let fixture = Fixture::new();
+    let size = compared_size();
+    fixture.object("compared.bin", size);
+    let worker = support::release_examples("bench", &["copy_strategies"]).remove(0);
+    let mut group = c.benchmark_group(if support::smoke_test() {
+        "copy/16MiB"
+    } else {
+        "copy/1GiB"
+    });
+    group
+        .sample_size(10)
+        .throughput(criterion::Throughput::Bytes(size));
+    group.measurement_time(Duration::from_secs(1));
+    let mut memory = Vec::new();
+    for strategy in ["stream", "limit", "transfer_manager", "original"] {
+        let key = format!("compared-{strategy}.bin");
+        let mut rss = Vec::new();
+        group.bench_function(strategy, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let run = support::run_measured(s3_command(&worker).args([
+                            strategy,
+                            &fixture.source,
+                            "compared.bin",
+                            &fixture.destination,
+                            &key,
+                            &PART_SIZE.to_string(),
+                            &CONCURRENCY.to_string(),
+                        ]));
+                        assert_eq!(
+                            run.stdout.trim(),
+                            size.to_string(),
+                            "{strategy} moved every byte"
+                        );
+                        rss.push(run.peak_rss);
+                        run.elapsed
+                    })
+                    .sum()
+            })
+        });
+        assert_eq!(
+            fixture.destination_size(&key),
+            size,
+            "{strategy} wrote every byte"
+        );
+        memory.push((strategy, support::median(&mut rss)));
+    }
+    group.finish();
+    for (strategy, rss) in memory {
+        println!(
+            "copy/{}/{strategy}: median peak RSS {:.1} MiB",
+            size / MIB,
+            rss as f64 / MIB as f64
+        );
+    }
+}
+
+/// Measures the peak RSS (and time) of `bootstrap copy` of a 256 MiB and a
+/// 2 GiB object at the defaults of a 512 MB function; asserts the copy is
+/// complete and, in a full run, that both stay within 64 MiB and within 10 %
+/// of each other.
+fn memory(c: &mut Criterion) {
+    let fixture = Fixture::new();
+    let sizes: [(&str, u64); 2] = if support::smoke_test() {
+        [("8MiB", 8 * MIB), ("24MiB", 24 * MIB)]
+    } else {
+        [("256MiB", 256 * MIB), ("2GiB", 2048 * MIB)]
+    };
+    let bootstrap = PathBuf::from(env!("CARGO_BIN_EXE_bootstrap"));
+    let mut group = c.benchmark_group("copy/rss");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(1));
+    let mut peaks = Vec::new();
+    for (name, size) in sizes {
+        let key = format!("rss-{name}.bin");
+        fixture.object(&key, size);
+        let mut rss = Vec::new();
+        group.throughput(criterion::Throughput::Bytes(size));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let source = format!("s3://{}/{key}", fixture.source);
+                        let destination = format!("s3://{}/{key}", fixture.destination);
+                        let run = support::run_measured(
+                            s3_command(&bootstrap)
+                                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+                                .args(["copy", &source, &destination]),
+                        );
+                        let report: serde_json::Value =
+                            serde_json::from_str(&run.stdout).expect("report json");
+                        assert_eq!(report["bytesWritten"], size, "every byte copied");
+                        rss.push(run.peak_rss);
+                        run.elapsed
+                    })
+                    .sum()
+            })
+        });
+        let peak = support::median(&mut rss);
+        println!(
+            "copy/rss/{name}: median peak RSS {:.1} MiB",
+            peak as f64 / MIB as f64
+        );
+        peaks.push(peak);
+    }
+    group.finish();
+    if !support::smoke_test() {
+        let (small, large) = (peaks[0] as f64, peaks[1] as f64);
+        assert!(
+            large <= 64.0 * MIB as f64,
+            "2 GiB copy peaked at {:.1} MiB",
+            large / MIB as f64
+        );
+        assert!(
+            (large - small).abs() / small <= 0.10,
+            "peaks differ by more than 10 %"
+        );
+    }
+}
+
+criterion_group!(benches, strategies, memory);
+criterion_main!(benches);

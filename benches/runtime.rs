@@ -5,6 +5,8 @@ use s3_stream_lambda::emulator::{InvocationSpec, RuntimeApiEmulator};
 use s3_stream_lambda::runtime::{self, Context, Diagnostic, Endpoint, Handler, RuntimeOptions};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+mod support;
 use std::time::{Duration, Instant};
 
 /// Longest wait for a batch of invocations or a process start.
@@ -23,7 +25,11 @@ impl Handler for Noop {
     type Event = serde_json::Value;
     type Output = serde_json::Value;
 
-    async fn call(&self, _event: serde_json::Value, _context: Context) -> Result<serde_json::Value, Diagnostic> {
+    async fn call(
+        &self,
+        _event: serde_json::Value,
+        _context: Context,
+    ) -> Result<serde_json::Value, Diagnostic> {
         Ok(serde_json::json!({"ok": true}))
     }
 }
@@ -42,7 +48,9 @@ async fn invoke_batch(emulator: &RuntimeApiEmulator, iters: u64) -> Duration {
     for _ in 0..iters {
         emulator.enqueue(InvocationSpec::new(r#"{"Records":[]}"#));
     }
-    let done = emulator.wait_for_post_count(before + iters as usize, WAIT).await;
+    let done = emulator
+        .wait_for_post_count(before + iters as usize, WAIT)
+        .await;
     let elapsed = started.elapsed();
     assert!(done, "every invocation is answered");
     elapsed
@@ -55,13 +63,21 @@ fn invoke(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut group = c.benchmark_group("runtime/invoke");
     group.throughput(criterion::Throughput::Elements(1));
-    for (name, which) in [("this", Runtime::This), ("lambda_runtime", Runtime::LambdaRuntime)] {
+    for (name, which) in [
+        ("this", Runtime::This),
+        ("lambda_runtime", Runtime::LambdaRuntime),
+    ] {
         let emulator = rt.block_on(RuntimeApiEmulator::start()).expect("emulator");
         let endpoint = emulator.endpoint();
         match which {
             Runtime::This => {
                 let endpoint = Endpoint::parse(&endpoint).expect("endpoint");
-                rt.spawn(runtime::run(endpoint, Noop, RuntimeOptions::default(), std::future::pending()));
+                rt.spawn(runtime::run(
+                    endpoint,
+                    Noop,
+                    RuntimeOptions::default(),
+                    std::future::pending(),
+                ));
             }
             Runtime::LambdaRuntime => {
                 // SAFETY: set before the lambda_runtime task starts; nothing
@@ -83,17 +99,11 @@ fn invoke(c: &mut Criterion) {
         rt.block_on(invoke_batch(&emulator, 1));
         let first = emulator.posts().pop().expect("a post");
         assert_eq!(first.json(), serde_json::json!({"ok": true}));
-        group.bench_function(name, |b| b.iter_custom(|iters| rt.block_on(invoke_batch(&emulator, iters))));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| rt.block_on(invoke_batch(&emulator, iters)))
+        });
     }
     group.finish();
-}
-
-/// Where cargo puts release examples.
-fn example_path(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("release").join("examples").join(name)
 }
 
 /// Spawns `program` against a fresh emulator and returns the time from spawn
@@ -119,22 +129,20 @@ async fn time_to_first_next(program: &PathBuf) -> Duration {
 /// Measures the time from process start to the first `/next` request of a
 /// no-op function, built in release, on this runtime and on `lambda_runtime`.
 fn cold_start(c: &mut Criterion) {
-    let built = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--example", "hello_runtime", "--example", "hello_lambda_runtime"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(built, "release examples build");
+    let programs = support::release_examples("release", &["hello_runtime", "hello_lambda_runtime"]);
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let mut group = c.benchmark_group("runtime/cold_start");
     group.sample_size(20);
-    for (name, example) in [("this", "hello_runtime"), ("lambda_runtime", "hello_lambda_runtime")] {
-        let program = example_path(example);
+    for (name, program) in ["this", "lambda_runtime"].into_iter().zip(programs) {
         let size = std::fs::metadata(&program).map(|m| m.len()).unwrap_or(0);
         assert!(size > 0, "{} exists", program.display());
         println!("runtime/cold_start/{name}: stripped release binary is {size} bytes");
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(time_to_first_next(&program))).sum())
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| rt.block_on(time_to_first_next(&program)))
+                    .sum()
+            })
         });
     }
     group.finish();

@@ -1,0 +1,82 @@
+//! Bench support: release-built helper programs and their peak memory.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// True under `cargo bench -- --test` (each bench once, as a smoke test).
+pub fn smoke_test() -> bool {
+    std::env::args().any(|arg| arg == "--test")
+}
+
+/// Builds the examples `names` with `profile` (`release` or `bench`, both of
+/// which cargo writes to `target/release`) and returns their paths.
+pub fn release_examples(profile: &str, names: &[&str]) -> Vec<PathBuf> {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["build", "--quiet", "--profile", profile])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for name in names {
+        command.args(["--example", name]);
+    }
+    let built = command.status().is_ok_and(|s| s.success());
+    assert!(built, "release examples {names:?} build");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    names
+        .iter()
+        .map(|name| target.join("release").join("examples").join(name))
+        .collect()
+}
+
+/// What one child process took.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+    /// Peak resident set size, in bytes (the kernel's `ru_maxrss`).
+    pub peak_rss: u64,
+    /// Standard output.
+    pub stdout: String,
+}
+
+/// Runs `command` to completion and reports its wall time and peak RSS.
+pub fn run_measured(command: &mut Command) -> ChildRun {
+    let started = Instant::now();
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("child starts");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet reaped; the pointers are valid.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    assert_eq!(waited, pid, "wait4 reaps the child");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{command:?} failed: status {status}"
+    );
+    ChildRun {
+        elapsed,
+        peak_rss: usage.ru_maxrss as u64 * 1024,
+        stdout: reader.join().unwrap_or_default(),
+    }
+}
+
+/// The median of `values`.
+pub fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
+}
