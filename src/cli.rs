@@ -28,7 +28,7 @@ CONFIGURATION (environment; see README):
     STORAGE_CLASS, SSE, SSE_KMS_KEY_ID, S3_FORCE_PATH_STYLE,
     AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION and credentials as for any AWS SDK
 
-TRANSFORMS: identity
+TRANSFORMS: identity (default), gzip (compress to KEY.gz)
 ";
 
 /// Exit code of a usage or configuration error.

@@ -17,11 +17,14 @@
 //! - [`handler`]: the S3 event handler wiring events to copies and a report.
 //! - [`logging`]: one line per event, JSON or text, as Lambda expects.
 //!
+//! - [`moto_server`]: a moto_server on loopback for tests and the local stack.
+//! - [`allocator`]: large buffers are `mmap`ed and returned on free.
 //! - [`function`]: the Lambda start-up (configuration, init error, loop).
 //! - [`cli`]: the local commands `invoke` and `copy`.
 //!
 //! `src/main.rs` only starts tokio and calls [`cli::main`].
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod copy;
@@ -30,6 +33,7 @@ pub mod event;
 pub mod function;
 pub mod handler;
 pub mod logging;
+pub mod moto_server;
 pub mod runtime;
 pub mod s3;
 pub mod transform;

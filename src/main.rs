@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    s3_stream_lambda::allocator::return_large_buffers_to_the_os();
     s3_stream_lambda::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

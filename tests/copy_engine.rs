@@ -401,3 +401,38 @@ async fn a_cancelled_copy_leaves_no_incomplete_upload() {
         0
     );
 }
+
+#[tokio::test]
+async fn gzip_output_of_unknown_length_round_trips() {
+    use std::io::Read;
+    let b = buckets("gzip").await;
+    for (key, size) in [("small.txt", 10_000), ("large.bin", 3 * PART + 999)] {
+        let data = common::bytes_of(size, 77);
+        let etag = common::put(&b.client, &b.source, key, data.clone()).await;
+        let transform = s3_stream_lambda::transform::by_name("gzip").unwrap();
+        let report = b
+            .copy(key, &etag, size, transform, &CancellationToken::new())
+            .await
+            .unwrap();
+        let compressed = common::get(&b.client, &b.destination, key).await;
+        assert_eq!(report.bytes_written, compressed.len() as u64);
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(common::sha256(&decoded), common::sha256(&data), "{key}");
+        let head = b
+            .client
+            .head_object()
+            .bucket(&b.destination)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_type(), Some("application/gzip"));
+    }
+    assert_eq!(
+        common::incomplete_uploads(&b.client, &b.destination).await,
+        0
+    );
+}

@@ -45,6 +45,8 @@ pub struct ChildRun {
 /// Runs `command` to completion and reports its wall time and peak RSS.
 pub fn run_measured(command: &mut Command) -> ChildRun {
     let started = Instant::now();
+    // Reaped by wait4 below, which also yields its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())

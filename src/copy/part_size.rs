@@ -24,7 +24,7 @@ pub const MAX_OBJECT_SIZE: u64 = MAX_PARTS * MAX_PART_SIZE;
 
 /// When the output size is unknown (a transform that changes length), the
 /// part size doubles every this many parts: 10 steps from 8 MiB reach 4 GiB,
-/// so 10,000 parts carry 8 TiB (more than Lambda's 15 minutes can move at any
+/// so 10,000 parts carry 7.8 TiB (more than Lambda's 15 minutes can move at any
 /// bandwidth it offers) while the first 1,000 parts (8 GB) stay small.
 pub const GROWTH_INTERVAL: u64 = 1_000;
 
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn grows_to_fit_ten_thousand_parts() {
-        let size = 200 * 1024 * 1024 * MIB; // 200 GiB
+        let size = 200 * 1024 * MIB; // 200 GiB
         let schedule = PartSchedule::new(DEFAULT_PART_SIZE, Some(size), true);
         assert_eq!(schedule.base(), 21 * MIB); // ceil(200 GiB / 10,000) = 20.48 MiB
         assert!(schedule.base() * MAX_PARTS >= size);
@@ -106,9 +106,7 @@ mod tests {
         assert_eq!(schedule.part_size(1_000), 8 * MIB);
         assert_eq!(schedule.part_size(1_001), 16 * MIB);
         assert_eq!(schedule.part_size(10_000), 4096 * MIB);
-        assert!(
-            schedule.capacity() >= 8 * 1024 * 1024 * MIB,
-            "carries at least 8 TiB"
-        );
+        // 1,000 parts each of 8, 16, … 4096 MiB: 8 MiB × 1,000 × 1,023 ≈ 7.8 TiB.
+        assert_eq!(schedule.capacity(), 8 * MIB * 1_000 * 1_023);
     }
 }

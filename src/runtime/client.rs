@@ -77,8 +77,20 @@ impl RuntimeApiClient {
     }
 
     /// Sends `request` and reads the whole response. No timeout: `/next`
-    /// legitimately blocks until Lambda has an event.
+    /// legitimately blocks until Lambda has an event. A request the connection
+    /// dropped before sending (the server closed it, as HTTP/1.0 servers do)
+    /// is sent once more on a new connection.
     pub async fn send(&mut self, request: &impl ApiRequest) -> Result<ApiResponse, ClientError> {
+        match self.send_once(request).await {
+            Err(ClientError::Http(error)) if error.is_canceled() => {
+                self.sender = None;
+                self.send_once(request).await
+            }
+            result => result,
+        }
+    }
+
+    async fn send_once(&mut self, request: &impl ApiRequest) -> Result<ApiResponse, ClientError> {
         let mut sender = match self.sender.take() {
             Some(sender) if !sender.is_closed() => sender,
             _ => self.connect().await?,

@@ -3,8 +3,10 @@
 //! The copy engine feeds every byte of the source through one [`Transform`].
 //! Implement it for your own business logic and register it in [`by_name`].
 
+mod gzip;
 mod identity;
 
+pub use gzip::Gzip;
 pub use identity::Identity;
 
 use bytes::Bytes;
@@ -56,12 +58,13 @@ pub trait Transform: Send {
 }
 
 /// The names [`by_name`] knows.
-pub const NAMES: &[&str] = &["identity"];
+pub const NAMES: &[&str] = &["identity", "gzip"];
 
 /// Builds the transform called `name`, or `None` when there is none.
 pub fn by_name(name: &str) -> Option<Box<dyn Transform>> {
     match name {
         "identity" => Some(Box::new(Identity)),
+        "gzip" => Some(Box::new(Gzip::default())),
         _ => None,
     }
 }

@@ -7,13 +7,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
-/// How long moto_server may take to start on a loaded machine.
-const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The S3 endpoint the tests use: `S3_TEST_ENDPOINT` (started by `.ci/run`),
 /// or a moto_server this process starts and stops.
@@ -25,39 +19,13 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Starts moto_server under a small Python guard that kills it when this
-/// process exits (its stdin closes), so no server outlives the tests.
+/// Starts moto_server for the life of this test process.
 fn start_moto() -> String {
-    let port = free_port();
-    let guard = "import subprocess,sys\n\
-p=subprocess.Popen(['moto_server','-H','127.0.0.1','-p',sys.argv[1]],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL)\n\
-sys.stdin.read()\n\
-p.kill()\n";
-    let child: Child = Command::new("python3")
-        .args(["-c", guard, &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("python3 runs (moto[server]>=5.2.5 must be installed)");
-    // Keep the child (and its stdin) for the life of the process.
-    static GUARD: OnceLock<std::sync::Mutex<Child>> = OnceLock::new();
-    let _ = GUARD.set(std::sync::Mutex::new(child));
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while started.elapsed() < MOTO_START_TIMEOUT {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return endpoint;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("moto_server did not start on {endpoint}");
+    static SERVER: OnceLock<s3_stream_lambda::moto_server::MotoServer> = OnceLock::new();
+    let server = SERVER.get_or_init(|| {
+        s3_stream_lambda::moto_server::MotoServer::start().expect("moto_server starts")
+    });
+    server.endpoint().to_owned()
 }
 
 /// Environment variables pointing a child `bootstrap` at the test server.

@@ -1,0 +1,178 @@
+//! Handler memory bench: one invocation with 8 records of 256 MiB each, run by
+//! the real `bootstrap invoke`, stays within the configured buffer budget.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Records in the event.
+const RECORDS: usize = 8;
+
+/// Function memory: 512 MB gives a 64 MiB buffer budget (one eighth).
+const MEMORY_MIB: u64 = 512;
+
+/// Size of each record's object: 256 MiB (4 MiB in a smoke test).
+fn object_size() -> u64 {
+    if support::smoke_test() {
+        4 * MIB
+    } else {
+        256 * MIB
+    }
+}
+
+/// Uploads `size` bytes at `bucket/key` in 8 MiB parts.
+async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, size: u64) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let part = 8 * MIB;
+    let id = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("create");
+    let id = id.upload_id().expect("upload id").to_owned();
+    let mut parts = Vec::new();
+    for number in 1..=size.div_ceil(part) {
+        let len = part.min(size - (number - 1) * part) as usize;
+        let out = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(number as i32)
+            .body(common::bytes_of(len, number).into())
+            .send()
+            .await
+            .expect("part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number as i32)
+                .set_e_tag(out.e_tag().map(str::to_owned))
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+}
+
+fn invoke(event: &PathBuf, destination: &str) -> support::ChildRun {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DST_BUCKET", destination)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MIB.to_string())
+        .arg("invoke")
+        .arg(event);
+    for (key, value) in common::s3_env() {
+        command.env(key, value);
+    }
+    support::run_measured(&mut command)
+}
+
+/// Measures the peak RSS (and time) of `bootstrap invoke` on one event of 8
+/// records × 256 MiB at 512 MB, against the same command on an event that
+/// copies nothing; asserts every record was copied and, in a full run, that
+/// the growth over that baseline stays within the 64 MiB buffer budget.
+fn eight_records(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let size = object_size();
+    let dir = tempfile::tempdir().expect("temp dir for the event files");
+    let (source, destination, event, idle) = rt.block_on(async {
+        let client = common::client().await;
+        let source = common::create_bucket(&client, "bench-handler-src").await;
+        let destination = common::create_bucket(&client, "bench-handler-dst").await;
+        let mut records = Vec::new();
+        for n in 0..RECORDS {
+            let key = format!("records/object {n}.bin");
+            upload(&client, &source, &key, size).await;
+            let head = client
+                .head_object()
+                .bucket(&source)
+                .key(&key)
+                .send()
+                .await
+                .expect("head");
+            records.push((key, head.e_tag().unwrap_or_default().to_owned()));
+        }
+        let listed: Vec<(&str, &str, usize, &str)> = records
+            .iter()
+            .map(|(k, e)| (source.as_str(), k.as_str(), size as usize, e.as_str()))
+            .collect();
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, common::function::s3_event(&listed).to_string())
+            .expect("write event");
+        let idle = dir.path().join("idle.json");
+        std::fs::write(
+            &idle,
+            r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#,
+        )
+        .expect("write idle");
+        (source, destination, event, idle)
+    });
+    let _ = source;
+    let baseline = invoke(&idle, &destination).peak_rss;
+    let mut group = c.benchmark_group("handler/rss");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(1));
+    group.throughput(criterion::Throughput::Bytes(size * RECORDS as u64));
+    let mut peaks = Vec::new();
+    let name = if support::smoke_test() {
+        "8x4MiB"
+    } else {
+        "8x256MiB"
+    };
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let run = invoke(&event, &destination);
+                    let report: serde_json::Value =
+                        serde_json::from_str(&run.stdout).expect("report");
+                    assert_eq!(report["summary"]["copied"], RECORDS, "every record copied");
+                    peaks.push(run.peak_rss);
+                    run.elapsed
+                })
+                .sum()
+        })
+    });
+    group.finish();
+    let peak = support::median(&mut peaks);
+    let budget = MEMORY_MIB * MIB / 8;
+    println!(
+        "handler/rss/{name}: median peak RSS {:.1} MiB, idle baseline {:.1} MiB, growth {:.1} MiB, budget {:.0} MiB",
+        peak as f64 / MIB as f64,
+        baseline as f64 / MIB as f64,
+        peak.saturating_sub(baseline) as f64 / MIB as f64,
+        budget as f64 / MIB as f64
+    );
+    if !support::smoke_test() {
+        assert!(
+            peak.saturating_sub(baseline) <= budget,
+            "buffers exceeded the budget"
+        );
+    }
+}
+
+criterion_group!(benches, eight_records);
+criterion_main!(benches);

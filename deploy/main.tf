@@ -1,0 +1,254 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  producer_bucket = coalesce(var.producer_bucket_name, "${var.env_name}-producer")
+  consumer_bucket = coalesce(var.consumer_bucket_name, "${var.env_name}-consumer")
+  function_name   = "${var.env_name}-copier"
+  buckets = {
+    producer = local.producer_bucket
+    consumer = local.consumer_bucket
+  }
+  sse = var.kms_key_arn == null ? {} : { SSE = "aws:kms", SSE_KMS_KEY_ID = var.kms_key_arn }
+  # Only the variables the user set reach the function; the rest keep its documented defaults.
+  function_environment = merge(
+    {
+      DST_BUCKET = aws_s3_bucket.this["consumer"].id
+      DST_PREFIX = var.dst_prefix
+      TRANSFORM  = var.transform
+    },
+    { for k, v in {
+      PART_SIZE_MIB          = var.part_size_mib
+      UPLOAD_CONCURRENCY     = var.upload_concurrency
+      READ_AHEAD             = var.read_ahead
+      MAX_RECORD_CONCURRENCY = var.max_record_concurrency
+      DEADLINE_MARGIN_MS     = var.deadline_margin_ms
+      STORAGE_CLASS          = var.storage_class
+    } : k => tostring(v) if v != null },
+    local.sse,
+  )
+}
+
+# ---------------------------------------------------------------- buckets
+
+resource "aws_s3_bucket" "this" {
+  # checkov:skip=CKV_AWS_18:Access logging needs a third, log-receiving bucket; add one with server access logging where audits require it.
+  # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice for the user, not a default of a copier.
+  # checkov:skip=CKV2_AWS_62:The consumer bucket sends no notifications by design (a notification there could loop); the producer's is aws_s3_bucket_notification below.
+  # checkov:skip=CKV_AWS_21:Versioning is optional (var.enable_versioning); copies are reproducible from the producer.
+  # checkov:skip=CKV_AWS_145:KMS is optional (var.kms_key_arn); without it SSE-S3 encrypts every object.
+  for_each      = local.buckets
+  bucket        = each.value
+  force_destroy = var.force_destroy
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = aws_s3_bucket.this
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = var.kms_key_arn != null
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+
+  versioning_configuration {
+    status = var.enable_versioning ? "Enabled" : "Suspended"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    # The function aborts every failed upload itself; this catches a process
+    # killed mid-copy (e.g. out of memory) so no parts are billed for long.
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+# ---------------------------------------------------------------- failures
+
+resource "aws_sqs_queue" "failed" {
+  name                      = "${var.env_name}-failed-copies"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+}
+
+# ---------------------------------------------------------------- function
+
+resource "aws_cloudwatch_log_group" "function" {
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  name               = "${local.function_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+data "aws_iam_policy_document" "function" {
+  statement {
+    sid       = "ReadProducer"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.this["producer"].arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteConsumer"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${aws_s3_bucket.this["consumer"].arn}/*"]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
+  }
+
+  statement {
+    sid       = "FailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed.arn]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "Kms"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  name   = "${local.function_name}-policy"
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.function.json
+}
+
+resource "aws_lambda_function" "copier" {
+  # checkov:skip=CKV_AWS_117:The function only talks to S3 and SQS over AWS endpoints; a VPC would need NAT or endpoints and adds cold-start cost for no isolation gain.
+  # checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; build.sh makes a reproducible zip whose sha256 can be verified instead.
+  # checkov:skip=CKV_AWS_173:The environment holds no secrets (bucket names and tunables); with var.kms_key_arn it is encrypted with that key.
+  function_name                  = local.function_name
+  role                           = aws_iam_role.function.arn
+  runtime                        = "provided.al2023"
+  handler                        = "bootstrap"
+  architectures                  = [var.architecture]
+  filename                       = var.lambda_zip
+  source_code_hash               = filebase64sha256(var.lambda_zip)
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = local.function_environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function.name
+    application_log_level = var.log_level
+    system_log_level      = "INFO"
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.failed.arn
+  }
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+resource "aws_lambda_function_event_invoke_config" "copier" {
+  function_name                = aws_lambda_function.copier.function_name
+  maximum_retry_attempts       = var.retry_attempts
+  maximum_event_age_in_seconds = var.maximum_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.failed.arn
+    }
+  }
+}
+
+# ---------------------------------------------------------------- trigger
+
+resource "aws_lambda_permission" "from_producer" {
+  statement_id   = "AllowProducerBucket"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.copier.function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = aws_s3_bucket.this["producer"].arn
+  source_account = data.aws_caller_identity.current.account_id
+}
+
+resource "aws_s3_bucket_notification" "producer" {
+  bucket = aws_s3_bucket.this["producer"].id
+
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.copier.arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = var.filter_prefix
+    filter_suffix       = var.filter_suffix
+  }
+
+  depends_on = [aws_lambda_permission.from_producer]
+}

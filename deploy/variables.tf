@@ -1,0 +1,165 @@
+variable "aws_region" {
+  description = "AWS region of the buckets and the function."
+  type        = string
+  default     = "us-west-2"
+}
+
+variable "env_name" {
+  description = "Environment name; prefixes every resource name (lowercase, digits, hyphens)."
+  type        = string
+  default     = "s3-stream-lambda"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$", var.env_name))
+    error_message = "env_name must be 3-42 characters of a-z, 0-9 and hyphens."
+  }
+}
+
+variable "producer_bucket_name" {
+  description = "Name of the producer (source) bucket; defaults to \"<env_name>-producer\"."
+  type        = string
+  default     = null
+}
+
+variable "consumer_bucket_name" {
+  description = "Name of the consumer (destination) bucket; defaults to \"<env_name>-consumer\"."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete buckets that still hold objects. Off: never delete data by accident."
+  type        = bool
+  default     = false
+}
+
+variable "enable_versioning" {
+  description = "Enable versioning on both buckets (copies then read the exact version announced)."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for bucket encryption, the function's environment, logs and the failure queue; null uses AWS-managed encryption (SSE-S3)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_zip" {
+  description = "Path of the package built by ./build.sh."
+  type        = string
+  default     = "../lambda.zip"
+}
+
+variable "architecture" {
+  description = "x86_64, or arm64 for Graviton (build with ARCHS=arm64 ./build.sh and point lambda_zip at lambda-arm64.zip)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "memory_size" {
+  description = "Function memory in MB; copy buffers take at most one eighth, and network bandwidth grows with it."
+  type        = number
+  default     = 1024
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds (at most 900); a copy that cannot finish in time is aborted and reported as Copy.Timeout."
+  type        = number
+  default     = 900
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions (caps S3 request rate and cost); -1 for unreserved."
+  type        = number
+  default     = 50
+}
+
+variable "dst_prefix" {
+  description = "DST_PREFIX: prepended to every destination key."
+  type        = string
+  default     = ""
+}
+
+variable "transform" {
+  description = "TRANSFORM: the transform applied to every object."
+  type        = string
+  default     = "identity"
+}
+
+variable "part_size_mib" {
+  description = "PART_SIZE_MIB: multipart part size (5-5120); null keeps the function's default (8)."
+  type        = number
+  default     = null
+}
+
+variable "upload_concurrency" {
+  description = "UPLOAD_CONCURRENCY: parts in flight per copy; null derives it from memory_size."
+  type        = number
+  default     = null
+}
+
+variable "read_ahead" {
+  description = "READ_AHEAD: ranged reads in flight per copy; null derives it from memory_size."
+  type        = number
+  default     = null
+}
+
+variable "max_record_concurrency" {
+  description = "MAX_RECORD_CONCURRENCY: records of one event copied at once; null keeps the default (4)."
+  type        = number
+  default     = null
+}
+
+variable "deadline_margin_ms" {
+  description = "DEADLINE_MARGIN_MS: copies are cancelled and aborted this long before the timeout; null keeps 2000."
+  type        = number
+  default     = null
+}
+
+variable "storage_class" {
+  description = "STORAGE_CLASS of the copies (e.g. STANDARD_IA); null keeps the bucket default."
+  type        = string
+  default     = null
+}
+
+variable "filter_prefix" {
+  description = "Only objects whose key starts with this trigger the function."
+  type        = string
+  default     = null
+}
+
+variable "filter_suffix" {
+  description = "Only objects whose key ends with this trigger the function."
+  type        = string
+  default     = null
+}
+
+variable "retry_attempts" {
+  description = "Lambda's retries of a failed asynchronous invocation (0-2)."
+  type        = number
+  default     = 2
+}
+
+variable "maximum_event_age_seconds" {
+  description = "How long Lambda keeps retrying an event before sending it to the failure queue (60-21600)."
+  type        = number
+  default     = 21600
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's CloudWatch logs."
+  type        = number
+  default     = 365
+}
+
+variable "log_level" {
+  description = "Application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)."
+  type        = string
+  default     = "INFO"
+}

@@ -1,0 +1,274 @@
+//! The local stack: moto_server + the Runtime API emulator + the real `bootstrap`,
+//! copying one object the way Lambda would, with no AWS account and no Docker.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use s3_stream_lambda::copy::upload::{crc64_base64, crc64nvme};
+use s3_stream_lambda::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
+use s3_stream_lambda::moto_server::MotoServer;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Default sample size: 64 MiB is eight 8 MiB parts, a real multipart copy.
+const DEFAULT_SIZE_MIB: u64 = 64;
+
+/// Default function memory: Lambda's common 512 MB setting.
+const DEFAULT_MEMORY_MIB: u64 = 512;
+
+/// Part size of the sample object's own upload.
+const SAMPLE_PART: u64 = 8 * MIB;
+
+/// How long the function may take; Lambda's longest timeout.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(900);
+
+const USAGE: &str = "usage: local-stack [--size-mib N] [--memory-mib N]";
+
+fn flag(args: &[String], name: &str, default: u64) -> Result<u64, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(at) => args
+            .get(at + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a whole number\n{USAGE}")),
+    }
+}
+
+/// Pseudo-random but cheap sample bytes for part `number`.
+fn sample_part(number: u64, len: usize) -> Vec<u8> {
+    let mut state = number.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Uploads `size` sample bytes as a multipart object; returns its ETag and CRC64NVME.
+async fn upload_sample(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+) -> Result<(String, u64), String> {
+    let fail = |what: &str, e: &dyn std::fmt::Debug| format!("failed to {what}: {e:?}");
+    let upload = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/octet-stream")
+        .send()
+        .await
+        .map_err(|e| fail("create the sample upload", &e))?;
+    let id = upload.upload_id().unwrap_or_default().to_owned();
+    let mut parts = Vec::new();
+    let mut crc: Option<u64> = None;
+    for number in 1..=size.div_ceil(SAMPLE_PART).max(1) {
+        let len = SAMPLE_PART.min(size - (number - 1) * SAMPLE_PART) as usize;
+        let data = sample_part(number, len);
+        let part_crc = crc64nvme(&data);
+        crc = Some(match crc {
+            None => part_crc,
+            Some(so_far) => crc_fast::checksum_combine(
+                crc_fast::CrcAlgorithm::Crc64Nvme,
+                so_far,
+                part_crc,
+                len as u64,
+            ),
+        });
+        let out = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(number as i32)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(|e| fail("upload a sample part", &e))?;
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number as i32)
+                .set_e_tag(out.e_tag().map(str::to_owned))
+                .build(),
+        );
+    }
+    let done = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| fail("complete the sample upload", &e))?;
+    Ok((
+        done.e_tag().unwrap_or_default().to_owned(),
+        crc.unwrap_or(0),
+    ))
+}
+
+/// Peak resident memory of `pid` so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+async fn run(args: Vec<String>) -> Result<(), String> {
+    let size = flag(&args, "--size-mib", DEFAULT_SIZE_MIB)? * MIB;
+    let memory = flag(&args, "--memory-mib", DEFAULT_MEMORY_MIB)?;
+    let bootstrap = std::env::current_exe()
+        .map_err(|e| format!("failed to find this program: {e}"))?
+        .with_file_name("bootstrap");
+    if !bootstrap.exists() {
+        return Err(format!(
+            "{} is missing: run ./local-stack.sh, which builds it",
+            bootstrap.display()
+        ));
+    }
+
+    println!("== starting moto_server and the Runtime API emulator on loopback");
+    let moto = MotoServer::start().map_err(|e| s3_stream_lambda::runtime::error_chain(&e))?;
+    let emulator = RuntimeApiEmulator::start()
+        .await
+        .map_err(|e| format!("failed to start the emulator: {e}"))?;
+    println!(
+        "   s3: {}   runtime api: {}",
+        moto.endpoint(),
+        emulator.endpoint()
+    );
+    let s3_env = [
+        ("AWS_ENDPOINT_URL_S3", moto.endpoint().to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ];
+    for (key, value) in &s3_env {
+        // SAFETY: set before any other thread reads the environment (the
+        // emulator's tasks do not), for the SDK client built next.
+        unsafe { std::env::set_var(key, value) };
+    }
+    let client = s3_stream_lambda::s3::client_from_env().await;
+    for bucket in ["producer", "consumer"] {
+        client
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| format!("failed to create bucket {bucket}: {e:?}"))?;
+    }
+
+    let key = "samples/big object (1).bin";
+    println!("== uploading s3://producer/{key} ({} MiB)", size / MIB);
+    let (etag, crc) = upload_sample(&client, "producer", key, size).await?;
+
+    println!("== starting {} ({memory} MB function)", bootstrap.display());
+    let mut child = Command::new(&bootstrap)
+        .envs(s3_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", emulator.endpoint())
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string())
+        .env("DST_BUCKET", "consumer")
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("failed to start bootstrap: {e}"))?;
+    let event = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T20:00:00.000Z", "eventName": "ObjectCreated:CompleteMultipartUpload",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "producer", "arn": "arn:aws:s3:::producer"},
+               "object": {"key": s3_stream_lambda::event::encode_key(key), "size": size,
+                          "eTag": etag.trim_matches('"'), "sequencer": "0067A1B2C3D4E5F601"}}
+    }]});
+    println!("== delivering the ObjectCreated event through the runtime loop");
+    let id =
+        emulator.enqueue(InvocationSpec::new(event.to_string()).with_timeout(INVOCATION_TIMEOUT));
+    let post = emulator.wait_for_result(&id, INVOCATION_TIMEOUT).await;
+    let peak = peak_rss(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let post = post.ok_or("the function posted no result")?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&post.json()).unwrap_or_default()
+    );
+    if post.kind != PostKind::Response {
+        return Err("the invocation failed (error posted above)".into());
+    }
+
+    let head = client
+        .head_object()
+        .bucket("consumer")
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .map_err(|e| format!("failed to read the copy: {e:?}"))?;
+    let expected = crc64_base64(crc);
+    let actual = head.checksum_crc64_nvme().unwrap_or("none");
+    let record = &post.json()["records"][0];
+    println!("== result");
+    println!("   copied:       s3://producer/{key} -> s3://consumer/{key}");
+    println!(
+        "   size:         {} bytes in {} parts of {} MiB",
+        record["bytesOut"],
+        record["parts"],
+        record["partSize"].as_u64().unwrap_or(0) / MIB
+    );
+    println!(
+        "   checksum:     CRC64NVME {actual} (source {expected}) {}",
+        if actual == expected {
+            "verified"
+        } else {
+            "MISMATCH"
+        }
+    );
+    println!(
+        "   throughput:   {} MB/s ({} ms)",
+        record["mbPerS"], record["ms"]
+    );
+    if let Some(peak) = peak {
+        println!(
+            "   peak memory:  {:.1} MiB RSS of bootstrap",
+            peak as f64 / MIB as f64
+        );
+    }
+    if actual != expected {
+        return Err("the copy's checksum does not match the source".into());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("failed to start tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("local-stack: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

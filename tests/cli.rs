@@ -1,0 +1,116 @@
+//! `bootstrap invoke EVENT.json` and `bootstrap copy SRC DST` against moto_server.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn bootstrap(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in common::s3_env() {
+        command.env(key, value);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("bootstrap runs")
+}
+
+#[tokio::test]
+async fn invoke_runs_the_handler_on_an_event_file() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "cli-invoke-src").await;
+    let destination = common::create_bucket(&client, "cli-invoke-dst").await;
+    let etag = common::put(&client, &source, "a b+c.txt", b"payload".to_vec()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.json");
+    std::fs::write(
+        &ok,
+        common::function::s3_event(&[(&source, "a b+c.txt", 7, &etag)]).to_string(),
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        common::function::s3_event(&[(&source, "missing", 7, &etag)]).to_string(),
+    )
+    .unwrap();
+
+    let output = tokio::task::spawn_blocking({
+        let (ok, destination) = (ok.clone(), destination.clone());
+        move || {
+            bootstrap(
+                &["invoke", ok.to_str().unwrap()],
+                &[("DST_BUCKET", &destination)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["copied"], 1);
+    assert_eq!(
+        common::get(&client, &destination, "a b+c.txt").await,
+        b"payload"
+    );
+
+    let output = tokio::task::spawn_blocking({
+        let destination = destination.clone();
+        move || {
+            bootstrap(
+                &["invoke", bad.to_str().unwrap()],
+                &[("DST_BUCKET", &destination)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["errorType"], "S3.NoSuchKey");
+}
+
+#[tokio::test]
+async fn copy_copies_one_object_and_help_documents_both_commands() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "cli-copy-src").await;
+    let destination = common::create_bucket(&client, "cli-copy-dst").await;
+    let data = common::bytes_of(6 * 1024 * 1024, 5);
+    common::put(&client, &source, "in/put.bin", data.clone()).await;
+    let src = format!("s3://{source}/in/put.bin");
+    let dst = format!("s3://{destination}/out/put.bin");
+    let output = tokio::task::spawn_blocking(move || {
+        bootstrap(&["copy", &src, &dst, "--transform", "identity"], &[])
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["bytesWritten"], data.len());
+    assert_eq!(
+        common::sha256(&common::get(&client, &destination, "out/put.bin").await),
+        common::sha256(&data)
+    );
+
+    let help = bootstrap(&["--help"], &[]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success());
+    assert!(
+        text.contains("bootstrap invoke EVENT.json") && text.contains("bootstrap copy s3://"),
+        "{text}"
+    );
+    let usage = bootstrap(&["copy", "not-a-url"], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+}
