@@ -6,8 +6,6 @@
 //! so wall time and peak RSS are measured the same way for all of them.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,51 +33,6 @@ fn compared_size() -> u64 {
     }
 }
 
-/// Uploads `size` pseudo-random bytes to `bucket/key` in `PART_SIZE` parts.
-async fn upload_object(client: &Client, bucket: &str, key: &str, size: u64) {
-    let upload = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("create");
-    let id = upload.upload_id().expect("upload id").to_owned();
-    let mut parts = Vec::new();
-    for number in 1..=size.div_ceil(PART_SIZE).max(1) {
-        let len = PART_SIZE.min(size - (number - 1) * PART_SIZE) as usize;
-        let part = client
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&id)
-            .part_number(number as i32)
-            .body(ByteStream::from(common::bytes_of(len, number)))
-            .send()
-            .await
-            .expect("upload part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number as i32)
-                .set_e_tag(part.e_tag().map(str::to_owned))
-                .build(),
-        );
-    }
-    client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
-}
-
 struct Fixture {
     rt: tokio::runtime::Runtime,
     client: Client,
@@ -105,8 +58,11 @@ impl Fixture {
     }
 
     fn object(&self, key: &str, size: u64) {
-        self.rt
-            .block_on(upload_object(&self.client, &self.source, key, size));
+        self.rt.block_on(async {
+            s3_stream_lambda::sample::upload_sample(&self.client, &self.source, key, size)
+                .await
+                .expect("sample upload");
+        });
     }
 
     fn destination_size(&self, key: &str) -> u64 {

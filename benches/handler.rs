@@ -27,53 +27,6 @@ fn object_size() -> u64 {
     }
 }
 
-/// Uploads `size` bytes at `bucket/key` in 8 MiB parts.
-async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, size: u64) {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-    let part = 8 * MIB;
-    let id = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("create");
-    let id = id.upload_id().expect("upload id").to_owned();
-    let mut parts = Vec::new();
-    for number in 1..=size.div_ceil(part) {
-        let len = part.min(size - (number - 1) * part) as usize;
-        let out = client
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&id)
-            .part_number(number as i32)
-            .body(common::bytes_of(len, number).into())
-            .send()
-            .await
-            .expect("part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number as i32)
-                .set_e_tag(out.e_tag().map(str::to_owned))
-                .build(),
-        );
-    }
-    client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
-}
-
 fn invoke(event: &PathBuf, destination: &str) -> support::ChildRun {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
@@ -104,15 +57,10 @@ fn eight_records(c: &mut Criterion) {
         let mut records = Vec::new();
         for n in 0..RECORDS {
             let key = format!("records/object {n}.bin");
-            upload(&client, &source, &key, size).await;
-            let head = client
-                .head_object()
-                .bucket(&source)
-                .key(&key)
-                .send()
+            let sample = s3_stream_lambda::sample::upload_sample(&client, &source, &key, size)
                 .await
-                .expect("head");
-            records.push((key, head.e_tag().unwrap_or_default().to_owned()));
+                .expect("sample upload");
+            records.push((key, sample.etag));
         }
         let listed: Vec<(&str, &str, usize, &str)> = records
             .iter()

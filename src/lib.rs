@@ -19,6 +19,7 @@
 //!
 //! - [`moto_server`]: a moto_server on loopback for tests and the local stack.
 //! - [`allocator`]: large buffers are `mmap`ed and returned on free.
+//! - [`sample`]: deterministic sample objects for tests, benches and the local stack.
 //! - [`function`]: the Lambda start-up (configuration, init error, loop).
 //! - [`cli`]: the local commands `invoke` and `copy`.
 //!
@@ -36,4 +37,5 @@ pub mod logging;
 pub mod moto_server;
 pub mod runtime;
 pub mod s3;
+pub mod sample;
 pub mod transform;

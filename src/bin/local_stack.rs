@@ -1,10 +1,8 @@
 //! The local stack: moto_server + the Runtime API emulator + the real `bootstrap`,
 //! copying one object the way Lambda would, with no AWS account and no Docker.
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
-use s3_stream_lambda::copy::upload::{crc64_base64, crc64nvme};
+use aws_sdk_s3::types::ChecksumMode;
+use s3_stream_lambda::copy::upload::crc64_base64;
 use s3_stream_lambda::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
 use s3_stream_lambda::moto_server::MotoServer;
 use std::process::{Command, ExitCode, Stdio};
@@ -17,9 +15,6 @@ const DEFAULT_SIZE_MIB: u64 = 64;
 
 /// Default function memory: Lambda's common 512 MB setting.
 const DEFAULT_MEMORY_MIB: u64 = 512;
-
-/// Part size of the sample object's own upload.
-const SAMPLE_PART: u64 = 8 * MIB;
 
 /// How long the function may take; Lambda's longest timeout.
 const INVOCATION_TIMEOUT: Duration = Duration::from_secs(900);
@@ -34,88 +29,6 @@ fn flag(args: &[String], name: &str, default: u64) -> Result<u64, String> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("{name} needs a whole number\n{USAGE}")),
     }
-}
-
-/// Pseudo-random but cheap sample bytes for part `number`.
-fn sample_part(number: u64, len: usize) -> Vec<u8> {
-    let mut state = number.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Uploads `size` sample bytes as a multipart object; returns its ETag and CRC64NVME.
-async fn upload_sample(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    size: u64,
-) -> Result<(String, u64), String> {
-    let fail = |what: &str, e: &dyn std::fmt::Debug| format!("failed to {what}: {e:?}");
-    let upload = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/octet-stream")
-        .send()
-        .await
-        .map_err(|e| fail("create the sample upload", &e))?;
-    let id = upload.upload_id().unwrap_or_default().to_owned();
-    let mut parts = Vec::new();
-    let mut crc: Option<u64> = None;
-    for number in 1..=size.div_ceil(SAMPLE_PART).max(1) {
-        let len = SAMPLE_PART.min(size - (number - 1) * SAMPLE_PART) as usize;
-        let data = sample_part(number, len);
-        let part_crc = crc64nvme(&data);
-        crc = Some(match crc {
-            None => part_crc,
-            Some(so_far) => crc_fast::checksum_combine(
-                crc_fast::CrcAlgorithm::Crc64Nvme,
-                so_far,
-                part_crc,
-                len as u64,
-            ),
-        });
-        let out = client
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&id)
-            .part_number(number as i32)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| fail("upload a sample part", &e))?;
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number as i32)
-                .set_e_tag(out.e_tag().map(str::to_owned))
-                .build(),
-        );
-    }
-    let done = client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| fail("complete the sample upload", &e))?;
-    Ok((
-        done.e_tag().unwrap_or_default().to_owned(),
-        crc.unwrap_or(0),
-    ))
 }
 
 /// Peak resident memory of `pid` so far (`VmHWM`), in bytes.
@@ -174,7 +87,8 @@ async fn run(args: Vec<String>) -> Result<(), String> {
 
     let key = "samples/big object (1).bin";
     println!("== uploading s3://producer/{key} ({} MiB)", size / MIB);
-    let (etag, crc) = upload_sample(&client, "producer", key, size).await?;
+    let sample = s3_stream_lambda::sample::upload_sample(&client, "producer", key, size).await?;
+    let (etag, crc) = (sample.etag, sample.crc64nvme);
 
     println!("== starting {} ({memory} MB function)", bootstrap.display());
     let mut child = Command::new(&bootstrap)

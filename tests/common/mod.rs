@@ -72,18 +72,9 @@ pub async fn create_bucket(client: &Client, test: &str) -> String {
     bucket
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+/// Deterministic pseudo-random bytes, so failures reproduce.
 pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    s3_stream_lambda::sample::sample_bytes(len, seed)
 }
 
 /// SHA-256 hex of `data`.
