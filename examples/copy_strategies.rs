@@ -215,6 +215,8 @@ async fn original(job: &Job) -> Result<u64, BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // As `bootstrap` does, so `stream` is measured as it ships.
+    s3_stream_lambda::allocator::return_large_buffers_to_the_os();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [
         strategy,

@@ -11,8 +11,9 @@ pub const MMAP_THRESHOLD_BYTES: i32 = 1024 * 1024;
 /// C library is not glibc.
 pub fn return_large_buffers_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator tunables; it is called before
-    // any other thread exists.
+    // SAFETY: mallopt only adjusts allocator tunables and takes glibc's own
+    // arena lock, so it is sound from any thread; called first thing so the
+    // buffers allocated afterwards follow the threshold.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
     }
