@@ -76,7 +76,10 @@ async fn a_copy_creates_and_writes_no_file() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("report");
     assert_eq!(report["bytesWritten"], data.len());
 
-    assert!(trace.contains("openat("), "strace traced the process's (read-only) opens");
+    assert!(
+        trace.contains("openat("),
+        "strace traced the process's (read-only) opens"
+    );
     let writes: Vec<&str> = trace.lines().filter(|line| is_write(line)).collect();
     assert!(
         writes.is_empty(),
