@@ -92,12 +92,16 @@ fn s3_command(program: &PathBuf) -> Command {
 }
 
 /// Measures the wall time of copying a 1 GiB object (8 MiB parts, 4 in
-/// flight) with each strategy, and reports each one's peak RSS: `stream` is
-/// this engine; `limit` is a GET-only download running at the same time as
-/// an upload-only of as many bytes from memory (the best any pipelined copy
-/// can do here); `transfer_manager` is aws-sdk-s3-transfer-manager's download
-/// piped into its upload; `original` is GetObject to a file, then the
-/// multipart upload of the file. Asserts every destination has every byte.
+/// flight) with each strategy, and reports each one's peak RSS and its median
+/// time as a ratio to `stream`: `stream` is this engine; `limit` is a
+/// GET-only download running at the same time as an upload-only of as many
+/// bytes from memory, completed once the download has ended as a copy's must
+/// be (the best any pipelined copy can do here); `limit_overlapped` is the
+/// same but completes as soon as its own parts are in, overlapping the
+/// server's completion work with the download, which no copy can do;
+/// `transfer_manager` is aws-sdk-s3-transfer-manager's download piped into
+/// its upload; `original` is GetObject to a file, then the multipart upload
+/// of the file. Asserts every destination has every byte.
 fn strategies(c: &mut Criterion) {
     let fixture = Fixture::new();
     let size = compared_size();
@@ -112,10 +116,17 @@ fn strategies(c: &mut Criterion) {
         .sample_size(10)
         .throughput(criterion::Throughput::Bytes(size));
     group.measurement_time(Duration::from_secs(1));
-    let mut memory = Vec::new();
-    for strategy in ["stream", "limit", "transfer_manager", "original"] {
+    let mut measured = Vec::new();
+    for strategy in [
+        "stream",
+        "limit",
+        "limit_overlapped",
+        "transfer_manager",
+        "original",
+    ] {
         let key = format!("compared-{strategy}.bin");
         let mut rss = Vec::new();
+        let mut times = Vec::new();
         group.bench_function(strategy, |b| {
             b.iter_custom(|iters| {
                 (0..iters)
@@ -135,6 +146,7 @@ fn strategies(c: &mut Criterion) {
                             "{strategy} moved every byte"
                         );
                         rss.push(run.peak_rss);
+                        times.push(run.elapsed.as_millis() as u64);
                         run.elapsed
                     })
                     .sum()
@@ -145,13 +157,20 @@ fn strategies(c: &mut Criterion) {
             size,
             "{strategy} wrote every byte"
         );
-        memory.push((strategy, support::median(&mut rss)));
+        measured.push((
+            strategy,
+            support::median(&mut times),
+            support::median(&mut rss),
+        ));
     }
     group.finish();
-    for (strategy, rss) in memory {
+    let stream_ms = measured[0].1.max(1) as f64;
+    for (strategy, ms, rss) in measured {
         println!(
-            "copy/{}/{strategy}: median peak RSS {:.1} MiB",
+            "copy/{}MiB/{strategy}: median {:.2} s ({:.2}× stream's time), peak RSS {:.1} MiB",
             size / MIB,
+            ms as f64 / 1000.0,
+            ms as f64 / stream_ms,
             rss as f64 / MIB as f64
         );
     }

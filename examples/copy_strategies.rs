@@ -3,9 +3,11 @@
 //!
 //! `copy_strategies STRATEGY SRC_BUCKET SRC_KEY DST_BUCKET DST_KEY PART_SIZE CONCURRENCY`
 //! with the S3 endpoint in the usual AWS environment. Strategies:
-//! `stream` (this crate), `limit` (GET-only and upload-only at once),
-//! `transfer_manager` (its download piped into its upload) and `original`
-//! (GetObject to a file, then a multipart upload of the file).
+//! `stream` (this crate), `limit` (GET-only and upload-only at once, the
+//! upload completed after the download ends), `limit_overlapped` (the same,
+//! completed as soon as its parts are in), `transfer_manager` (its download
+//! piped into its upload) and `original` (GetObject to a file, then a
+//! multipart upload of the file).
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3_transfer_manager::io::adapters::TokioIo;
@@ -20,6 +22,7 @@ use s3_stream_lambda::copy::{
 };
 use s3_stream_lambda::transform::Identity;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -103,15 +106,20 @@ async fn download_to_nowhere(job: &Job, size: u64) -> Result<u64, BoxError> {
     Ok(total)
 }
 
-/// A multipart upload of `size` bytes from one in-memory part, `concurrency` parts at a time.
-async fn upload_from_memory(job: &Job, size: u64) -> Result<u64, BoxError> {
-    let uploaded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+/// Uploads the parts of a multipart upload of `size` bytes from one
+/// in-memory part, `concurrency` at a time, and waits for them all; the
+/// caller completes it.
+async fn upload_parts_from_memory(
+    job: &Job,
+    size: u64,
+    uploaded: &Arc<AtomicU64>,
+) -> Result<MultipartUpload, BoxError> {
     let mut upload = MultipartUpload::create(
         &job.client,
         &job.destination,
         &ObjectMetadata::default(),
         &UploadOptions::default(),
-        Arc::clone(&uploaded),
+        Arc::clone(uploaded),
     )
     .await?;
     let block = Bytes::from(vec![0x5a; job.part_size as usize]);
@@ -128,18 +136,33 @@ async fn upload_from_memory(job: &Job, size: u64) -> Result<u64, BoxError> {
         );
         upload.collect_finished()?;
     }
-    upload.complete().await?;
-    Ok(uploaded.load(std::sync::atomic::Ordering::Relaxed))
+    // Every permit back means every part is in.
+    let _all = permits.acquire_many(job.concurrency as u32).await?;
+    upload.collect_finished()?;
+    Ok(upload)
 }
 
-async fn limit(job: &Job) -> Result<u64, BoxError> {
+/// The GET-only download at the same time as the upload-only of as many
+/// bytes from memory. With `complete_after_download` the upload is completed
+/// once the download has ended, as a copy must (it cannot complete before
+/// its last byte is read); otherwise as soon as its own parts are in.
+async fn limit(job: &Job, complete_after_download: bool) -> Result<u64, BoxError> {
     let size = object_size(job).await?;
-    let (read, written) = tokio::join!(
-        download_to_nowhere(job, size),
-        upload_from_memory(job, size)
-    );
+    let uploaded = Arc::new(AtomicU64::new(0));
+    let upload_only = async {
+        let upload = upload_parts_from_memory(job, size, &uploaded).await?;
+        if complete_after_download {
+            return Ok::<_, BoxError>(Some(upload));
+        }
+        upload.complete().await?;
+        Ok(None)
+    };
+    let (read, upload) = tokio::join!(download_to_nowhere(job, size), upload_only);
     assert_eq!(read?, size);
-    written
+    if let Some(upload) = upload? {
+        upload.complete().await?;
+    }
+    Ok(uploaded.load(Ordering::Relaxed))
 }
 
 fn transfer_manager(job: &Job) -> aws_sdk_s3_transfer_manager::Client {
@@ -243,7 +266,8 @@ async fn main() -> Result<(), BoxError> {
     };
     let moved = match strategy.as_str() {
         "stream" => stream(&job).await?,
-        "limit" => limit(&job).await?,
+        "limit" => limit(&job, true).await?,
+        "limit_overlapped" => limit(&job, false).await?,
         "transfer_manager" => transfer_manager_pipe(&job).await?,
         "original" => original(&job).await?,
         other => return Err(format!("unknown strategy {other}").into()),

@@ -69,16 +69,19 @@ impl Default for CopySettings {
 }
 
 impl CopySettings {
-    /// The most bytes one copy buffers at `part_size`: read-ahead, parts in
-    /// flight, plus one block being transformed and one part being filled.
+    /// The most bytes one copy buffers at `part_size`: read-ahead, one block
+    /// being transformed, and the upload slots.
     pub fn budget_bytes(&self, part_size: u64) -> u64 {
-        (self.read_ahead.max(1) + self.upload_slots() + 2) as u64 * part_size
+        (self.read_ahead.max(1) + 1 + self.upload_slots()) as u64 * part_size
     }
 
-    /// Upload slots: at least two, so the first part can be held while the
-    /// second decides between `PutObject` and a multipart upload.
+    /// Upload slots: the parts in flight plus the one being filled, whose
+    /// permit is taken before its input is read. That extra slot keeps
+    /// `upload_concurrency` parts uploading while the next one fills, and lets
+    /// the first part be held while the second decides between `PutObject`
+    /// and a multipart upload.
     fn upload_slots(&self) -> usize {
-        self.upload_concurrency.max(2)
+        self.upload_concurrency.max(1) + 1
     }
 }
 
