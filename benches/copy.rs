@@ -66,17 +66,10 @@ impl Fixture {
     }
 
     fn destination_size(&self, key: &str) -> u64 {
-        self.rt.block_on(async {
-            let head = self
-                .client
-                .head_object()
-                .bucket(&self.destination)
-                .key(key)
-                .send()
-                .await
-                .expect("head");
-            head.content_length().unwrap_or(0) as u64
-        })
+        let head = self
+            .rt
+            .block_on(common::head(&self.client, &self.destination, key));
+        head.content_length().unwrap_or(0) as u64
     }
 }
 

@@ -19,6 +19,22 @@ fn bootstrap(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("bootstrap runs")
 }
 
+/// [`bootstrap`] off the async runtime, so the test's moto calls keep running.
+async fn bootstrap_blocking(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        bootstrap(&args, &env)
+    })
+    .await
+    .expect("bootstrap task")
+}
+
 #[tokio::test]
 async fn invoke_runs_the_handler_on_an_event_file() {
     let client = common::client().await;
@@ -39,17 +55,11 @@ async fn invoke_runs_the_handler_on_an_event_file() {
     )
     .unwrap();
 
-    let output = tokio::task::spawn_blocking({
-        let (ok, destination) = (ok.clone(), destination.clone());
-        move || {
-            bootstrap(
-                &["invoke", ok.to_str().unwrap()],
-                &[("DST_BUCKET", &destination)],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let output = bootstrap_blocking(
+        &["invoke", ok.to_str().unwrap()],
+        &[("DST_BUCKET", &destination)],
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -62,17 +72,11 @@ async fn invoke_runs_the_handler_on_an_event_file() {
         b"payload"
     );
 
-    let output = tokio::task::spawn_blocking({
-        let destination = destination.clone();
-        move || {
-            bootstrap(
-                &["invoke", bad.to_str().unwrap()],
-                &[("DST_BUCKET", &destination)],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let output = bootstrap_blocking(
+        &["invoke", bad.to_str().unwrap()],
+        &[("DST_BUCKET", &destination)],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(1));
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(error["errorType"], "S3.NoSuchKey");
@@ -87,11 +91,7 @@ async fn copy_copies_one_object_and_help_documents_both_commands() {
     common::put(&client, &source, "in/put.bin", data.clone()).await;
     let src = format!("s3://{source}/in/put.bin");
     let dst = format!("s3://{destination}/out/put.bin");
-    let output = tokio::task::spawn_blocking(move || {
-        bootstrap(&["copy", &src, &dst, "--transform", "identity"], &[])
-    })
-    .await
-    .unwrap();
+    let output = bootstrap_blocking(&["copy", &src, &dst, "--transform", "identity"], &[]).await;
     assert!(
         output.status.success(),
         "{}",

@@ -205,14 +205,7 @@ async fn carries_metadata_to_the_destination() {
         )
         .await
         .unwrap();
-        let head = b
-            .client
-            .head_object()
-            .bucket(&b.destination)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let head = common::head(&b.client, &b.destination, key).await;
         assert_eq!(head.content_type(), Some("application/x-test"), "{key}");
         assert_eq!(head.content_encoding(), Some("identity"), "{key}");
         assert_eq!(
@@ -421,14 +414,7 @@ async fn gzip_output_of_unknown_length_round_trips() {
             .read_to_end(&mut decoded)
             .unwrap();
         assert_eq!(common::sha256(&decoded), common::sha256(&data), "{key}");
-        let head = b
-            .client
-            .head_object()
-            .bucket(&b.destination)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let head = common::head(&b.client, &b.destination, key).await;
         assert_eq!(head.content_type(), Some("application/gzip"));
     }
     assert_eq!(

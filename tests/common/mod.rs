@@ -110,6 +110,21 @@ pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
     out.body.collect().await.expect("read body").to_vec()
 }
 
+/// An existing object's `HeadObject`.
+pub async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("head object")
+}
+
 /// Incomplete multipart uploads in `bucket`.
 pub async fn incomplete_uploads(client: &Client, bucket: &str) -> usize {
     let out = client
