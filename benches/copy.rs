@@ -59,7 +59,7 @@ impl Fixture {
 
     fn object(&self, key: &str, size: u64) {
         self.rt.block_on(async {
-            s3_stream_lambda::sample::upload_sample(&self.client, &self.source, key, size)
+            s3_stream_testkit::sample::upload_sample(&self.client, &self.source, key, size)
                 .await
                 .expect("sample upload");
         });

@@ -57,7 +57,7 @@ fn eight_records(c: &mut Criterion) {
         let mut records = Vec::new();
         for n in 0..RECORDS {
             let key = format!("records/object {n}.bin");
-            let sample = s3_stream_lambda::sample::upload_sample(&client, &source, &key, size)
+            let sample = s3_stream_testkit::sample::upload_sample(&client, &source, &key, size)
                 .await
                 .expect("sample upload");
             records.push((key, sample.etag));

@@ -1,8 +1,10 @@
 //! Runtime benches: invocations per second through the whole loop, and cold start.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use s3_stream_lambda::emulator::{InvocationSpec, RuntimeApiEmulator};
-use s3_stream_lambda::runtime::{self, Context, Diagnostic, Endpoint, Handler, RuntimeOptions};
+use s3_stream_lambda::runtime::{
+    self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeOptions,
+};
+use s3_stream_testkit::emulator::{InvocationSpec, RuntimeApiEmulator};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -21,7 +23,7 @@ const LAMBDA_ENV: &[(&str, &str)] = &[
 
 struct Noop;
 
-impl Handler for Noop {
+impl InvocationHandler for Noop {
     type Event = serde_json::Value;
     type Output = serde_json::Value;
 

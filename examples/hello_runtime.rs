@@ -1,11 +1,13 @@
 //! A no-op function on this crate's runtime: the cold-start and size baseline.
 
-use s3_stream_lambda::runtime::{self, Context, Diagnostic, Endpoint, Handler, RuntimeOptions};
+use s3_stream_lambda::runtime::{
+    self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeOptions,
+};
 use std::process::ExitCode;
 
 struct Hello;
 
-impl Handler for Hello {
+impl InvocationHandler for Hello {
     type Event = serde_json::Value;
     type Output = serde_json::Value;
 

@@ -5,37 +5,30 @@
 //!
 //! - [`runtime`]: the hand-written Lambda Runtime API loop (`/next`, `/response`,
 //!   `/error`, `/init/error`) on hyper, with the panic guard and the deadline signal.
-//! - [`emulator`]: a Runtime API emulator on loopback for tests, benches and the
-//!   local stack.
-//! - [`copy`]: the streaming copy engine (source reads, part assembly, the
-//!   multipart upload and its abort path).
-//! - [`transform`]: the streaming [`transform::Transform`] trait and built-ins.
+//! - [`copy`] and [`transform`]: the streaming copy engine and its transforms,
+//!   re-exported from the `s3-stream-engine` crate, which knows nothing of Lambda.
 //! - [`s3`]: the S3 client from the AWS environment.
 //! - [`event`]: the accepted event envelopes (S3, SQS, EventBridge, test event)
-//!   and S3's key encoding.
+//!   and S3's key decoding.
 //! - [`config`]: the environment, validated at start-up.
 //! - [`handler`]: the S3 event handler wiring events to copies and a report.
 //! - [`logging`]: one line per event, JSON or text, as Lambda expects.
-//!
-//! - [`moto_server`]: a moto_server on loopback for tests and the local stack.
 //! - [`allocator`]: large buffers are `mmap`ed and returned on free.
-//! - [`sample`]: deterministic sample objects for tests, benches and the local stack.
 //! - [`function`]: the Lambda start-up (configuration, init error, loop).
 //! - [`cli`]: the local commands `invoke` and `copy`.
 //!
-//! `src/main.rs` only starts tokio and calls [`cli::main`].
+//! `src/main.rs` only starts tokio and calls [`cli::main`]. Test tools (the
+//! Runtime API emulator, moto launcher, sample objects, local stack) live in
+//! the `s3-stream-testkit` crate, which only tests and benches depend on.
+
+pub use s3_stream_engine::{copy, transform};
 
 pub mod allocator;
 pub mod cli;
 pub mod config;
-pub mod copy;
-pub mod emulator;
 pub mod event;
 pub mod function;
 pub mod handler;
 pub mod logging;
-pub mod moto_server;
 pub mod runtime;
 pub mod s3;
-pub mod sample;
-pub mod transform;

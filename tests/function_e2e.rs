@@ -4,7 +4,7 @@
 mod common;
 
 use common::function::{self, s3_event};
-use s3_stream_lambda::emulator::{InvocationSpec, PostKind};
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
@@ -26,7 +26,7 @@ async fn stack(test: &str) -> Stack {
     }
 }
 
-fn error_type(post: &s3_stream_lambda::emulator::Post) -> Option<&str> {
+fn error_type(post: &s3_stream_testkit::emulator::Post) -> Option<&str> {
     post.header("lambda-runtime-function-error-type")
 }
 

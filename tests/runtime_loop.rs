@@ -1,9 +1,9 @@
 //! The runtime loop against the in-repo Runtime API emulator, over HTTP.
 
-use s3_stream_lambda::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
 use s3_stream_lambda::runtime::{
-    self, Context, Diagnostic, Endpoint, Handler, RuntimeError, RuntimeOptions,
+    self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeError, RuntimeOptions,
 };
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -21,7 +21,7 @@ struct TestEvent {
 /// Does what the event says, so one handler covers every case.
 struct ScriptedHandler;
 
-impl Handler for ScriptedHandler {
+impl InvocationHandler for ScriptedHandler {
     type Event = TestEvent;
     type Output = serde_json::Value;
 
@@ -69,7 +69,7 @@ async fn start(options: RuntimeOptions) -> Harness {
 }
 
 impl Harness {
-    async fn invoke(&self, spec: InvocationSpec) -> s3_stream_lambda::emulator::Post {
+    async fn invoke(&self, spec: InvocationSpec) -> s3_stream_testkit::emulator::Post {
         let id = self.emulator.enqueue(spec);
         self.emulator
             .wait_for_result(&id, WAIT)
@@ -77,7 +77,7 @@ impl Harness {
             .expect("a result is posted")
     }
 
-    async fn invoke_json(&self, body: serde_json::Value) -> s3_stream_lambda::emulator::Post {
+    async fn invoke_json(&self, body: serde_json::Value) -> s3_stream_testkit::emulator::Post {
         self.invoke(InvocationSpec::new(body.to_string())).await
     }
 
@@ -92,7 +92,7 @@ impl Harness {
     }
 }
 
-fn assert_error_post(post: &s3_stream_lambda::emulator::Post, error_type: &str) {
+fn assert_error_post(post: &s3_stream_testkit::emulator::Post, error_type: &str) {
     assert_eq!(post.kind, PostKind::Error);
     assert_eq!(post.status, 202);
     assert_eq!(

@@ -1,13 +1,15 @@
 //! `_X_AMZN_TRACE_ID` is the invocation's trace id while the handler runs (own
 //! process, since the environment is global).
 
-use s3_stream_lambda::emulator::{InvocationSpec, RuntimeApiEmulator};
-use s3_stream_lambda::runtime::{self, Context, Diagnostic, Endpoint, Handler, RuntimeOptions};
+use s3_stream_lambda::runtime::{
+    self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeOptions,
+};
+use s3_stream_testkit::emulator::{InvocationSpec, RuntimeApiEmulator};
 use std::time::Duration;
 
 struct TraceReader;
 
-impl Handler for TraceReader {
+impl InvocationHandler for TraceReader {
     type Event = serde_json::Value;
     type Output = Option<String>;
 

@@ -6,7 +6,7 @@ pub mod key;
 pub mod s3;
 pub mod sqs;
 
-pub use key::{KeyError, decode_key, encode_key};
+pub use key::{KeyError, decode_key};
 
 use serde_json::Value;
 
@@ -231,20 +231,21 @@ fn json_kind(value: &Value) -> &'static str {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../shared/events/{name}", env!("CARGO_MANIFEST_DIR"));
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
-            Err(_) => Value::Null,
-        }
+    /// A fixture of `tests/fixtures/events`, compiled in: a missing one fails the build.
+    macro_rules! fixture {
+        ($name:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/events/",
+                $name
+            )))
+            .expect("fixture is json")
+        };
     }
 
     #[test]
     fn reads_a_put_notification_and_decodes_its_key() {
-        let value = fixture("s3-put.json");
-        if value.is_null() {
-            return; // fixtures live beside the checkout
-        }
+        let value = fixture!("s3-put.json");
         let Envelope::Notification(items) = parse(value).unwrap() else {
             panic!()
         };
@@ -257,10 +258,7 @@ mod tests {
 
     #[test]
     fn reads_every_fixture_shape() {
-        let multi = fixture("s3-multi-record.json");
-        if multi.is_null() {
-            return;
-        }
+        let multi = fixture!("s3-multi-record.json");
         let Envelope::Notification(items) = parse(multi).unwrap() else {
             panic!()
         };
@@ -271,17 +269,17 @@ mod tests {
             matches!(&items[2], Item::Skip { event_name, .. } if event_name == "ObjectRemoved:Delete")
         );
         assert!(matches!(
-            parse(fixture("s3-test-event.json")).unwrap(),
+            parse(fixture!("s3-test-event.json")).unwrap(),
             Envelope::Test { .. }
         ));
-        let Envelope::Sqs(messages) = parse(fixture("sqs-s3.json")).unwrap() else {
+        let Envelope::Sqs(messages) = parse(fixture!("sqs-s3.json")).unwrap() else {
             panic!()
         };
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0].items.as_ref().unwrap().len(), 1);
         assert!(messages[1].items.as_ref().unwrap().is_empty());
         let Envelope::EventBridge(items) =
-            parse(fixture("eventbridge-object-created.json")).unwrap()
+            parse(fixture!("eventbridge-object-created.json")).unwrap()
         else {
             panic!()
         };

@@ -9,7 +9,7 @@ pub use response::InvocationReport;
 use crate::config::Config;
 use crate::copy::part_size::MIB;
 use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
-use crate::runtime::{Context, Diagnostic, Handler, error_type};
+use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
 use record::RecordContext;
@@ -146,7 +146,7 @@ async fn copy_one(context: &RecordContext<'_>, object: ObjectCreated) -> RecordR
     record::copy_record(context, &object).await
 }
 
-impl Handler for CopyHandler {
+impl InvocationHandler for CopyHandler {
     type Event = serde_json::Value;
     type Output = InvocationReport;
 

@@ -43,7 +43,7 @@ pub struct Invocation {
 
 /// Why `/next` headers did not make an invocation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum InvocationError {
+pub enum InvocationHeaderError {
     /// No request id: nothing can be posted for this invocation.
     #[error("invocation has no {} header", header::REQUEST_ID)]
     MissingRequestId,
@@ -57,7 +57,7 @@ pub enum InvocationError {
 
 impl Invocation {
     /// Parses the headers of a `/next` response.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Invocation, InvocationError> {
+    pub fn from_headers(headers: &HeaderMap) -> Result<Invocation, InvocationHeaderError> {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -66,10 +66,10 @@ impl Invocation {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let request_id = text(header::REQUEST_ID).ok_or(InvocationError::MissingRequestId)?;
+        let request_id = text(header::REQUEST_ID).ok_or(InvocationHeaderError::MissingRequestId)?;
         let Some(deadline_ms) = text(header::DEADLINE_MS).and_then(|v| v.parse::<u64>().ok())
         else {
-            return Err(InvocationError::BadDeadline { request_id });
+            return Err(InvocationHeaderError::BadDeadline { request_id });
         };
         Ok(Invocation {
             deadline: instant_of_epoch_ms(deadline_ms),
@@ -147,7 +147,7 @@ mod tests {
     fn missing_id_or_deadline_is_an_error() {
         assert_eq!(
             Invocation::from_headers(&headers(&[(header::DEADLINE_MS, "1")])).unwrap_err(),
-            InvocationError::MissingRequestId
+            InvocationHeaderError::MissingRequestId
         );
         assert_eq!(
             Invocation::from_headers(&headers(&[
@@ -155,7 +155,7 @@ mod tests {
                 (header::DEADLINE_MS, "soon")
             ]))
             .unwrap_err(),
-            InvocationError::BadDeadline {
+            InvocationHeaderError::BadDeadline {
                 request_id: "r".into()
             }
         );

@@ -4,15 +4,15 @@ mod api;
 mod client;
 pub mod diagnostic;
 mod endpoint;
-mod handler;
 mod invocation;
+mod invocation_handler;
 
 pub use api::ERROR_CONTENT_TYPE;
 pub use client::ClientError;
 pub use diagnostic::{Diagnostic, error_chain, error_type};
 pub use endpoint::{Endpoint, EndpointError};
-pub use handler::{Context, Handler};
-pub use invocation::{Invocation, InvocationError, header};
+pub use invocation::{Invocation, InvocationHeaderError, header};
+pub use invocation_handler::{Context, InvocationHandler};
 
 use api::{InitError, InvocationResponse, NextInvocation};
 use bytes::Bytes;
@@ -68,7 +68,7 @@ pub enum RuntimeError {
 
 /// Serves invocations from `endpoint` with `handler` until `shutdown`
 /// completes (returns `Ok`) or the Runtime API fails (returns the error).
-pub async fn run<H: Handler>(
+pub async fn run<H: InvocationHandler>(
     endpoint: Endpoint,
     handler: H,
     options: RuntimeOptions,
@@ -102,12 +102,12 @@ pub async fn run<H: Handler>(
         }
         let invocation = match Invocation::from_headers(&next.headers) {
             Ok(invocation) => Arc::new(invocation),
-            Err(InvocationError::MissingRequestId) => {
-                tracing::error!("{}", InvocationError::MissingRequestId);
+            Err(InvocationHeaderError::MissingRequestId) => {
+                tracing::error!("{}", InvocationHeaderError::MissingRequestId);
                 continue;
             }
-            Err(error @ InvocationError::BadDeadline { .. }) => {
-                let InvocationError::BadDeadline { request_id } = &error else {
+            Err(error @ InvocationHeaderError::BadDeadline { .. }) => {
+                let InvocationHeaderError::BadDeadline { request_id } = &error else {
                     continue;
                 };
                 let diagnostic = Diagnostic::new(error_type::INVALID_INVOCATION, error.to_string());
@@ -142,7 +142,7 @@ pub async fn report_init_error(
 
 /// Decodes the event, runs the handler under the panic guard and the
 /// cancellation timer, and encodes its output.
-async fn invoke<H: Handler>(
+async fn invoke<H: InvocationHandler>(
     handler: &Arc<H>,
     body: Bytes,
     invocation: Arc<Invocation>,

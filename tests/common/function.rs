@@ -1,7 +1,7 @@
 //! The real `bootstrap` binary as a child process against the emulator.
 #![allow(dead_code)]
 
-use s3_stream_lambda::emulator::{InvocationSpec, Post, RuntimeApiEmulator};
+use s3_stream_testkit::emulator::{InvocationSpec, Post, RuntimeApiEmulator};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -102,7 +102,7 @@ pub fn s3_event(records: &[(&str, &str, usize, &str)]) -> serde_json::Value {
                     "s3SchemaVersion": "1.0",
                     "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
                     "object": {
-                        "key": s3_stream_lambda::event::encode_key(key),
+                        "key": s3_stream_testkit::notification_key::encode_key(key),
                         "size": size,
                         "eTag": etag.trim_matches('"'),
                         "sequencer": "0067A1B2C3D4E5F601"

@@ -5,6 +5,9 @@ pub mod function;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
+use s3_stream_testkit::error_chain::error_chain;
+use s3_stream_testkit::local_s3;
+use s3_stream_testkit::moto::MotoServer;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::sync::OnceLock;
@@ -19,25 +22,33 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-/// Starts moto_server for the life of this test process.
+/// Starts moto_server for the life of this test process. The start (which
+/// may first create the test kit's Python environment) runs on a thread and
+/// runtime of its own; the first caller waits for it once per process.
 fn start_moto() -> String {
-    static SERVER: OnceLock<s3_stream_lambda::moto_server::MotoServer> = OnceLock::new();
+    static SERVER: OnceLock<MotoServer> = OnceLock::new();
     let server = SERVER.get_or_init(|| {
-        s3_stream_lambda::moto_server::MotoServer::start().expect("moto_server starts")
+        let started = std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(MotoServer::start())
+                .map_err(|e| error_chain(&e))
+        })
+        .join();
+        match started {
+            Ok(Ok(server)) => server,
+            Ok(Err(message)) => panic!("moto_server did not start: {message}"),
+            Err(_) => panic!("moto_server's start panicked"),
+        }
     });
     server.endpoint().to_owned()
 }
 
 /// Environment variables pointing a child `bootstrap` at the test server.
 pub fn s3_env() -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL_S3", endpoint().to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("S3_FORCE_PATH_STYLE", "true".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-    ]
+    local_s3::child_env(endpoint())
 }
 
 /// A client for the test server, built by the product's own configuration.
@@ -74,7 +85,7 @@ pub async fn create_bucket(client: &Client, test: &str) -> String {
 
 /// Deterministic pseudo-random bytes, so failures reproduce.
 pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    s3_stream_lambda::sample::sample_bytes(len, seed)
+    s3_stream_testkit::sample::sample_bytes(len, seed)
 }
 
 /// SHA-256 hex of `data`.

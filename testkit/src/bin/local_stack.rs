@@ -2,9 +2,12 @@
 //! copying one object the way Lambda would, with no AWS account and no Docker.
 
 use aws_sdk_s3::types::ChecksumMode;
-use s3_stream_lambda::copy::upload::crc64_base64;
-use s3_stream_lambda::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
-use s3_stream_lambda::moto_server::MotoServer;
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
+use s3_stream_testkit::error_chain::error_chain;
+use s3_stream_testkit::local_s3;
+use s3_stream_testkit::moto::MotoServer;
+use s3_stream_testkit::notification_key::encode_key;
+use s3_stream_testkit::sample::{crc64_base64, upload_sample};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
@@ -53,7 +56,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     }
 
     println!("== starting moto_server and the Runtime API emulator on loopback");
-    let moto = MotoServer::start().map_err(|e| s3_stream_lambda::runtime::error_chain(&e))?;
+    let moto = MotoServer::start().await.map_err(|e| error_chain(&e))?;
     let emulator = RuntimeApiEmulator::start()
         .await
         .map_err(|e| format!("failed to start the emulator: {e}"))?;
@@ -62,20 +65,8 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         moto.endpoint(),
         emulator.endpoint()
     );
-    let s3_env = [
-        ("AWS_ENDPOINT_URL_S3", moto.endpoint().to_owned()),
-        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ];
-    for (key, value) in &s3_env {
-        // SAFETY: set before any other thread reads the environment (the
-        // emulator's tasks do not), for the SDK client built next.
-        unsafe { std::env::set_var(key, value) };
-    }
-    let client = s3_stream_lambda::s3::client_from_env().await;
+    let s3_env = local_s3::child_env(moto.endpoint());
+    let client = local_s3::client(moto.endpoint());
     for bucket in ["producer", "consumer"] {
         client
             .create_bucket()
@@ -87,7 +78,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
 
     let key = "samples/big object (1).bin";
     println!("== uploading s3://producer/{key} ({} MiB)", size / MIB);
-    let sample = s3_stream_lambda::sample::upload_sample(&client, "producer", key, size).await?;
+    let sample = upload_sample(&client, "producer", key, size).await?;
     let (etag, crc) = (sample.etag, sample.crc64nvme);
 
     println!("== starting {} ({memory} MB function)", bootstrap.display());
@@ -103,7 +94,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-26T20:00:00.000Z", "eventName": "ObjectCreated:CompleteMultipartUpload",
         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "producer", "arn": "arn:aws:s3:::producer"},
-               "object": {"key": s3_stream_lambda::event::encode_key(key), "size": size,
+               "object": {"key": encode_key(key), "size": size,
                           "eTag": etag.trim_matches('"'), "sequencer": "0067A1B2C3D4E5F601"}}
     }]});
     println!("== delivering the ObjectCreated event through the runtime loop");

@@ -355,7 +355,7 @@ impl MultipartUpload {
                 self.upload_id,
                 self.destination.bucket,
                 self.destination.key,
-                crate::runtime::error_chain(&abort_error)
+                aws_smithy_types::error::display::DisplayErrorContext(&abort_error)
             ),
         }
         error

@@ -6,6 +6,7 @@
 //! 6 MB + 100 bytes is answered 413, an unknown request id 400, and the emulator
 //! can be told to answer 500 to everything.
 
+pub mod header;
 mod service;
 mod state;
 

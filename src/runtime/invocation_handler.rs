@@ -23,7 +23,7 @@ pub struct Context {
 /// The loop decodes the event (a decoding failure is posted as
 /// `Runtime.MalformedEvent`), runs `call` in a task of its own (a panic is posted
 /// as `Runtime.HandlerPanic`), and posts the output or the diagnostic.
-pub trait Handler: Send + Sync + 'static {
+pub trait InvocationHandler: Send + Sync + 'static {
     /// The event's JSON shape.
     type Event: DeserializeOwned + Send + 'static;
     /// The response's JSON shape.

@@ -1,8 +1,8 @@
 //! The emulator's HTTP routes, answering as the documented Runtime API does.
 
 use super::MAX_RESPONSE_BYTES;
+use super::header;
 use super::state::{Post, PostKind, State};
-use crate::runtime::header;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};

@@ -1,6 +1,5 @@
 //! Deterministic sample objects for tests, benches and the local stack (never used in Lambda).
 
-use crate::copy::upload::crc64nvme;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -21,6 +20,16 @@ pub fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// CRC64NVME of `data`.
+pub fn crc64nvme(data: &[u8]) -> u64 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data)
+}
+
+/// The base64 of a CRC64 as S3 headers carry it (big-endian bytes).
+pub fn crc64_base64(crc: u64) -> String {
+    aws_smithy_types::base64::encode(crc.to_be_bytes())
 }
 
 /// A sample object as S3 stored it.

@@ -1,0 +1,28 @@
+//! s3-stream-testkit: the tools that test s3-stream-lambda without AWS, kept out of the product.
+//!
+//! # Layout
+//!
+//! - [`emulator`]: a Lambda Runtime API emulator on loopback, to the letter of
+//!   the documented contract.
+//! - [`python_env`]: the one Python virtual environment (under the target
+//!   directory) that holds moto; created on first use, reused after.
+//! - [`moto`]: a moto_server on loopback, stopped when dropped.
+//! - [`error_chain`]: an error and its causes on one line.
+//! - [`fault_proxy`]: a fault-injecting HTTP proxy in front of a real S3
+//!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
+//! - [`local_s3`]: an S3 client for a loopback endpoint.
+//! - [`sample`]: deterministic sample bytes and multipart sample uploads.
+//! - [`notification_key`]: keys encoded the way S3 notifications encode them,
+//!   for building events.
+//!
+//! The product never depends on this crate (only its tests, benches and
+//! examples do), so none of it is linked into `bootstrap`.
+
+pub mod emulator;
+pub mod error_chain;
+pub mod fault_proxy;
+pub mod local_s3;
+pub mod moto;
+pub mod notification_key;
+pub mod python_env;
+pub mod sample;
