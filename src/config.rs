@@ -1,6 +1,7 @@
 //! The function's configuration, read from the environment and validated at start-up.
 
-use crate::copy::part_size::{MAX_PART_SIZE, MIB, MIN_PART_SIZE};
+use crate::copy::memory::minimum_budget;
+use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZE};
 use crate::copy::{CopySettings, UploadOptions};
 use crate::runtime::DEFAULT_SAFETY_MARGIN;
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
@@ -19,9 +20,13 @@ pub const BUFFER_MEMORY_DIVISOR: u64 = 8;
 /// this, one copy gains nothing on Lambda's network share.
 pub const MAX_DEFAULT_CONCURRENCY: usize = 16;
 
-/// Records copied at once by default: enough to overlap small objects'
-/// request latency; large ones are bounded by the shared buffer budget anyway.
-pub const DEFAULT_MAX_RECORD_CONCURRENCY: usize = 4;
+/// Function memory per record copied at once by default (16 at 512 MB):
+/// small objects are latency-bound (~30 ms of S3 round trips each), so many
+/// overlap; large ones are bounded by the shared buffer budget anyway.
+pub const MEMORY_MIB_PER_RECORD: u64 = 32;
+
+/// Fewest records copied at once by default, at the smallest memory sizes.
+pub const MIN_DEFAULT_RECORD_CONCURRENCY: usize = 4;
 
 /// Upper bound for any concurrency setting, so a typo cannot open thousands
 /// of connections.
@@ -99,6 +104,18 @@ fn valid_bucket_name(name: &str) -> bool {
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
 }
 
+/// The largest part (whole MiB, at least S3's minimum) whose fewest buffers fit `budget`.
+fn largest_part(budget: u64, output_known: bool) -> u64 {
+    let per_part = minimum_budget(1, output_known);
+    (budget / per_part / MIB * MIB).max(MIN_PART_SIZE)
+}
+
+/// Records copied at once when `MAX_RECORD_CONCURRENCY` is unset.
+fn default_record_concurrency(memory_mib: u64) -> usize {
+    ((memory_mib / MEMORY_MIB_PER_RECORD) as usize)
+        .clamp(MIN_DEFAULT_RECORD_CONCURRENCY, MAX_CONCURRENCY)
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -147,15 +164,44 @@ impl Config {
         let memory_mib = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?
             .unwrap_or(DEFAULT_MEMORY_MIB);
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
-        let part_size = number(
+        let output_known = crate::transform::by_name(&transform)
+            .is_some_and(|transform| transform.preserves_length());
+        let part_size = match number(
             env,
             "PART_SIZE_MIB",
             MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
-        )?
-        .map_or(crate::copy::part_size::DEFAULT_PART_SIZE, |mib| mib * MIB);
+        )? {
+            Some(mib) => {
+                let needed = minimum_budget(mib * MIB, output_known);
+                if needed > buffer_budget {
+                    return Err(problem(
+                        "PART_SIZE_MIB",
+                        format!(
+                            "of {mib} needs {} MiB of copy buffers with TRANSFORM={transform}, but a {memory_mib} MB function buffers at most {} MiB: use at most {} or more memory",
+                            needed / MIB,
+                            buffer_budget / MIB,
+                            largest_part(buffer_budget, output_known) / MIB
+                        ),
+                    ));
+                }
+                mib * MIB
+            }
+            // The default, shrunk (not below S3's minimum) where memory is small.
+            None => DEFAULT_PART_SIZE.min(largest_part(buffer_budget, output_known)),
+        };
+        if minimum_budget(part_size, output_known) > buffer_budget {
+            return Err(problem(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                format!(
+                    "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs at S3's 5 MiB minimum part ({} MiB)",
+                    buffer_budget / MIB,
+                    minimum_budget(MIN_PART_SIZE, output_known) / MIB
+                ),
+            ));
+        }
         // Slots of one part each; two are kept for the block being
         // transformed and the part being filled, the rest split between
-        // read-ahead and uploads.
+        // read-ahead and uploads (the memory plan fits them at run time).
         let slots = (buffer_budget / part_size).saturating_sub(2) as usize;
         let default_upload = slots.div_ceil(2).clamp(2, MAX_DEFAULT_CONCURRENCY);
         let default_read = (slots / 2).clamp(1, MAX_DEFAULT_CONCURRENCY);
@@ -165,7 +211,7 @@ impl Config {
         let read_ahead =
             number(env, "READ_AHEAD", concurrency.clone())?.map_or(default_read, |n| n as usize);
         let max_record_concurrency = number(env, "MAX_RECORD_CONCURRENCY", concurrency)?
-            .map_or(DEFAULT_MAX_RECORD_CONCURRENCY, |n| n as usize);
+            .map_or(default_record_concurrency(memory_mib), |n| n as usize);
         let deadline_margin = number(env, "DEADLINE_MARGIN_MS", 100..=600_000)?
             .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis);
         let storage_class = match env
@@ -223,6 +269,7 @@ impl Config {
                 part_size,
                 upload_concurrency,
                 read_ahead,
+                memory_budget: buffer_budget,
                 options: UploadOptions {
                     storage_class,
                     sse,
@@ -256,11 +303,16 @@ mod tests {
             ]))
             .unwrap();
             let memory: u64 = memory.parse().unwrap();
-            let per_copy = config.copy.budget_bytes(config.copy.part_size);
+            let plan = crate::copy::memory::plan(
+                &config.copy,
+                Some(10 << 30),
+                true,
+                config.copy.memory_budget,
+            )
+            .unwrap();
             assert!(
-                per_copy <= config.buffer_budget || memory < 256,
-                "{memory} MB: {per_copy} > {}",
-                config.buffer_budget
+                plan.reservation <= config.buffer_budget,
+                "{memory} MB: {plan:?}"
             );
             assert_eq!(config.buffer_budget, memory * MIB / 8);
         }
@@ -273,6 +325,32 @@ mod tests {
             (small.copy.upload_concurrency, small.copy.read_ahead),
             (3, 3)
         );
+        assert_eq!(small.max_record_concurrency, 16);
+    }
+
+    #[test]
+    fn refuses_parts_that_can_never_fit() {
+        let at_512 = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("DST_BUCKET", "dst"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ];
+            all.extend_from_slice(pairs);
+            Config::from_map(&env(&all))
+        };
+        let error = at_512(&[("PART_SIZE_MIB", "64")]).unwrap_err();
+        assert_eq!(error.variable, "PART_SIZE_MIB");
+        assert!(error.problem.contains("use at most 21"), "{error}");
+        let gzip = at_512(&[("PART_SIZE_MIB", "21"), ("TRANSFORM", "gzip")]).unwrap_err();
+        assert_eq!(gzip.variable, "PART_SIZE_MIB");
+        assert!(at_512(&[("PART_SIZE_MIB", "21")]).is_ok());
+        assert!(at_512(&[("PART_SIZE_MIB", "16"), ("TRANSFORM", "gzip")]).is_ok());
+        let tiny = Config::from_map(&env(&[
+            ("DST_BUCKET", "dst"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ]))
+        .unwrap();
+        assert_eq!(tiny.copy.part_size, MIN_PART_SIZE);
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub use record::{Outcome, RecordResult};
 pub use response::InvocationReport;
 
 use crate::config::Config;
-use crate::copy::part_size::MIB;
+use crate::copy::memory::KIB;
 use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
@@ -42,7 +42,7 @@ impl CopyHandler {
         let envelope = crate::event::parse(event)
             .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
         let budget = Arc::new(Semaphore::new(
-            usize::try_from((self.config.buffer_budget / MIB).max(1)).unwrap_or(usize::MAX),
+            usize::try_from(self.config.buffer_budget.div_ceil(KIB)).unwrap_or(usize::MAX),
         ));
         let context = RecordContext {
             client: &self.client,
@@ -83,38 +83,56 @@ impl CopyHandler {
             .await
     }
 
-    /// Runs every message's records; a message with any failure returns to the queue.
+    /// Runs the records of every message concurrently under the one limit
+    /// and budget; a message with any failure returns to the queue, and the
+    /// report keeps each message's records together, in order.
     async fn run_sqs(
         &self,
         context: &RecordContext<'_>,
         messages: Vec<SqsItem>,
     ) -> InvocationReport {
-        let mut records = Vec::new();
-        let mut failures = Vec::new();
-        for message in messages {
+        let mut work = Vec::new();
+        let mut unusable = vec![None; messages.len()];
+        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+        for (index, message) in messages.into_iter().enumerate() {
             match message.items {
-                Ok(items) => {
-                    let results = self.run(context, items).await;
-                    if results.iter().any(|r| r.outcome == Outcome::Failed) {
-                        failures.push(BatchItemFailure {
-                            item_identifier: message.message_id.clone(),
-                        });
-                    }
-                    records.extend(results);
-                }
+                Ok(items) => work.extend(items.into_iter().map(|item| (index, item))),
                 Err(reason) => {
                     tracing::error!("sqs message {} is unusable: {reason}", message.message_id);
-                    failures.push(BatchItemFailure {
-                        item_identifier: message.message_id.clone(),
-                    });
-                    records.push(RecordResult::failed(
-                        "",
-                        "",
-                        error_type::MALFORMED_EVENT,
-                        reason,
-                    ));
+                    unusable[index] = Some(reason);
                 }
             }
+        }
+        let done: Vec<(usize, RecordResult)> = futures_util::stream::iter(work)
+            .map(|(index, item)| async move { (index, run_item(context, item).await) })
+            .buffered(self.config.max_record_concurrency.max(1))
+            .collect()
+            .await;
+        let mut per_message: Vec<Vec<RecordResult>> = vec![Vec::new(); ids.len()];
+        for (index, result) in done {
+            per_message[index].push(result);
+        }
+        let mut records = Vec::new();
+        let mut failures = Vec::new();
+        for ((id, results), reason) in ids.into_iter().zip(per_message).zip(unusable) {
+            if let Some(reason) = reason {
+                records.push(RecordResult::failed(
+                    "",
+                    "",
+                    error_type::MALFORMED_EVENT,
+                    reason,
+                ));
+                failures.push(BatchItemFailure {
+                    item_identifier: id,
+                });
+                continue;
+            }
+            if results.iter().any(|r| r.outcome == Outcome::Failed) {
+                failures.push(BatchItemFailure {
+                    item_identifier: id,
+                });
+            }
+            records.extend(results);
         }
         let mut report = InvocationReport::new(records);
         report.batch_item_failures = Some(failures);

@@ -1,8 +1,8 @@
 //! One record's copy: destination key, recursion guard, budget, and its result.
 
 use crate::config::Config;
-use crate::copy::part_size::{MIB, PartSchedule};
-use crate::copy::{CopyError, CopyProgress, Destination, SourceSpec, copy_object};
+use crate::copy::memory;
+use crate::copy::{CopyError, CopyProgress, CopySettings, Destination, SourceSpec, copy_object};
 use crate::event::ObjectCreated;
 use aws_sdk_s3::Client;
 use serde::Serialize;
@@ -134,7 +134,7 @@ pub struct RecordContext<'a> {
     pub client: &'a Client,
     /// The configuration.
     pub config: &'a Config,
-    /// The invocation's buffer budget, in MiB permits.
+    /// The invocation's buffer budget, in KiB permits.
     pub budget: &'a Arc<Semaphore>,
     /// Fires before the deadline.
     pub cancel: &'a CancellationToken,
@@ -191,21 +191,31 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         bucket: config.dst_bucket.clone(),
         key: destination_key,
     };
-    // Reserve this copy's whole buffer budget before it reads a byte, so the
+    // Reserve what this copy can hold before it reads a byte (its memory
+    // plan: about its own size for an object within one part), so the
     // records of one invocation never hold more than the invocation's budget.
-    let schedule = PartSchedule::new(
-        config.copy.part_size,
+    // The copy plans again from the resolved size within that reservation.
+    let output_known = transform.preserves_length();
+    let reservation = match memory::plan(
+        &config.copy,
         object.size,
-        transform.preserves_length(),
-    );
-    let total = (config.buffer_budget / MIB).max(1);
-    let wanted = (config.copy.budget_bytes(schedule.base()) / MIB).clamp(1, total);
+        output_known,
+        config.buffer_budget,
+    ) {
+        Ok(plan) => plan.reservation,
+        Err(error) => return failure(object, &destination, &error),
+    };
+    let units = u32::try_from(reservation.div_ceil(memory::KIB)).unwrap_or(u32::MAX);
     let _reservation = tokio::select! {
         () = context.cancel.cancelled() => {
             let error = CopyError::Cancelled { bytes_read: 0, bytes_written: 0 };
             return failure(object, &destination, &error);
         }
-        permit = context.budget.acquire_many(u32::try_from(wanted).unwrap_or(u32::MAX)) => permit,
+        permit = context.budget.acquire_many(units) => permit,
+    };
+    let settings = CopySettings {
+        memory_budget: reservation,
+        ..config.copy.clone()
     };
     let source = SourceSpec {
         bucket: object.bucket.clone(),
@@ -220,7 +230,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         source,
         &destination,
         transform,
-        &config.copy,
+        &settings,
         context.cancel,
         &progress,
     )

@@ -12,6 +12,9 @@
 //!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
 //! - [`local_s3`]: an S3 client for a loopback endpoint.
 //! - [`sample`]: deterministic sample bytes and multipart sample uploads.
+//! - [`synthetic_s3`]: an S3-compatible server whose objects are generated
+//!   from their offset and whose uploads are checked against S3's rules,
+//!   checksummed and discarded: 200 GiB-class copies without disk.
 //! - [`notification_key`]: keys encoded the way S3 notifications encode them,
 //!   for building events.
 //!
@@ -26,3 +29,4 @@ pub mod moto;
 pub mod notification_key;
 pub mod python_env;
 pub mod sample;
+pub mod synthetic_s3;

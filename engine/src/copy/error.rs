@@ -86,6 +86,28 @@ pub enum CopyError {
         /// The limit.
         limit: u64,
     },
+    /// The budget cannot hold the fewest buffers a copy at this part size needs.
+    #[error(
+        "copy needs {needed} bytes of buffers at {part_size}-byte parts, but its memory budget is {budget} bytes: give the function more memory or use smaller parts"
+    )]
+    MemoryTooSmall {
+        /// The part size the object needs.
+        part_size: u64,
+        /// The smallest budget that fits.
+        needed: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// A transform's output outgrew the largest output this memory can upload.
+    #[error(
+        "output too large for this memory: at most {limit} bytes fit 10,000 parts within a {budget}-byte budget"
+    )]
+    OutputTooLargeForMemory {
+        /// The largest output of this plan.
+        limit: u64,
+        /// The budget.
+        budget: u64,
+    },
     /// The copy was cancelled (the deadline is near).
     #[error("copy cancelled after {bytes_read} bytes read and {bytes_written} bytes written")]
     Cancelled {
@@ -112,6 +134,8 @@ impl CopyError {
             CopyError::IncompleteResponse { .. } => "S3.UploadFailed",
             CopyError::Transform(_) => "Transform.Failed",
             CopyError::TooLarge { .. } => "Copy.ObjectTooLarge",
+            CopyError::MemoryTooSmall { .. } => "Copy.MemoryTooSmall",
+            CopyError::OutputTooLargeForMemory { .. } => "Copy.OutputTooLargeForMemory",
             CopyError::Cancelled { .. } => "Copy.Timeout",
             CopyError::Task(_) => "Copy.TaskFailed",
         }

@@ -9,6 +9,7 @@
 
 pub mod assembler;
 pub mod error;
+pub mod memory;
 pub mod part_size;
 pub mod report;
 pub mod source;
@@ -16,6 +17,7 @@ pub mod upload;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
+pub use memory::MemoryPlan;
 pub use part_size::PartSchedule;
 pub use report::CopyReport;
 pub use source::{ObjectMetadata, SourceSpec};
@@ -42,7 +44,11 @@ pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
 pub const DEFAULT_READ_AHEAD: usize = 4;
 
 /// Upload permits count KiB, so parts of any size share one semaphore.
-const PERMIT_UNIT: u64 = 1024;
+const PERMIT_UNIT: u64 = memory::KIB;
+
+/// Memory budget of one copy by default: a 1024 MB function's (one eighth
+/// of its memory), what `bootstrap copy` assumes outside Lambda.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 128 * part_size::MIB;
 
 /// Tunables of one copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +59,9 @@ pub struct CopySettings {
     pub upload_concurrency: usize,
     /// Ranged reads in flight or waiting to be consumed.
     pub read_ahead: usize,
+    /// The most bytes the copy may buffer; read-ahead and upload concurrency
+    /// shrink to fit it at the object's part size ([`memory::plan`]).
+    pub memory_budget: u64,
     /// Destination options.
     pub options: UploadOptions,
 }
@@ -63,25 +72,9 @@ impl Default for CopySettings {
             part_size: part_size::DEFAULT_PART_SIZE,
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
             read_ahead: DEFAULT_READ_AHEAD,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             options: UploadOptions::default(),
         }
-    }
-}
-
-impl CopySettings {
-    /// The most bytes one copy buffers at `part_size`: read-ahead, one block
-    /// being transformed, and the upload slots.
-    pub fn budget_bytes(&self, part_size: u64) -> u64 {
-        (self.read_ahead.max(1) + 1 + self.upload_slots()) as u64 * part_size
-    }
-
-    /// Upload slots: the parts in flight plus the one being filled, whose
-    /// permit is taken before its input is read. That extra slot keeps
-    /// `upload_concurrency` parts uploading while the next one fills, and lets
-    /// the first part be held while the second decides between `PutObject`
-    /// and a multipart upload.
-    fn upload_slots(&self) -> usize {
-        self.upload_concurrency.max(1) + 1
     }
 }
 
@@ -112,6 +105,8 @@ struct Pipeline<'a> {
     metadata: ObjectMetadata,
     sink: Sink,
     output_known_multipart: Option<bool>,
+    /// For output of unknown length: the most the memory plan can upload.
+    output_limit: Option<u64>,
 }
 
 impl Pipeline<'_> {
@@ -124,7 +119,7 @@ impl Pipeline<'_> {
 
     /// Takes the upload permit for a part of `size` bytes.
     async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
-        let units = u32::try_from(size / PERMIT_UNIT)
+        let units = u32::try_from(size.div_ceil(PERMIT_UNIT))
             .unwrap_or(u32::MAX)
             .clamp(1, self.slot_capacity);
         tokio::select! {
@@ -142,8 +137,14 @@ impl Pipeline<'_> {
         permit: OwnedSemaphorePermit,
     ) -> Result<(), CopyError> {
         if part.number > part_size::MAX_PARTS {
-            return Err(CopyError::TooLarge {
-                limit: part_size::MAX_OBJECT_SIZE,
+            return Err(match self.output_limit {
+                Some(limit) => CopyError::OutputTooLargeForMemory {
+                    limit,
+                    budget: self.settings.memory_budget,
+                },
+                None => CopyError::TooLarge {
+                    limit: part_size::MAX_OBJECT_SIZE,
+                },
             });
         }
         match &mut self.sink {
@@ -218,15 +219,19 @@ pub async fn copy_object(
         resolved = source::resolve(client, source) => resolved?,
     };
     let output_known = transform.preserves_length();
-    let schedule = PartSchedule::new(settings.part_size, Some(resolved.size), output_known);
     if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
             limit: part_size::MAX_OBJECT_SIZE,
         });
     }
-    let slot_capacity =
-        u32::try_from(settings.upload_slots() as u64 * schedule.base() / PERMIT_UNIT)
-            .unwrap_or(u32::MAX);
+    let plan = memory::plan(
+        settings,
+        Some(resolved.size),
+        output_known,
+        settings.memory_budget,
+    )?;
+    let schedule = plan.schedule;
+    let slot_capacity = u32::try_from(plan.upload_capacity / PERMIT_UNIT).unwrap_or(u32::MAX);
     let mut pipeline = Pipeline {
         client,
         destination,
@@ -238,8 +243,9 @@ pub async fn copy_object(
         metadata: ObjectMetadata::default(),
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
+        output_limit: (!output_known).then(|| plan.max_output()),
     };
-    let result = pump(&mut pipeline, &resolved, schedule, transform.as_mut()).await;
+    let result = pump(&mut pipeline, &resolved, &plan, transform.as_mut()).await;
     let written = match (result, pipeline.sink) {
         (Ok(()), sink) => {
             pipeline.sink = sink;
@@ -274,9 +280,11 @@ pub async fn copy_object(
 async fn pump(
     pipeline: &mut Pipeline<'_>,
     resolved: &ResolvedSource,
-    schedule: PartSchedule,
+    plan: &MemoryPlan,
     transform: &mut dyn Transform,
 ) -> Result<(), CopyError> {
+    let schedule = plan.schedule;
+    let known_output = transform.preserves_length().then_some(resolved.size);
     let client = pipeline.client.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
@@ -289,13 +297,23 @@ async fn pump(
             ));
             AbortOnDropHandle::new(task)
         })
-        .buffered(pipeline.settings.read_ahead.max(1));
+        .buffered(plan.read_ahead.max(1));
     let mut assembler = PartAssembler::new(schedule);
     let mut output = Vec::new();
     let mut ended = false;
     while !ended {
-        // The permit for the next part is taken before its input is read.
-        let mut permit = Some(pipeline.permit(assembler.next_part_size()).await?);
+        // The permit for the next part is taken before its input is read; a
+        // known-length output's last part takes only what it will hold.
+        let next = assembler.next_part_size();
+        let next = known_output.map_or(next, |total| {
+            next.min(total.saturating_sub(assembler.bytes_in()))
+        });
+        // Nothing left of a known-length output: only the input's end remains
+        // to be read, and it needs no room.
+        let mut permit = match next {
+            0 => None,
+            _ => Some(pipeline.permit(next).await?),
+        };
         while assembler.ready_len() == 0 && !ended {
             let next = tokio::select! {
                 () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),

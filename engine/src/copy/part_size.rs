@@ -43,6 +43,7 @@ pub fn clamp_part_size(configured: u64) -> u64 {
 pub struct PartSchedule {
     base: u64,
     fixed: bool,
+    max_part: u64,
 }
 
 impl PartSchedule {
@@ -54,6 +55,16 @@ impl PartSchedule {
         PartSchedule {
             base: clamp_part_size(configured.max(needed)),
             fixed: output_size_known && size_hint.is_some(),
+            max_part: MAX_PART_SIZE,
+        }
+    }
+
+    /// The same schedule with parts that never grow past `max_part` (nor
+    /// below the first part): what a memory budget allows.
+    pub fn with_max_part(self, max_part: u64) -> PartSchedule {
+        PartSchedule {
+            max_part: clamp_part_size(max_part.max(self.base)),
+            ..self
         }
     }
 
@@ -68,7 +79,7 @@ impl PartSchedule {
             return self.base;
         }
         let doublings = (number.saturating_sub(1) / GROWTH_INTERVAL).min(32) as u32;
-        self.base.saturating_mul(1 << doublings).min(MAX_PART_SIZE)
+        self.base.saturating_mul(1 << doublings).min(self.max_part)
     }
 
     /// The most bytes 10,000 parts of this schedule carry.

@@ -1,0 +1,145 @@
+//! Scale bench: `bootstrap copy` of a 200 GiB object that the test kit's synthetic S3 generates, at 512 MB defaults.
+//!
+//! The synthetic S3 runs in this process (objects generated from their
+//! offset, uploads checked against S3's rules, checksummed and discarded), so
+//! the copy runs at loopback speed without disk. The bench runs the copy for a
+//! bounded time, samples the child's RSS continuously, then stops it.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use s3_stream_testkit::local_s3;
+use s3_stream_testkit::synthetic_s3::{SyntheticS3, SyntheticS3Config};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The virtual object: 200 GiB, so parts grow to 21 MiB (10,000 parts).
+const VIRTUAL_SIZE: u64 = 200 * 1024 * MIB;
+
+/// Function memory: 512 MB, a 64 MiB buffer budget (one eighth).
+const MEMORY_MIB: u64 = 512;
+
+/// The budget the peak RSS may grow by over the idle process.
+const BUDGET: u64 = MEMORY_MIB * MIB / 8;
+
+/// How often the child's RSS is read.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long the copy runs: long enough for thousands of parts (a smoke test
+/// only proves the pipeline reaches steady state).
+fn run_time() -> Duration {
+    if support::smoke_test() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(60)
+    }
+}
+
+/// The child's current resident set size, in bytes.
+fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn copy_command(endpoint: &str, key: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MIB.to_string())
+        .args([
+            "copy",
+            &format!("s3://source/{key}"),
+            &format!("s3://destination/{key}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in local_s3::child_env(endpoint) {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Peak RSS of `child` sampled until it exits or `limit` passes (then it is killed).
+fn sample_peak(mut child: Child, limit: Duration) -> (u64, Duration) {
+    let started = Instant::now();
+    let mut peak = 0;
+    while started.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return (peak, started.elapsed());
+        }
+        peak = peak.max(rss(child.id()).unwrap_or(0));
+        std::thread::sleep(SAMPLE_INTERVAL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (peak, started.elapsed())
+}
+
+/// Measures the peak RSS of `bootstrap copy` of a virtual 200 GiB object at
+/// 512 MB defaults, sampled every 20 ms for a bounded run, against the peak
+/// of the same command copying a 1 KiB object (the idle process); asserts
+/// the copy made progress and its peak stays within idle + the 64 MiB budget.
+fn virtual_200gib(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let s3 = rt.block_on(async {
+        let s3 = SyntheticS3::start(SyntheticS3Config::default())
+            .await
+            .expect("synthetic s3 starts");
+        s3.create_bucket("source");
+        s3.create_bucket("destination");
+        s3.add_generated_object("source", "virtual.bin", VIRTUAL_SIZE, 7);
+        s3.add_generated_object("source", "tiny.bin", 1024, 8);
+        s3
+    });
+    let endpoint = s3.endpoint();
+    let idle = support::run_measured(&mut copy_command(&endpoint, "tiny.bin")).peak_rss;
+    let mut group = c.benchmark_group("copy/rss");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(1));
+    let mut peaks = Vec::new();
+    let mut rates = Vec::new();
+    group.bench_function("virtual-200GiB", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let received = s3.stats().bytes_received;
+                    let child = copy_command(&endpoint, "virtual.bin")
+                        .spawn()
+                        .expect("bootstrap starts");
+                    let (peak, elapsed) = sample_peak(child, run_time());
+                    let moved = s3.stats().bytes_received - received;
+                    assert!(moved >= 100 * MIB, "the copy uploaded only {moved} bytes");
+                    peaks.push(peak);
+                    rates.push(moved / elapsed.as_secs().max(1));
+                    elapsed
+                })
+                .sum()
+        })
+    });
+    group.finish();
+    let peak = support::median(&mut peaks);
+    let rate = support::median(&mut rates);
+    println!(
+        "copy/rss/virtual-200GiB: median peak RSS {:.1} MiB over {:?} runs ({:.0} MiB/s uploaded), idle {:.1} MiB, growth {:.1} MiB, budget {} MiB",
+        peak as f64 / MIB as f64,
+        run_time(),
+        rate as f64 / MIB as f64,
+        idle as f64 / MIB as f64,
+        peak.saturating_sub(idle) as f64 / MIB as f64,
+        BUDGET / MIB
+    );
+    assert!(
+        peak <= idle + BUDGET,
+        "peak RSS {peak} exceeds idle {idle} + budget {BUDGET}"
+    );
+}
+
+criterion_group!(benches, virtual_200gib);
+criterion_main!(benches);

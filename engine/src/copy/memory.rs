@@ -1,0 +1,186 @@
+//! The memory law: what one copy may hold, derived in one place from its budget, part size and output kind.
+//!
+//! A copy holds three kinds of buffers, each one block (the first part's
+//! size) or one part long: ranged reads in flight, the block inside the
+//! transform, and parts filling or uploading (each holds an upload permit of
+//! its own size until S3 has it). For output of known length (identity and
+//! any length-preserving transform) a part *is* a slice of the block read,
+//! so there is no separate transform block. The plan fits the configured
+//! read-ahead and upload concurrency into the budget at the actual part size,
+//! and caps a growing part schedule where two parts still fit the upload
+//! permits: so a copy never holds more than [`MemoryPlan::reservation`],
+//! whatever the object size, and a transform's output stops with
+//! [`CopyError::OutputTooLargeForMemory`] before it would need more.
+
+use super::CopySettings;
+use super::error::CopyError;
+use super::part_size::{MIB, PartSchedule};
+
+/// Permits count KiB, so reservations of small objects stay small.
+pub const KIB: u64 = 1024;
+
+/// Fewest blocks a copy of known-length output can run in: one read in
+/// flight, one part uploading and the next one filling (the block just read
+/// is that part).
+pub const MIN_BLOCKS_KNOWN_LENGTH: u64 = 3;
+
+/// Fewest blocks a copy of unknown-length output can run in: one read in
+/// flight, one block in the transform, one part uploading, one filling.
+pub const MIN_BLOCKS_UNKNOWN_LENGTH: u64 = 4;
+
+/// How one copy uses its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// The part sizes, capped where the upload permits still hold two parts.
+    pub schedule: PartSchedule,
+    /// Ranged reads in flight or waiting (each one block).
+    pub read_ahead: usize,
+    /// Bytes of upload permits: parts filling or uploading hold them.
+    pub upload_capacity: u64,
+    /// The most bytes this copy holds at once; what it reserves.
+    pub reservation: u64,
+}
+
+impl MemoryPlan {
+    /// The largest output this plan can upload (10,000 parts of its schedule).
+    pub fn max_output(&self) -> u64 {
+        self.schedule.capacity()
+    }
+}
+
+/// The smallest budget a copy needs at `part_size`.
+pub fn minimum_budget(part_size: u64, output_known: bool) -> u64 {
+    let blocks = if output_known {
+        MIN_BLOCKS_KNOWN_LENGTH
+    } else {
+        MIN_BLOCKS_UNKNOWN_LENGTH
+    };
+    blocks * part_size
+}
+
+fn round_up_kib(bytes: u64) -> u64 {
+    bytes.div_ceil(KIB).max(1) * KIB
+}
+
+/// Fits `settings` into `budget` bytes for a source of `size` bytes (when
+/// known) whose output length is known (`output_known`) or not.
+///
+/// An object no larger than one part (known output) reads once and writes
+/// once, so it reserves about twice its own size, not a part's: many small
+/// objects copy at once within one budget.
+pub fn plan(
+    settings: &CopySettings,
+    size: Option<u64>,
+    output_known: bool,
+    budget: u64,
+) -> Result<MemoryPlan, CopyError> {
+    let schedule = PartSchedule::new(settings.part_size, size, output_known);
+    let block = schedule.base();
+    if let (true, Some(size)) = (output_known, size)
+        && size <= block
+    {
+        let one = round_up_kib(size);
+        return Ok(MemoryPlan {
+            schedule,
+            read_ahead: 1,
+            upload_capacity: one,
+            reservation: 2 * one,
+        });
+    }
+    let needed = minimum_budget(block, output_known);
+    if needed > budget {
+        return Err(CopyError::MemoryTooSmall {
+            part_size: block,
+            needed,
+            budget,
+        });
+    }
+    let blocks = budget / block;
+    // Blocks beside reads and parts: the transform's input block.
+    let fixed = u64::from(!output_known);
+    let mut read = (settings.read_ahead.max(1) as u64).min(blocks - fixed - 2);
+    let mut slots = (settings.upload_concurrency.max(1) as u64 + 1).min(blocks - fixed - 1);
+    while read + slots + fixed > blocks {
+        if slots > read && slots > 2 {
+            slots -= 1;
+        } else if read > 1 {
+            read -= 1;
+        } else {
+            slots -= 1;
+        }
+    }
+    let upload_capacity = slots * block;
+    let schedule = if output_known {
+        schedule
+    } else {
+        // Two parts (one uploading, one filling) must fit the permits.
+        schedule.with_max_part((upload_capacity / 2 / MIB * MIB).max(block))
+    };
+    Ok(MemoryPlan {
+        schedule,
+        read_ahead: read as usize,
+        upload_capacity,
+        reservation: (read + fixed) * block + upload_capacity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
+
+    const GIB: u64 = 1024 * MIB;
+
+    fn settings(read_ahead: usize, upload_concurrency: usize) -> CopySettings {
+        CopySettings {
+            read_ahead,
+            upload_concurrency,
+            ..CopySettings::default()
+        }
+    }
+
+    #[test]
+    fn small_objects_reserve_about_their_size() {
+        let plan = plan(&settings(3, 3), Some(4096), true, 64 * MIB).unwrap();
+        assert_eq!(plan.reservation, 8 * KIB);
+        let empty = super::plan(&settings(3, 3), Some(0), true, 64 * MIB).unwrap();
+        assert_eq!(empty.reservation, 2 * KIB);
+    }
+
+    #[test]
+    fn concurrency_shrinks_to_fit_the_budget_at_any_size() {
+        for size in [GIB, 100 * GIB, 200 * GIB] {
+            let plan = plan(&settings(16, 16), Some(size), true, 64 * MIB).unwrap();
+            assert!(plan.reservation <= 64 * MIB, "{size}: {plan:?}");
+            assert!(plan.read_ahead >= 1 && plan.upload_capacity >= 2 * plan.schedule.base());
+        }
+    }
+
+    #[test]
+    fn an_object_whose_parts_cannot_fit_is_refused() {
+        // 1 TiB needs 105 MiB parts; three of them exceed 64 MiB.
+        let error = plan(&settings(3, 3), Some(1024 * GIB), true, 64 * MIB).unwrap_err();
+        assert!(matches!(error, CopyError::MemoryTooSmall { .. }), "{error}");
+        assert_eq!(
+            minimum_budget(DEFAULT_PART_SIZE, false),
+            4 * DEFAULT_PART_SIZE
+        );
+    }
+
+    #[test]
+    fn growing_parts_are_capped_where_two_still_fit() {
+        // 512 MB defaults: 64 MiB budget, 8 MiB blocks, 3 reads + 1 transform
+        // block leave 32 MiB of permits: parts grow to 16 MiB, no further.
+        let plan = plan(&settings(3, 3), None, false, 64 * MIB).unwrap();
+        assert_eq!(plan.upload_capacity, 32 * MIB);
+        assert_eq!(plan.schedule.part_size(MAX_PARTS), 16 * MIB);
+        assert_eq!(plan.reservation, 64 * MIB);
+        assert_eq!(plan.max_output(), 1_000 * 8 * MIB + 9_000 * 16 * MIB);
+        let five = CopySettings {
+            part_size: MIN_PART_SIZE,
+            ..settings(1, 1)
+        };
+        let floor = super::plan(&five, None, false, 4 * MIN_PART_SIZE).unwrap();
+        assert_eq!(floor.schedule.part_size(MAX_PARTS), MIN_PART_SIZE);
+    }
+}

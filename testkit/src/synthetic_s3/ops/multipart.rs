@@ -1,0 +1,171 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart and AbortMultipartUpload
+//! (CompleteMultipartUpload has its own module).
+
+use super::super::body::{BodyPlan, receive};
+use super::super::checksum::{ChecksumAlgorithm, ChecksumType};
+use super::super::config::{MAX_PART_NUMBER, MAX_UPLOAD_BYTES};
+use super::super::error::S3Error;
+use super::super::generate::hash_etag;
+use super::super::request::{header, object_headers};
+use super::super::response::{ResponseBody, empty, full, set_header};
+use super::super::upload::{Part, Upload};
+use super::super::xml::XmlWriter;
+use super::Ctx;
+use super::write::{checksum_header, refuse};
+use http::{HeaderMap, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The checksum algorithm and type a CreateMultipartUpload asks for, checked as S3
+/// checks them: CRC64NVME is full-object only, SHAs composite only, and the type's
+/// default follows the algorithm.
+fn checksum_choice(
+    headers: &HeaderMap,
+) -> Result<(Option<ChecksumAlgorithm>, Option<ChecksumType>), S3Error> {
+    let invalid = |detail: String| S3Error::InvalidRequest { detail };
+    let algorithm = header(headers, "x-amz-checksum-algorithm")
+        .map(|name| {
+            ChecksumAlgorithm::parse(name)
+                .ok_or_else(|| invalid(format!("checksum algorithm {name} is unknown")))
+        })
+        .transpose()?;
+    let kind = header(headers, "x-amz-checksum-type")
+        .map(|name| {
+            ChecksumType::parse(name)
+                .ok_or_else(|| invalid(format!("checksum type {name} is unknown")))
+        })
+        .transpose()?;
+    match (algorithm, kind) {
+        (None, Some(_)) => Err(invalid(
+            "x-amz-checksum-type needs x-amz-checksum-algorithm".to_owned(),
+        )),
+        (None, None) => Ok((None, None)),
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(invalid(
+            "crc64nvme supports only the full_object checksum type".to_owned(),
+        )),
+        (Some(algorithm), Some(ChecksumType::FullObject)) if !algorithm.is_crc() => {
+            Err(invalid(format!(
+                "{} supports only the composite checksum type",
+                algorithm.as_str()
+            )))
+        }
+        (Some(algorithm), Some(kind)) => Ok((Some(algorithm), Some(kind))),
+        (Some(ChecksumAlgorithm::Crc64Nvme), None) => Ok((
+            Some(ChecksumAlgorithm::Crc64Nvme),
+            Some(ChecksumType::FullObject),
+        )),
+        (Some(algorithm), None) => Ok((Some(algorithm), Some(ChecksumType::Composite))),
+    }
+}
+
+/// CreateMultipartUpload: remembers the destination, headers and checksum choice.
+pub fn create(ctx: &Ctx, request: &Request<Incoming>) -> Result<Response<ResponseBody>, S3Error> {
+    let headers = request.headers();
+    let (algorithm, checksum_type) = checksum_choice(headers)?;
+    let upload = Upload {
+        bucket: ctx.target.bucket.clone(),
+        key: ctx.key.clone(),
+        headers: object_headers(headers)?,
+        algorithm,
+        checksum_type,
+        initiated: SystemTime::now(),
+        parts: BTreeMap::new(),
+    };
+    let upload_id = ctx.shared.store.create_upload(upload)?;
+    let mut xml = XmlWriter::new("InitiateMultipartUploadResult", true);
+    xml.element("Bucket", &ctx.target.bucket)
+        .element("Key", &ctx.key)
+        .element("UploadId", &upload_id);
+    let mut response = Response::new(full(xml.finish()));
+    let out = response.headers_mut();
+    set_header(out, "content-type", "application/xml");
+    if let Some(algorithm) = algorithm {
+        set_header(out, "x-amz-checksum-algorithm", algorithm.as_str());
+    }
+    if let Some(kind) = checksum_type {
+        set_header(out, "x-amz-checksum-type", kind.as_str());
+    }
+    Ok(response)
+}
+
+/// The part number and upload id of a part request.
+pub(super) fn part_target(ctx: &Ctx) -> Result<(u32, String), S3Error> {
+    let query = &ctx.target.query;
+    let number = query.get("partNumber").unwrap_or("");
+    let part = number
+        .parse::<u32>()
+        .ok()
+        .filter(|part| (1..=MAX_PART_NUMBER).contains(part))
+        .ok_or_else(|| S3Error::InvalidArgument {
+            name: "partNumber",
+            detail: format!("part number {number:?} is not an integer from 1 to {MAX_PART_NUMBER}"),
+        })?;
+    Ok((part, query.get("uploadId").unwrap_or("").to_owned()))
+}
+
+/// The part number, upload id and body plan of an UploadPart, checked before its body
+/// is read: any sent checksum must be in the upload's algorithm.
+fn prepare_part(ctx: &Ctx, headers: &HeaderMap) -> Result<(u32, String, BodyPlan), S3Error> {
+    let (number, upload_id) = part_target(ctx)?;
+    let upload = ctx
+        .shared
+        .store
+        .upload(&upload_id, &ctx.target.bucket, &ctx.key)?;
+    let plan = BodyPlan::from_headers(headers, MAX_UPLOAD_BYTES, upload.algorithm)?;
+    let sent = plan
+        .header_checksum
+        .as_ref()
+        .map(|(algorithm, _)| *algorithm)
+        .or(plan.trailer_checksum);
+    if let (Some(expected), Some(actual)) = (upload.algorithm, sent)
+        && expected != actual
+    {
+        return Err(S3Error::InvalidRequest {
+            detail: format!(
+                "checksum type mismatch occurred, expected checksum type: {}, actual checksum type: {}",
+                expected.as_str().to_ascii_lowercase(),
+                actual.as_str().to_ascii_lowercase()
+            ),
+        });
+    }
+    Ok((number, upload_id, plan))
+}
+
+/// UploadPart: streams the part through the checksums like PutObject, requires any sent
+/// checksum to be in the upload's algorithm, and records length, CRC64NVME and ETag.
+pub async fn upload_part(
+    ctx: &Ctx,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, S3Error> {
+    let (parts, body) = request.into_parts();
+    let (number, upload_id, plan) = match prepare_part(ctx, &parts.headers) {
+        Ok(prepared) => prepared,
+        Err(error) => return Err(refuse(body, error, ctx).await),
+    };
+    let body = receive(body, &plan, &ctx.pacer, &ctx.shared.counters).await?;
+    let part = Part {
+        len: body.len,
+        crc64nvme: body.crc64nvme,
+        etag: hash_etag([body.len, body.crc64nvme, u64::from(number)], None),
+        checksum: body.checksum,
+        bytes: body.bytes,
+    };
+    let mut response = Response::new(empty());
+    let out = response.headers_mut();
+    set_header(out, "etag", &part.etag);
+    checksum_header(out, part.checksum.as_ref(), Some(part.crc64nvme));
+    ctx.shared.store.put_part(&upload_id, number, part)?;
+    Ok(response)
+}
+
+/// AbortMultipartUpload: 204, or NoSuchUpload.
+pub fn abort(ctx: &Ctx) -> Result<Response<ResponseBody>, S3Error> {
+    let upload_id = ctx.target.query.get("uploadId").unwrap_or("");
+    ctx.shared
+        .store
+        .abort(upload_id, &ctx.target.bucket, &ctx.key)?;
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
