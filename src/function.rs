@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::handler::CopyHandler;
 use crate::runtime::{self, Diagnostic, Endpoint, RuntimeOptions, error_type};
+use std::future::Future;
 use std::process::ExitCode;
 
 /// The environment variable Lambda sets to the Runtime API's address.
@@ -48,7 +49,21 @@ pub async fn serve() -> ExitCode {
     };
     let client = crate::s3::client_from_env().await;
     let handler = CopyHandler::new(client, config);
-    match runtime::run(endpoint, handler, options, terminate_signal()).await {
+    // The SIGTERM handler first, so no signal finds the default action; then
+    // the internal extension that makes Lambda send it, registered during
+    // init, before the loop's first `/next`.
+    let shutdown = terminate_signal();
+    let _extension = match runtime::extension::register_graceful_shutdown(&endpoint).await {
+        Ok(task) => Some(task),
+        Err(error) => {
+            tracing::warn!(
+                "no graceful shutdown (lambda sends sigterm only with an extension registered): {}",
+                runtime::error_chain(&error)
+            );
+            None
+        }
+    };
+    match runtime::run(endpoint, handler, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("runtime loop stopped: {}", runtime::error_chain(&error));
@@ -57,25 +72,30 @@ pub async fn serve() -> ExitCode {
     }
 }
 
-/// Completes on SIGTERM (Lambda's shutdown with extensions) or Ctrl-C.
-pub async fn terminate_signal() {
+/// Completes on SIGTERM (Lambda's shutdown, sent because of the internal
+/// extension) or Ctrl-C. The SIGTERM handler is installed when this is
+/// called, not when the future is first polled.
+pub fn terminate_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let term = {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            Ok(term) => Some(term),
+            Err(error) => {
+                tracing::warn!("failed to listen for sigterm: {error}");
+                None
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("sigterm received"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -5,11 +5,60 @@ use s3_stream_lambda::runtime::{
 };
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
 use serde::Deserialize;
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, oneshot};
 
 /// Upper bound for any single wait in these tests; generous for a loaded machine.
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Marks the handler sets (`started:KEY`, `dropped:KEY`), so a test can wait
+/// for a handler to be running, or for its future to have been dropped.
+struct Marks {
+    set: Mutex<HashSet<String>>,
+    changed: Notify,
+}
+
+fn marks() -> &'static Marks {
+    static MARKS: OnceLock<Marks> = OnceLock::new();
+    MARKS.get_or_init(|| Marks {
+        set: Mutex::new(HashSet::new()),
+        changed: Notify::new(),
+    })
+}
+
+fn mark(name: String) {
+    marks().set.lock().unwrap().insert(name);
+    marks().changed.notify_waiters();
+}
+
+/// Waits up to `WAIT` for `name` to be marked; fails the test otherwise.
+async fn wait_for_mark(name: &str) {
+    let wait = async {
+        loop {
+            let notified = marks().changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if marks().set.lock().unwrap().contains(name) {
+                return;
+            }
+            notified.await;
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{name} was not marked within {WAIT:?}"));
+}
+
+/// Marks `dropped:KEY` when the handler's future is dropped, however it ends.
+struct DropMark(String);
+
+impl Drop for DropMark {
+    fn drop(&mut self) {
+        mark(format!("dropped:{}", self.0));
+    }
+}
 
 #[derive(Deserialize)]
 struct TestEvent {
@@ -42,6 +91,20 @@ impl InvocationHandler for ScriptedHandler {
                 Ok(
                     serde_json::json!({"remaining_ms": context.invocation.remaining().as_millis() as u64}),
                 )
+            }
+            "ignore_cancel" => {
+                // A handler stuck in a call that never returns, deaf to its token.
+                let key = event.value.as_str().unwrap_or_default().to_owned();
+                let _dropped = DropMark(key.clone());
+                mark(format!("started:{key}"));
+                tokio::time::sleep(Duration::from_secs(3_600)).await;
+                Ok(serde_json::json!({"ignored": key}))
+            }
+            "mark_then_wait_for_cancel" => {
+                let key = event.value.as_str().unwrap_or_default().to_owned();
+                mark(format!("started:{key}"));
+                context.cancel.cancelled().await;
+                Ok(serde_json::json!({"cancelled": key}))
             }
             other => Err(Diagnostic::new("Test.UnknownAction", other)),
         }
@@ -82,13 +145,21 @@ impl Harness {
     }
 
     async fn stop(mut self) {
+        self.stop_timed().await;
+    }
+
+    /// Fires the shutdown signal; returns how long the loop took to return `Ok`.
+    async fn stop_timed(&mut self) -> Duration {
+        let started = Instant::now();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let result = tokio::time::timeout(WAIT, self.task)
+        let result = tokio::time::timeout(WAIT, &mut self.task)
             .await
             .expect("loop stops");
+        let elapsed = started.elapsed();
         assert!(result.expect("loop task joins").is_ok());
+        elapsed
     }
 }
 
@@ -257,4 +328,87 @@ async fn exits_promptly_after_a_500() {
         Err(RuntimeError::Fatal { status, .. }) => assert_eq!(status, 500),
         other => panic!("expected a fatal error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn posts_a_timeout_error_before_the_deadline_when_the_handler_ignores_cancellation() {
+    let harness = start(RuntimeOptions {
+        safety_margin: Duration::from_millis(1_000),
+    })
+    .await;
+    let timeout = Duration::from_millis(1_500);
+    let started = Instant::now();
+    let spec = InvocationSpec::new(
+        serde_json::json!({"action": "ignore_cancel", "value": "deadline"}).to_string(),
+    )
+    .with_timeout(timeout);
+    let post = harness.invoke(spec).await;
+    // The deadline is `timeout` after delivery, and delivery came after `started`.
+    let elapsed = started.elapsed();
+    assert_error_post(&post, "Runtime.HandlerTimeout");
+    assert!(
+        elapsed < timeout,
+        "posted {elapsed:?} after the enqueue, past the deadline"
+    );
+    let hard_stop = timeout - runtime::POST_RESERVE;
+    assert!(
+        elapsed + Duration::from_millis(50) >= hard_stop,
+        "the handler was stopped early, after {elapsed:?}"
+    );
+    let message = post.json()["errorMessage"].as_str().unwrap().to_owned();
+    assert!(message.contains("before the deadline"), "{message}");
+    // The stuck handler's future is dropped, not leaked, and the loop goes on.
+    wait_for_mark("dropped:deadline").await;
+    let next = harness
+        .invoke_json(serde_json::json!({"action": "echo", "value": 7}))
+        .await;
+    assert_eq!(next.json()["echo"], 7);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_cancels_the_handler_posts_its_result_and_stops() {
+    let mut harness = start(RuntimeOptions::default()).await;
+    let id = harness.emulator.enqueue(InvocationSpec::new(
+        serde_json::json!({"action": "mark_then_wait_for_cancel", "value": "graceful"}).to_string(),
+    ));
+    wait_for_mark("started:graceful").await;
+    assert_eq!(harness.emulator.post_count(), 0);
+    let elapsed = harness.stop_timed().await;
+    assert!(
+        elapsed < runtime::SHUTDOWN_WINDOW,
+        "the loop took {elapsed:?} to stop"
+    );
+    let post = harness
+        .emulator
+        .wait_for_result(&id, WAIT)
+        .await
+        .expect("the result is posted before the loop stops");
+    assert_eq!(post.kind, PostKind::Response, "{:?}", post.json());
+    assert_eq!(post.json()["cancelled"], "graceful");
+}
+
+#[tokio::test]
+async fn shutdown_stops_a_deaf_handler_within_the_window() {
+    let mut harness = start(RuntimeOptions::default()).await;
+    let id = harness.emulator.enqueue(InvocationSpec::new(
+        serde_json::json!({"action": "ignore_cancel", "value": "shutdown"}).to_string(),
+    ));
+    wait_for_mark("started:shutdown").await;
+    let elapsed = harness.stop_timed().await;
+    let budget = runtime::SHUTDOWN_WINDOW - runtime::SHUTDOWN_EXIT_RESERVE;
+    assert!(
+        elapsed >= budget && elapsed < runtime::SHUTDOWN_WINDOW,
+        "the loop took {elapsed:?} to stop; the handler had {budget:?}"
+    );
+    wait_for_mark("dropped:shutdown").await;
+    // Posting was skipped: the handler used the whole budget.
+    assert!(
+        harness
+            .emulator
+            .wait_for_result(&id, Duration::from_millis(100))
+            .await
+            .is_none(),
+        "no time was left to post"
+    );
 }

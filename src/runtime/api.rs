@@ -16,6 +16,22 @@ pub trait ApiRequest {
     fn to_request(&self, endpoint: &Endpoint) -> Request<Full<Bytes>>;
 }
 
+/// A request to `path` on `endpoint` with the headers every request carries.
+pub(super) fn request_builder(
+    endpoint: &Endpoint,
+    method: Method,
+    path: String,
+) -> http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http_header::HOST, endpoint.authority())
+        .header(
+            http_header::USER_AGENT,
+            concat!("s3-stream-lambda/", env!("CARGO_PKG_VERSION")),
+        )
+}
+
 fn build(
     endpoint: &Endpoint,
     method: Method,
@@ -24,14 +40,7 @@ fn build(
     error_type: Option<&str>,
     body: Bytes,
 ) -> Request<Full<Bytes>> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(endpoint.path(route))
-        .header(http_header::HOST, endpoint.authority())
-        .header(
-            http_header::USER_AGENT,
-            concat!("s3-stream-lambda/", env!("CARGO_PKG_VERSION")),
-        );
+    let mut builder = request_builder(endpoint, method, endpoint.path(route));
     if let Some(content_type) = content_type {
         builder = builder.header(http_header::CONTENT_TYPE, content_type);
     }
@@ -45,7 +54,7 @@ fn build(
 }
 
 /// Keeps a header value to visible ASCII so it is always a valid header.
-fn sanitize_header(value: &str) -> String {
+pub(super) fn sanitize_header(value: &str) -> String {
     value
         .chars()
         .map(|c| {

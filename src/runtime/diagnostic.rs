@@ -8,6 +8,9 @@ pub mod error_type {
     pub const MALFORMED_EVENT: &str = "Runtime.MalformedEvent";
     /// The handler panicked; the process keeps serving.
     pub const HANDLER_PANIC: &str = "Runtime.HandlerPanic";
+    /// The handler did not return in time after its cancellation signal (or
+    /// after SIGTERM); the runtime stopped it and posted this instead.
+    pub const HANDLER_TIMEOUT: &str = "Runtime.HandlerTimeout";
     /// The handler's result could not be serialized to JSON.
     pub const SERIALIZATION: &str = "Runtime.SerializationError";
     /// `/next` delivered an invocation without a usable deadline.

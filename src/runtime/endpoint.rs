@@ -5,6 +5,10 @@ use std::fmt;
 /// The Runtime API's API version, the first path segment of every endpoint.
 pub const API_VERSION: &str = "2018-06-01";
 
+/// The Extensions API's version, the first path segment of its endpoints
+/// (served at the same address as the Runtime API).
+pub const EXTENSIONS_API_VERSION: &str = "2020-01-01";
+
 /// The address of a Lambda Runtime API.
 ///
 /// Lambda hands it out as `host:port`; some emulators hand out
@@ -63,6 +67,11 @@ impl Endpoint {
     pub fn path(&self, route: &str) -> String {
         format!("{}/{API_VERSION}/{route}", self.prefix)
     }
+
+    /// The request path of an Extensions API `route` (e.g. `extension/register`).
+    pub fn extension_path(&self, route: &str) -> String {
+        format!("{}/{EXTENSIONS_API_VERSION}/{route}", self.prefix)
+    }
 }
 
 impl fmt::Display for Endpoint {
@@ -92,6 +101,10 @@ mod tests {
         assert_eq!(
             e.path("runtime/init/error"),
             "/lambda/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(
+            e.extension_path("extension/register"),
+            "/lambda/2020-01-01/extension/register"
         );
     }
 

@@ -11,10 +11,14 @@ use tokio_util::sync::CancellationToken;
 /// What a handler knows about the invocation it serves.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// The invocation's headers.
+    /// The invocation's headers; `invocation.deadline` is Lambda's deadline.
     pub invocation: Arc<Invocation>,
-    /// Fires the runtime's safety margin before the deadline: stop, clean up,
-    /// and return an error while Lambda still listens.
+    /// Fires the runtime's safety margin before the deadline, or on SIGTERM:
+    /// stop, clean up, and return an error while Lambda still listens. The
+    /// handler then has until [`POST_RESERVE`](super::POST_RESERVE) before the
+    /// deadline (on SIGTERM, the shutdown window) to return; after that the
+    /// runtime posts `Runtime.HandlerTimeout` and drops the handler's future,
+    /// so anything to undo must sit in `Drop` guards.
     pub cancel: CancellationToken,
 }
 
@@ -22,7 +26,9 @@ pub struct Context {
 ///
 /// The loop decodes the event (a decoding failure is posted as
 /// `Runtime.MalformedEvent`), runs `call` in a task of its own (a panic is posted
-/// as `Runtime.HandlerPanic`), and posts the output or the diagnostic.
+/// as `Runtime.HandlerPanic`, a handler that outlives its cancellation is
+/// stopped and posted as `Runtime.HandlerTimeout`), and posts the output or
+/// the diagnostic.
 pub trait InvocationHandler: Send + Sync + 'static {
     /// The event's JSON shape.
     type Event: DeserializeOwned + Send + 'static;

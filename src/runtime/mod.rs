@@ -4,8 +4,10 @@ mod api;
 mod client;
 pub mod diagnostic;
 mod endpoint;
+pub mod extension;
 mod invocation;
 mod invocation_handler;
+mod supervisor;
 
 pub use api::ERROR_CONTENT_TYPE;
 pub use client::ClientError;
@@ -21,12 +23,28 @@ use http::StatusCode;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// How long before the deadline the handler's cancellation signal fires by
 /// default: enough to abort in-flight multipart uploads (one request each) and
 /// post the error while Lambda still listens, small next to any useful timeout.
 pub const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(2_000);
+
+/// Time kept before Lambda's deadline to post the error ourselves: a handler
+/// that has not returned by `deadline - POST_RESERVE` (its cancellation signal
+/// fired earlier) is stopped and `Runtime.HandlerTimeout` is posted. One small
+/// loopback post takes well under a millisecond; 200 ms absorbs a loaded
+/// sandbox without taking much from the handler.
+pub const POST_RESERVE: Duration = Duration::from_millis(200);
+
+/// Lambda's graceful-shutdown window for a runtime with an internal
+/// extension: after SIGTERM the process has 500 ms (300 ms without one) before
+/// SIGKILL, as AWS documents for the shutdown phase.
+pub const SHUTDOWN_WINDOW: Duration = Duration::from_millis(500);
+
+/// Part of [`SHUTDOWN_WINDOW`] kept for leaving: after SIGTERM the handler and
+/// the post of its result get the window minus this, so the process exits
+/// (drops the tokio runtime, flushes its logs) before SIGKILL.
+pub const SHUTDOWN_EXIT_RESERVE: Duration = Duration::from_millis(50);
 
 /// Pause before asking `/next` again after it answered neither an event nor
 /// 500: keeps a misbehaving API from turning the loop into a busy spin.
@@ -68,6 +86,16 @@ pub enum RuntimeError {
 
 /// Serves invocations from `endpoint` with `handler` until `shutdown`
 /// completes (returns `Ok`) or the Runtime API fails (returns the error).
+///
+/// `shutdown` is Lambda's SIGTERM in the function. When it completes while a
+/// handler runs, the handler's cancellation token fires, the handler gets
+/// until [`SHUTDOWN_WINDOW`] minus [`SHUTDOWN_EXIT_RESERVE`] to return, its
+/// result is posted if time is left, and the loop returns `Ok`.
+///
+/// # Cancellation
+///
+/// Dropping the future aborts the handler's task of the invocation in flight;
+/// nothing is posted for it.
 pub async fn run<H: InvocationHandler>(
     endpoint: Endpoint,
     handler: H,
@@ -80,7 +108,10 @@ pub async fn run<H: InvocationHandler>(
     tracing::debug!("runtime loop serving {}", client.endpoint());
     loop {
         let next = tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                tracing::info!("shutdown signal while waiting for an event: stopping");
+                return Ok(());
+            }
             next = client.send(&NextInvocation) => next?,
         };
         match next.status {
@@ -117,16 +148,42 @@ pub async fn run<H: InvocationHandler>(
         };
         crate::logging::set_request_id(Some(&invocation.request_id));
         export_trace_id(invocation.trace_id.as_deref());
-        let outcome = invoke(&handler, next.body, Arc::clone(&invocation), &options).await;
-        let result = match outcome {
-            Ok(body) => post_response(&mut client, &invocation.request_id, body).await,
-            Err(diagnostic) => {
-                tracing::error!("invocation failed: {diagnostic}");
-                post_error(&mut client, &invocation.request_id, &diagnostic).await
-            }
+        let outcome = supervisor::invoke(
+            &handler,
+            next.body,
+            Arc::clone(&invocation),
+            &options,
+            shutdown.as_mut(),
+        )
+        .await;
+        if let Err(diagnostic) = &outcome.result {
+            tracing::error!("invocation failed: {diagnostic}");
+        }
+        let posted = post_outcome(&mut client, &invocation.request_id, outcome.result);
+        let Some(by) = outcome.shutdown_by else {
+            let result = posted.await;
+            crate::logging::set_request_id(None);
+            result?;
+            continue;
         };
+        // Shutting down: post if Lambda's window allows, then stop; a failed
+        // post changes nothing about the exit.
+        let posted = if tokio::time::Instant::now() < by {
+            tokio::time::timeout_at(by, posted).await.ok()
+        } else {
+            None
+        };
+        match posted {
+            Some(Ok(())) => {}
+            Some(Err(error)) => tracing::warn!(
+                "failed to post the result while shutting down: {}",
+                error_chain(&error)
+            ),
+            None => tracing::warn!("no time left to post the result before exiting"),
+        }
         crate::logging::set_request_id(None);
-        result?;
+        tracing::info!("shutdown signal: stopping");
+        return Ok(());
     }
 }
 
@@ -140,74 +197,14 @@ pub async fn report_init_error(
     check_post(response.status, &response.body, "init/error")
 }
 
-/// Decodes the event, runs the handler under the panic guard and the
-/// cancellation timer, and encodes its output.
-async fn invoke<H: InvocationHandler>(
-    handler: &Arc<H>,
-    body: Bytes,
-    invocation: Arc<Invocation>,
-    options: &RuntimeOptions,
-) -> Result<Bytes, Diagnostic> {
-    let event: H::Event = serde_json::from_slice(&body).map_err(|error| {
-        Diagnostic::new(
-            error_type::MALFORMED_EVENT,
-            format!("failed to decode the event: {error}"),
-        )
-    })?;
-    let cancel = CancellationToken::new();
-    let cancel_at = invocation
-        .deadline
-        .checked_sub(options.safety_margin)
-        .unwrap_or_else(tokio::time::Instant::now);
-    let timer = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(cancel_at).await;
-            tracing::warn!("deadline is near: cancelling the handler");
-            cancel.cancel();
-        })
-    };
-    let context = Context {
-        invocation,
-        cancel: cancel.clone(),
-    };
-    let task = {
-        let handler = Arc::clone(handler);
-        tokio::spawn(async move { handler.call(event, context).await })
-    };
-    let joined = task.await;
-    timer.abort();
-    cancel.cancel();
-    let output = match joined {
-        Ok(result) => result?,
-        Err(join_error) => {
-            let message = match join_error.try_into_panic() {
-                Ok(payload) => panic_message(payload.as_ref()),
-                Err(_) => "the handler task was cancelled".to_owned(),
-            };
-            return Err(Diagnostic::new(
-                error_type::HANDLER_PANIC,
-                format!("handler panicked: {message}"),
-            ));
-        }
-    };
-    serde_json::to_vec(&output)
-        .map(Bytes::from)
-        .map_err(|error| {
-            Diagnostic::new(
-                error_type::SERIALIZATION,
-                format!("failed to encode the response: {error}"),
-            )
-        })
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a non-string panic payload".to_owned()
+async fn post_outcome(
+    client: &mut RuntimeApiClient,
+    request_id: &str,
+    result: Result<Bytes, Diagnostic>,
+) -> Result<(), RuntimeError> {
+    match result {
+        Ok(body) => post_response(client, request_id, body).await,
+        Err(diagnostic) => post_error(client, request_id, &diagnostic).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Header names of the Runtime API, as AWS documents them (the emulator's own copy of the contract).
+//! Header names of the Runtime and Extensions APIs, as AWS documents them (the emulator's own copy of the contract).
 
 /// The request id; every later post for this invocation names it.
 pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
@@ -14,3 +14,11 @@ pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
 /// The error class of an `/error` or `/init/error` post.
 pub const FUNCTION_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+/// Extensions API: the extension's name, sent with `/extension/register`.
+pub const EXTENSION_NAME: &str = "lambda-extension-name";
+/// Extensions API: the id `/extension/register` answers with; later calls name it.
+pub const EXTENSION_IDENTIFIER: &str = "lambda-extension-identifier";
+/// Extensions API: the id of one event `/extension/event/next` delivers.
+pub const EXTENSION_EVENT_IDENTIFIER: &str = "lambda-extension-event-identifier";
+/// Extensions API: opt-in features of `/extension/register` (`accountId`).
+pub const EXTENSION_ACCEPT_FEATURE: &str = "lambda-extension-accept-feature";

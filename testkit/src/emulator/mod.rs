@@ -5,11 +5,21 @@
 //! posts are recorded with their headers and answered 202; a response over
 //! 6 MB + 100 bytes is answered 413, an unknown request id 400, and the emulator
 //! can be told to answer 500 to everything.
+//!
+//! It also serves the Extensions API (`/2020-01-01/extension/register` and
+//! `/extension/event/next`, see [`extension`]) and models Lambda's shutdown
+//! phase: [`RuntimeApiEmulator::shutdown`] sends the runtime process SIGTERM
+//! when an extension is registered (SIGKILL when none is, as Lambda does) and
+//! queues `SHUTDOWN` for the extensions that subscribed to it (see [`shutdown`]).
 
+pub mod extension;
 pub mod header;
 mod service;
+pub mod shutdown;
 mod state;
 
+pub use extension::RegisteredExtension;
+pub use shutdown::{ShutdownPhase, ShutdownSignal};
 pub use state::{InvocationSpec, Post, PostKind};
 
 use hyper_util::rt::TokioIo;
@@ -99,6 +109,47 @@ impl RuntimeApiEmulator {
     /// Waits up to `timeout` until `/next` has been asked `count` times.
     pub async fn wait_for_next_requests(&self, count: u64, timeout: Duration) -> bool {
         self.state.wait_for_next_requests(count, timeout).await
+    }
+
+    /// Makes `name` an external extension (one Lambda found in
+    /// `/opt/extensions`), which may subscribe to `SHUTDOWN`; every other
+    /// name registers as an internal extension.
+    pub fn declare_external_extension(&self, name: &str) {
+        self.state.extensions.declare_external(name);
+    }
+
+    /// Every extension registered so far, in registration order.
+    pub fn registered_extensions(&self) -> Vec<RegisteredExtension> {
+        self.state.extensions.registered()
+    }
+
+    /// Waits up to `timeout` until `count` extensions have registered and
+    /// called `/extension/event/next` (for Lambda, they are ready).
+    pub async fn wait_for_extensions_ready(&self, count: usize, timeout: Duration) -> bool {
+        self.state.extensions.wait_ready(count, timeout).await
+    }
+
+    /// Starts Lambda's shutdown phase without signalling any process (for a
+    /// runtime loop in this process, whose shutdown future the test drives):
+    /// registration closes, `SHUTDOWN` is queued for its subscribers. Only the
+    /// first call starts a phase; later ones return it.
+    pub fn request_shutdown(&self) -> ShutdownPhase {
+        self.state.extensions.begin_shutdown()
+    }
+
+    /// Starts Lambda's shutdown phase for the runtime process `pid`: as
+    /// [`request_shutdown`](Self::request_shutdown), then sends the phase's
+    /// signal, SIGTERM when an extension is registered, SIGKILL otherwise.
+    pub fn shutdown(&self, pid: u32) -> std::io::Result<ShutdownPhase> {
+        let target = shutdown::process(pid)?;
+        let phase = self.request_shutdown();
+        shutdown::send(target, phase.signal)?;
+        Ok(phase)
+    }
+
+    /// The shutdown phase, once one was started.
+    pub fn shutdown_phase(&self) -> Option<ShutdownPhase> {
+        self.state.extensions.shutdown_phase()
     }
 
     /// When set, every request is answered 500, as a broken Lambda service would.

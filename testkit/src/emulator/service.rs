@@ -1,4 +1,4 @@
-//! The emulator's HTTP routes, answering as the documented Runtime API does.
+//! The emulator's HTTP routes, answering as the documented Runtime and Extensions APIs do.
 
 use super::MAX_RESPONSE_BYTES;
 use super::header;
@@ -13,7 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
-fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+/// The Extensions API's routes, at the same address.
+const EXTENSION_PREFIX: &str = "/2020-01-01/extension/";
+
+pub(super) fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -23,7 +26,7 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     response
 }
 
-fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+pub(super) fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
     reply(
         status,
         serde_json::json!({"errorType": error_type, "errorMessage": message}),
@@ -43,6 +46,9 @@ pub(super) async fn route(
         ));
     }
     let path = request.uri().path().to_owned();
+    if let Some(route) = path.strip_prefix(EXTENSION_PREFIX) {
+        return Ok(extension_route(&state, request, route).await);
+    }
     let Some(route) = path.strip_prefix(PREFIX) else {
         return Ok(error(StatusCode::NOT_FOUND, "NotFound", "unknown path"));
     };
@@ -62,13 +68,42 @@ pub(super) async fn route(
     Ok(response)
 }
 
+async fn extension_route(
+    state: &State,
+    request: Request<Incoming>,
+    route: &str,
+) -> Response<Full<Bytes>> {
+    let method = request.method().clone();
+    match (method, route) {
+        (Method::POST, "register") => {
+            let (parts, body) = request.into_parts();
+            match body.collect().await {
+                Ok(collected) => state
+                    .extensions
+                    .register(&parts.headers, &collected.to_bytes()),
+                Err(_) => error(StatusCode::BAD_REQUEST, "InvalidRequest", "unreadable body"),
+            }
+        }
+        (Method::GET, "event/next") => state.extensions.next(request.headers()).await,
+        _ => error(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
+    }
+}
+
 async fn next(state: &State) -> Response<Full<Bytes>> {
+    // The runtime's first `/next` ends init: no more extensions may register.
+    state.extensions.close_registration();
     let (id, spec) = state.next_event().await;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let deadline_ms = now_ms + spec.timeout.as_millis() as u64;
+    state.extensions.deliver_invoke(
+        &id,
+        deadline_ms,
+        &spec.function_arn,
+        spec.trace_id.as_deref(),
+    );
     let mut response = Response::new(Full::new(spec.body.clone()));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &str| {

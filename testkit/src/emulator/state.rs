@@ -1,5 +1,6 @@
 //! The emulator's queue of events, invocations in flight and recorded posts.
 
+use super::extension::Extensions;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::collections::HashSet;
@@ -94,6 +95,7 @@ impl Post {
 
 /// Everything the emulator knows, shared by its connections.
 pub struct State {
+    pub(super) extensions: Extensions,
     queue_tx: mpsc::UnboundedSender<(String, InvocationSpec)>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, InvocationSpec)>>,
     in_flight: Mutex<HashSet<String>>,
@@ -109,6 +111,7 @@ impl Default for State {
     fn default() -> Self {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         State {
+            extensions: Extensions::default(),
             queue_tx,
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             in_flight: Mutex::default(),
