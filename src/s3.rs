@@ -1,6 +1,7 @@
 //! The S3 client, configured from the standard AWS environment.
 
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
@@ -14,6 +15,12 @@ pub const FORCE_PATH_STYLE_ENV: &str = "S3_FORCE_PATH_STYLE";
 /// reads never pause on back-pressure (a GET starts only once its whole range
 /// has room), so a stall this long is the network's, not ours.
 pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
+
+/// Attempts the SDK makes per request, the first included, in adaptive mode:
+/// one more than the SDK's default 3, because S3 answers a burst of part
+/// uploads with `SlowDown` (503) until its partition scales, and the adaptive
+/// rate limiter needs a few answers to slow the client down to that rate.
+pub const SDK_MAX_ATTEMPTS: u32 = 4;
 
 /// Builds the S3 client from the environment (credentials, region,
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) plus `S3_FORCE_PATH_STYLE`.
@@ -31,6 +38,9 @@ pub async fn client_from_env() -> aws_sdk_s3::Client {
 pub fn client_with(shared: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(force_path_style)
+        // `SlowDown`/503 and connection failures before a response are retried
+        // by the SDK, client-side rate limited; a failed body is the reader's.
+        .retry_config(RetryConfig::adaptive().with_max_attempts(SDK_MAX_ATTEMPTS))
         // We send our own CRC64NVME on every write; no second SDK checksum.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         // Whole-object GETs ask for validation explicitly (checksum mode).

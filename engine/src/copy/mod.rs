@@ -18,7 +18,7 @@ pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use part_size::PartSchedule;
 pub use report::CopyReport;
-pub use source::{ObjectMetadata, SourceSpec};
+pub use source::{ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceSpec};
 pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
@@ -55,6 +55,8 @@ pub struct CopySettings {
     pub read_ahead: usize,
     /// Destination options.
     pub options: UploadOptions,
+    /// How source reads are resumed and when a body counts as stalled.
+    pub read_retry: ReadRetryPolicy,
 }
 
 impl Default for CopySettings {
@@ -64,6 +66,7 @@ impl Default for CopySettings {
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
             read_ahead: DEFAULT_READ_AHEAD,
             options: UploadOptions::default(),
+            read_retry: ReadRetryPolicy::default(),
         }
     }
 }
@@ -239,7 +242,15 @@ pub async fn copy_object(
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
     };
-    let result = pump(&mut pipeline, &resolved, schedule, transform.as_mut()).await;
+    let reads = Arc::new(ReadCounters::default());
+    let result = pump(
+        &mut pipeline,
+        &resolved,
+        schedule,
+        transform.as_mut(),
+        &reads,
+    )
+    .await;
     let written = match (result, pipeline.sink) {
         (Ok(()), sink) => {
             pipeline.sink = sink;
@@ -267,6 +278,7 @@ pub async fn copy_object(
             source::Pin::ETag(_) => None,
         },
         source_etag: resolved.spec.etag.clone(),
+        read_retries: reads.retries.load(Ordering::Relaxed),
     })
 }
 
@@ -276,8 +288,10 @@ async fn pump(
     resolved: &ResolvedSource,
     schedule: PartSchedule,
     transform: &mut dyn Transform,
+    counters: &Arc<ReadCounters>,
 ) -> Result<(), CopyError> {
     let client = pipeline.client.clone();
+    let policy = pipeline.settings.read_retry.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
         .map(|(index, range)| {
@@ -286,6 +300,8 @@ async fn pump(
                 resolved.clone(),
                 range,
                 index == 0,
+                policy.clone(),
+                Arc::clone(counters),
             ));
             AbortOnDropHandle::new(task)
         })
