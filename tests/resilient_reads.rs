@@ -79,19 +79,20 @@ async fn setup(test: &str) -> Setup {
 }
 
 impl Setup {
-    /// Puts `SIZE` deterministic bytes at `key`; returns their eTag and SHA-256.
-    async fn put(&self, key: &str, seed: u64) -> (String, String) {
-        let data = common::bytes_of(SIZE, seed);
+    /// Puts `size` deterministic bytes at `key`; returns their eTag and SHA-256.
+    async fn put(&self, key: &str, seed: u64, size: usize) -> (String, String) {
+        let data = common::bytes_of(size, seed);
         let sha = common::sha256(&data);
         let etag = common::put(&self.direct, &self.source, key, data).await;
         (etag, sha)
     }
 
-    /// Copies `key` through the proxy with identity.
+    /// Copies the `size` bytes at `key` through the proxy with identity.
     async fn copy(
         &self,
         key: &str,
         etag: &str,
+        size: usize,
         read_retry: ReadRetryPolicy,
     ) -> Result<CopyReport, CopyError> {
         let spec = SourceSpec {
@@ -99,7 +100,7 @@ impl Setup {
             key: key.to_owned(),
             version_id: None,
             etag: Some(etag.trim_matches('"').to_owned()),
-            size: Some(SIZE as u64),
+            size: Some(size as u64),
         };
         let destination = Destination {
             bucket: self.destination.clone(),
@@ -117,10 +118,10 @@ impl Setup {
         .await
     }
 
-    /// The destination's bytes match `sha` and nothing is left half-uploaded.
-    async fn assert_copied(&self, key: &str, sha: &str) {
+    /// The destination's `size` bytes match `sha` and nothing is left half-uploaded.
+    async fn assert_copied(&self, key: &str, sha: &str, size: usize) {
         let copied = common::get(&self.direct, &self.destination, key).await;
-        assert_eq!(copied.len(), SIZE, "{key}: length");
+        assert_eq!(copied.len(), size, "{key}: length");
         assert_eq!(common::sha256(&copied), sha, "{key}: sha-256");
         assert_eq!(self.incomplete().await, 0);
     }
@@ -140,12 +141,12 @@ async fn within<F: std::future::Future<Output = ()>>(test: F) {
 async fn cut_bodies_are_resumed_and_counted() {
     within(async {
         let s = setup("cut-resumed").await;
-        let (etag, sha) = s.put("big.bin", 11).await;
+        let (etag, sha) = s.put("big.bin", 11, SIZE).await;
         let cut = s.proxy.add_rule(
             Rule::new(ranged_gets(), Fault::CutBodyAfter(CUT_AFTER)).times(Times::EveryNth(2)),
         );
         let report = s
-            .copy("big.bin", &etag, fast_policy())
+            .copy("big.bin", &etag, SIZE, fast_policy())
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         // The rule also fires on resumes shorter than the cut, which pass whole:
@@ -164,7 +165,7 @@ async fn cut_bodies_are_resumed_and_counted() {
             report.read_retries
         );
         assert_eq!(report.bytes_read, SIZE as u64);
-        s.assert_copied("big.bin", &sha).await;
+        s.assert_copied("big.bin", &sha, SIZE).await;
     })
     .await;
 }
@@ -173,7 +174,7 @@ async fn cut_bodies_are_resumed_and_counted() {
 async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
     within(async {
         let s = setup("cut-always").await;
-        let (etag, _) = s.put("doomed.bin", 12).await;
+        let (etag, _) = s.put("doomed.bin", 12, SIZE).await;
         // The first two ranges pass, so a multipart upload exists when a read fails.
         s.proxy.add_rule(
             Rule::new(ranged_gets(), Fault::Delay(Duration::ZERO)).times(Times::First(2)),
@@ -187,7 +188,7 @@ async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
             ..fast_policy()
         };
         let error = s
-            .copy("doomed.bin", &etag, policy)
+            .copy("doomed.bin", &etag, SIZE, policy)
             .await
             .expect_err("a body cut on every attempt must fail the copy");
         let message = error_chain(&error);
@@ -219,7 +220,7 @@ async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
 async fn a_throttled_body_is_left_for_a_new_get() {
     within(async {
         let s = setup("throttled").await;
-        let (etag, sha) = s.put("slow.bin", 13).await;
+        let (etag, sha) = s.put("slow.bin", 13, SIZE).await;
         let throttle = s.proxy.add_rule(
             Rule::new(
                 ranged_gets(),
@@ -235,7 +236,7 @@ async fn a_throttled_body_is_left_for_a_new_get() {
             ..fast_policy()
         };
         let report = s
-            .copy("slow.bin", &etag, policy)
+            .copy("slow.bin", &etag, SIZE, policy)
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         assert_eq!(s.proxy.hits(throttle), 1);
@@ -243,7 +244,94 @@ async fn a_throttled_body_is_left_for_a_new_get() {
             report.read_retries >= 1,
             "the throttled read was not resumed"
         );
-        s.assert_copied("slow.bin", &sha).await;
+        s.assert_copied("slow.bin", &sha, SIZE).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_resume_refused_with_412_is_superseded_at_once() {
+    within(async {
+        let s = setup("resume-412").await;
+        let (etag, _) = s.put("changed.bin", 14, SIZE).await;
+        s.proxy
+            .add_rule(Rule::new(ranged_gets(), Fault::CutBodyAfter(MIB)).times(Times::First(1)));
+        let refused = s.proxy.add_rule(Rule::new(
+            ranged_gets(),
+            Fault::s3_error(
+                http::StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            ),
+        ));
+        let error = s
+            .copy("changed.bin", &etag, SIZE, fast_policy())
+            .await
+            .expect_err("a source changed mid-copy must fail the copy");
+        assert!(
+            matches!(error, CopyError::Superseded { .. }),
+            "{}",
+            error_chain(&error)
+        );
+        // Each reader meets the 412 once: it is never retried.
+        let refusals = s.proxy.hits(refused);
+        assert!((1..=3).contains(&refusals), "{refusals} refused GETs");
+        assert_eq!(s.incomplete().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_content_range_fails_the_copy() {
+    within(async {
+        let s = setup("wrong-range").await;
+        let (etag, _) = s.put("odd.bin", 15, SIZE).await;
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_RANGE,
+            http::HeaderValue::from_static("bytes 0-9/25165824"),
+        );
+        s.proxy.add_rule(
+            Rule::new(
+                ranged_gets(),
+                Fault::Respond {
+                    status: http::StatusCode::PARTIAL_CONTENT,
+                    headers,
+                    body: bytes::Bytes::from_static(b"0123456789"),
+                },
+            )
+            .times(Times::First(1)),
+        );
+        let error = s
+            .copy("odd.bin", &etag, SIZE, fast_policy())
+            .await
+            .expect_err("a wrong content-range must fail the copy");
+        let message = error_chain(&error);
+        assert!(matches!(error, CopyError::WrongRange { .. }), "{message}");
+        assert!(message.contains("bytes 0-9/25165824"), "{message}");
+        assert_eq!(s.incomplete().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cut_whole_object_read_resumes_with_a_range() {
+    within(async {
+        let s = setup("whole-cut").await;
+        let size = 4 * MIB as usize;
+        let (etag, sha) = s.put("small.bin", 16, size).await;
+        let cut = s.proxy.add_rule(
+            Rule::new(Matcher::s3(S3Op::GetObject), Fault::CutBodyAfter(MIB))
+                .times(Times::First(1)),
+        );
+        let report = s
+            .copy("small.bin", &etag, size, fast_policy())
+            .await
+            .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
+        assert_eq!(s.proxy.hits(cut), 1);
+        assert_eq!(report.read_retries, 1);
+        assert_eq!(report.parts, 1);
+        s.assert_copied("small.bin", &sha, size).await;
     })
     .await;
 }
