@@ -275,6 +275,7 @@ impl Config {
                     sse,
                     kms_key_id,
                 },
+                ..CopySettings::default()
             },
             max_record_concurrency,
             buffer_budget,

@@ -1,6 +1,7 @@
 //! The S3 client, configured from the standard AWS environment.
 
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
@@ -10,10 +11,17 @@ use std::time::Duration;
 /// S3-compatible servers) instead of `bucket.endpoint`.
 pub const FORCE_PATH_STYLE_ENV: &str = "S3_FORCE_PATH_STYLE";
 
-/// How long a transfer may make no progress before the SDK fails it. Our
-/// reads never pause on back-pressure (a GET starts only once its whole range
-/// has room), so a stall this long is the network's, not ours.
+/// How long a transfer may make no progress before the SDK fails it (time the
+/// reader does not poll is not counted, so back-pressure never trips it). A
+/// trickle above the SDK's 1 B/s floor is the engine's `RangeReader`'s to
+/// catch and resume.
 pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
+
+/// Attempts the SDK makes per request, the first included, in adaptive mode:
+/// one more than the SDK's default 3, because S3 answers a burst of part
+/// uploads with `SlowDown` (503) until its partition scales, and the adaptive
+/// rate limiter needs a few answers to slow the client down to that rate.
+pub const SDK_MAX_ATTEMPTS: u32 = 4;
 
 /// Builds the S3 client from the environment (credentials, region,
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) plus `S3_FORCE_PATH_STYLE`.
@@ -21,13 +29,24 @@ pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
 /// Clones share one connection pool; the pool keeps as many connections as
 /// the copies' concurrency asks for and reuses them across invocations.
 pub async fn client_from_env() -> aws_sdk_s3::Client {
-    let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .load()
+        .await;
     let force_path_style =
         std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     client_with(&shared, force_path_style)
 }
 
-/// Builds the S3 client from an already loaded AWS configuration.
+/// The SDK's retries: adaptive, so `SlowDown`/503 and connection failures
+/// before a response are retried behind a client-side rate limiter. A body
+/// that fails after the response headers is the engine's `RangeReader`'s.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(SDK_MAX_ATTEMPTS)
+}
+
+/// Builds the S3 client from an already loaded AWS configuration, keeping its
+/// retry settings ([`client_from_env`] loads it with [`retry_config`]).
 pub fn client_with(shared: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(force_path_style)

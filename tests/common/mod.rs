@@ -53,8 +53,13 @@ pub fn s3_env() -> Vec<(&'static str, String)> {
 
 /// A client for the test server, built by the product's own configuration.
 pub async fn client() -> Client {
+    client_for(endpoint()).await
+}
+
+/// A client like [`client`] for another endpoint (e.g. a fault proxy in front).
+pub async fn client_for(endpoint: &str) -> Client {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "test", "test", None, None, "tests",

@@ -47,6 +47,34 @@ pub enum CopyError {
         /// Received length.
         got: u64,
     },
+    /// Reading the source kept failing: every attempt's body was cut, short or
+    /// stalled, or the GET itself kept failing transiently.
+    #[error("failed to read s3://{bucket}/{key} from byte {offset} after {attempts} attempts")]
+    ReadExhausted {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The first byte not read.
+        offset: u64,
+        /// GETs sent.
+        attempts: u32,
+        /// Why the last attempt failed.
+        #[source]
+        source: SdkFailure,
+    },
+    /// The source answered a ranged GET with other bytes than asked for.
+    #[error("source s3://{bucket}/{key} answered content-range {got} where {asked} was asked")]
+    WrongRange {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The `Content-Range` asked for, `bytes START-END/SIZE`.
+        asked: String,
+        /// The `Content-Range` received (`none` when absent).
+        got: String,
+    },
     /// The destination bucket does not exist.
     #[error("destination bucket {bucket} does not exist")]
     DestinationBucketMissing {
@@ -129,6 +157,8 @@ impl CopyError {
             CopyError::Superseded { .. } => "Copy.Superseded",
             CopyError::Source { .. } => "S3.GetObjectFailed",
             CopyError::SourceTruncated { .. } => "S3.SourceTruncated",
+            CopyError::ReadExhausted { .. } => "S3.GetObjectFailed",
+            CopyError::WrongRange { .. } => "S3.SourceTruncated",
             CopyError::DestinationBucketMissing { .. } => "S3.NoSuchBucket",
             CopyError::Destination { .. } => "S3.UploadFailed",
             CopyError::IncompleteResponse { .. } => "S3.UploadFailed",

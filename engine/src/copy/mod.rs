@@ -20,7 +20,7 @@ pub use error::CopyError;
 pub use memory::MemoryPlan;
 pub use part_size::PartSchedule;
 pub use report::CopyReport;
-pub use source::{ObjectMetadata, SourceSpec};
+pub use source::{ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceSpec};
 pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
@@ -64,6 +64,8 @@ pub struct CopySettings {
     pub memory_budget: u64,
     /// Destination options.
     pub options: UploadOptions,
+    /// How source reads are resumed and when a body counts as stalled.
+    pub read_retry: ReadRetryPolicy,
 }
 
 impl Default for CopySettings {
@@ -74,6 +76,7 @@ impl Default for CopySettings {
             read_ahead: DEFAULT_READ_AHEAD,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             options: UploadOptions::default(),
+            read_retry: ReadRetryPolicy::default(),
         }
     }
 }
@@ -245,7 +248,15 @@ pub async fn copy_object(
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
         output_limit: (!output_known).then(|| plan.max_output()),
     };
-    let result = pump(&mut pipeline, &resolved, &plan, transform.as_mut()).await;
+    let reads = Arc::new(ReadCounters::default());
+    let result = pump(
+        &mut pipeline,
+        &resolved,
+        &plan,
+        transform.as_mut(),
+        &reads,
+    )
+    .await;
     let written = match (result, pipeline.sink) {
         (Ok(()), sink) => {
             pipeline.sink = sink;
@@ -273,6 +284,7 @@ pub async fn copy_object(
             source::Pin::ETag(_) => None,
         },
         source_etag: resolved.spec.etag.clone(),
+        read_retries: reads.retries.load(Ordering::Relaxed),
     })
 }
 
@@ -282,10 +294,12 @@ async fn pump(
     resolved: &ResolvedSource,
     plan: &MemoryPlan,
     transform: &mut dyn Transform,
+    counters: &Arc<ReadCounters>,
 ) -> Result<(), CopyError> {
     let schedule = plan.schedule;
     let known_output = transform.preserves_length().then_some(resolved.size);
     let client = pipeline.client.clone();
+    let policy = pipeline.settings.read_retry.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
         .map(|(index, range)| {
@@ -294,6 +308,8 @@ async fn pump(
                 resolved.clone(),
                 range,
                 index == 0,
+                policy.clone(),
+                Arc::clone(counters),
             ));
             AbortOnDropHandle::new(task)
         })

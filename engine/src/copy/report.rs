@@ -30,6 +30,8 @@ pub struct CopyReport {
     pub source_version_id: Option<String>,
     /// The source ETag copied.
     pub source_etag: Option<String>,
+    /// Source GETs resumed or re-sent after a failed, short or stalled body.
+    pub read_retries: u64,
 }
 
 /// MB/s (10^6 bytes) of `bytes` over `millis`.

@@ -3,7 +3,6 @@
 use super::error::{CopyError, SdkFailure};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::ChecksumMode;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 
@@ -160,78 +159,41 @@ pub fn plan_ranges(size: u64, block_size: u64) -> Vec<Option<(u64, u64)>> {
         .collect()
 }
 
+mod backoff;
+mod content_range;
+mod range_reader;
+mod stall;
+
+pub use range_reader::{
+    DEFAULT_MIN_THROUGHPUT, DEFAULT_READ_ATTEMPTS, DEFAULT_READ_BASE_BACKOFF,
+    DEFAULT_READ_MAX_BACKOFF, DEFAULT_THROUGHPUT_WINDOW, RangeReader, ReadCounters,
+    ReadRetryPolicy,
+};
+pub use stall::Stall;
+
 /// Reads one block in full: the whole object (checksum validated where S3
-/// offers it) or one byte range, pinned to the announced object.
+/// offers it) or one byte range, pinned to the announced object. A body that
+/// fails mid-way is resumed by the [`RangeReader`] under `policy`.
+///
+/// # Cancellation
+///
+/// Safe: dropping the future drops the GET in flight.
 pub async fn fetch_block(
     client: Client,
     source: ResolvedSource,
     range: Option<(u64, u64)>,
     with_metadata: bool,
+    policy: ReadRetryPolicy,
+    counters: std::sync::Arc<ReadCounters>,
 ) -> Result<Block, CopyError> {
-    let spec = &source.spec;
-    let mut get = client.get_object().bucket(&spec.bucket).key(&spec.key);
-    get = match &source.pin {
-        Pin::Version(version) => get.version_id(version),
-        Pin::ETag(etag) => get.if_match(etag),
-    };
-    get = match range {
-        Some((start, end)) => get.range(format!("bytes={start}-{end}")),
-        None => get.checksum_mode(ChecksumMode::Enabled),
-    };
-    let output = get.send().await.map_err(|e| read_error(spec, e))?;
-    let expected = match range {
-        Some((start, end)) => end - start + 1,
-        None => output
-            .content_length()
-            .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(source.size),
-    };
-    let metadata = with_metadata.then(|| ObjectMetadata {
-        content_type: output.content_type().map(str::to_owned),
-        content_encoding: output.content_encoding().map(str::to_owned),
-        content_disposition: output.content_disposition().map(str::to_owned),
-        content_language: output.content_language().map(str::to_owned),
-        cache_control: output.cache_control().map(str::to_owned),
-        expires: output.expires_string().map(str::to_owned),
-        user: output.metadata().cloned().unwrap_or_default(),
-    });
-    let capacity = usize::try_from(expected).unwrap_or(usize::MAX);
-    let mut buffer = BytesMut::with_capacity(capacity);
-    let mut body = output.body;
-    loop {
-        match body.try_next().await {
-            Ok(Some(chunk)) => {
-                if buffer.len() + chunk.len() > capacity {
-                    return Err(CopyError::SourceTruncated {
-                        bucket: spec.bucket.clone(),
-                        key: spec.key.clone(),
-                        expected,
-                        got: (buffer.len() + chunk.len()) as u64,
-                    });
-                }
-                buffer.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(error) => {
-                return Err(CopyError::Source {
-                    bucket: spec.bucket.clone(),
-                    key: spec.key.clone(),
-                    source: Box::new(error),
-                });
-            }
-        }
-    }
-    if buffer.len() as u64 != expected {
-        return Err(CopyError::SourceTruncated {
-            bucket: spec.bucket.clone(),
-            key: spec.key.clone(),
-            expected,
-            got: buffer.len() as u64,
-        });
+    let mut reader = RangeReader::open(client, source, range, policy, counters).await?;
+    let mut buffer = BytesMut::with_capacity(usize::try_from(reader.len()).unwrap_or(0));
+    while let Some(chunk) = reader.next_chunk().await? {
+        buffer.extend_from_slice(&chunk);
     }
     Ok(Block {
         data: buffer.freeze(),
-        metadata,
+        metadata: with_metadata.then(|| reader.metadata()),
     })
 }
 

@@ -10,6 +10,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::error::ForwardError;
 use super::log::{ExchangeHandle, Outcome};
+use super::pace::Pace;
 
 /// Error type of every body the proxy sends.
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -23,6 +24,7 @@ pub(super) struct ProxyBody {
     inner: Inner,
     flip_at: Option<u64>,
     cut_after: Option<u64>,
+    pace: Option<Pace>,
     /// Set when a chunk was truncated by the cut, so the body must fail even if it ended.
     truncated: bool,
     sent: u64,
@@ -40,6 +42,7 @@ impl ProxyBody {
             inner: inner.map_err(Into::into).boxed_unsync(),
             flip_at: None,
             cut_after: None,
+            pace: None,
             truncated: false,
             sent: 0,
             handle,
@@ -57,11 +60,28 @@ impl ProxyBody {
         self
     }
 
+    /// Releases the body no faster than `bytes_per_sec`.
+    pub(super) fn throttle(mut self, bytes_per_sec: u64) -> Self {
+        self.pace = Some(Pace::new(bytes_per_sec));
+        self
+    }
+
+    /// True while upstream has bytes or paced bytes are still held.
+    fn more_left(&self) -> bool {
+        !self.inner.is_end_stream() || self.pace.as_ref().is_some_and(Pace::holds)
+    }
+
     /// True when the cut limit is reached and bytes remain that the client must not get.
     fn cut_due(&self) -> bool {
-        self.cut_after.is_some_and(|limit| {
-            self.sent >= limit && (self.truncated || !self.inner.is_end_stream())
-        })
+        self.cut_after
+            .is_some_and(|limit| self.sent >= limit && (self.truncated || self.more_left()))
+    }
+
+    /// Sends a chunk: shaped by the faults and counted.
+    fn emit(&mut self, data: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let data = self.shape(data);
+        self.sent += data.len() as u64;
+        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     /// Fails the body once `limit` bytes were sent and more remain.
@@ -107,6 +127,13 @@ impl Body for ProxyBody {
             this.handle.finish(Outcome::Aborted, this.sent);
             return Poll::Ready(Some(Err(Box::new(ForwardError::BodyCut(this.sent)))));
         }
+        if let Some(pace) = this.pace.as_mut() {
+            ready!(pace.poll_ready(cx));
+            if pace.holds() {
+                let slice = pace.release();
+                return this.emit(slice);
+            }
+        }
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             None => {
                 this.handle.finish(Outcome::Complete, this.sent);
@@ -117,18 +144,21 @@ impl Body for ProxyBody {
                 Poll::Ready(Some(Err(error)))
             }
             Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => {
-                    let data = this.shape(data);
-                    this.sent += data.len() as u64;
-                    Poll::Ready(Some(Ok(Frame::data(data))))
-                }
+                Ok(data) => match this.pace.as_mut() {
+                    Some(pace) => {
+                        pace.hold(data);
+                        let slice = pace.release();
+                        this.emit(slice)
+                    }
+                    None => this.emit(data),
+                },
                 Err(other) => Poll::Ready(Some(Ok(other))),
             },
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream() && !self.cut_due()
+        !self.more_left() && !self.cut_due()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -138,7 +168,7 @@ impl Body for ProxyBody {
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
-        let outcome = if self.inner.is_end_stream() && !self.truncated {
+        let outcome = if !self.more_left() && !self.truncated {
             Outcome::Complete
         } else {
             Outcome::Aborted

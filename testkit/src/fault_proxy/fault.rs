@@ -24,6 +24,12 @@ pub enum Fault {
     /// Forward and stream back the headers and this many body bytes, then drop the
     /// connection without finishing the body (a body no longer than this passes whole).
     CutBodyAfter(u64),
+    /// Forward and stream the response body back no faster than this many bytes
+    /// per second (a throttled or sick connection).
+    Throttle {
+        /// The pace of the body.
+        bytes_per_sec: u64,
+    },
     /// Forward and XOR 0xFF the response body byte at this offset.
     FlipByte(u64),
     /// Answer with this response without forwarding; the request body is read and discarded.

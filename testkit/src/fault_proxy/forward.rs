@@ -110,6 +110,9 @@ pub(super) async fn handle(
         }
         Some(Fault::CutBodyAfter(limit)) => ProxyBody::new(incoming, handle).cut_after(limit),
         Some(Fault::FlipByte(offset)) => ProxyBody::new(incoming, handle).flip_at(offset),
+        Some(Fault::Throttle { bytes_per_sec }) => {
+            ProxyBody::new(incoming, handle).throttle(bytes_per_sec)
+        }
         _ => ProxyBody::new(incoming, handle),
     };
     Ok(Response::from_parts(head, body))

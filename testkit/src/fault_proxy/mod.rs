@@ -11,6 +11,7 @@ mod fault;
 mod forward;
 mod log;
 mod matcher;
+mod pace;
 mod rule;
 mod s3op;
 
