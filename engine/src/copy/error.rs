@@ -94,6 +94,21 @@ pub enum CopyError {
         /// Destination bytes uploaded so far.
         bytes_written: u64,
     },
+    /// The copy's full-object CRC64NVME differs from the one S3 stores for
+    /// the source: bytes changed on the way, and nothing was written.
+    #[error(
+        "copy of s3://{bucket}/{key} has crc64nvme {got} where the source has {expected}: nothing was written"
+    )]
+    ChecksumMismatch {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The source's CRC64NVME, base64.
+        expected: String,
+        /// The copy's CRC64NVME, base64.
+        got: String,
+    },
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
@@ -113,6 +128,7 @@ impl CopyError {
             CopyError::Transform(_) => "Transform.Failed",
             CopyError::TooLarge { .. } => "Copy.ObjectTooLarge",
             CopyError::Cancelled { .. } => "Copy.Timeout",
+            CopyError::ChecksumMismatch { .. } => "Copy.ChecksumMismatch",
             CopyError::Task(_) => "Copy.TaskFailed",
         }
     }

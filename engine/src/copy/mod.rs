@@ -18,7 +18,7 @@ pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use part_size::PartSchedule;
 pub use report::CopyReport;
-pub use source::{ObjectMetadata, SourceSpec};
+pub use source::{ObjectMetadata, SourceChecksum, SourceSpec};
 pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
@@ -31,6 +31,7 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
+use upload::crc64_base64;
 use upload::{MultipartUpload, Written};
 
 /// Parts uploading at once by default: four streams saturate a small
@@ -112,6 +113,68 @@ struct Pipeline<'a> {
     metadata: ObjectMetadata,
     sink: Sink,
     output_known_multipart: Option<bool>,
+    verify: Verify,
+}
+
+/// What the copy's full-object CRC64NVME must equal, and the report's word for it.
+#[derive(Debug, Clone)]
+enum Verify {
+    /// An identity copy of a source with a full-object CRC64NVME.
+    Equal {
+        bucket: String,
+        key: String,
+        crc: u64,
+    },
+    /// Not compared, with the reason reported in `verified`.
+    Skipped(&'static str),
+}
+
+/// `verified` when the copy's checksum was compared and equal.
+pub const VERIFIED_SOURCE_CRC64NVME: &str = "source-crc64nvme";
+/// `verified` when the source has no full-object CRC64NVME to compare with.
+pub const VERIFIED_NO_SOURCE_CHECKSUM: &str = "no-source-checksum";
+/// `verified` when the source's checksum is composite (of its parts).
+pub const VERIFIED_COMPOSITE: &str = "composite-source-checksum";
+/// `verified` when the transform changes the bytes.
+pub const VERIFIED_TRANSFORMED: &str = "transformed";
+
+impl Verify {
+    fn new(identity: bool, resolved: &ResolvedSource) -> Verify {
+        if !identity {
+            return Verify::Skipped(VERIFIED_TRANSFORMED);
+        }
+        match &resolved.checksum {
+            SourceChecksum::FullObjectCrc64Nvme(crc) => Verify::Equal {
+                bucket: resolved.spec.bucket.clone(),
+                key: resolved.spec.key.clone(),
+                crc: *crc,
+            },
+            SourceChecksum::Composite => Verify::Skipped(VERIFIED_COMPOSITE),
+            SourceChecksum::Other(_) | SourceChecksum::None => {
+                Verify::Skipped(VERIFIED_NO_SOURCE_CHECKSUM)
+            }
+        }
+    }
+
+    /// Accepts `got` or names the mismatch.
+    fn check(&self, got: u64) -> Result<(), CopyError> {
+        match self {
+            Verify::Equal { bucket, key, crc } if *crc != got => Err(CopyError::ChecksumMismatch {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                expected: crc64_base64(*crc),
+                got: crc64_base64(got),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn word(&self) -> &'static str {
+        match self {
+            Verify::Equal { .. } => VERIFIED_SOURCE_CRC64NVME,
+            Verify::Skipped(word) => word,
+        }
+    }
 }
 
 impl Pipeline<'_> {
@@ -119,6 +182,14 @@ impl Pipeline<'_> {
         CopyError::Cancelled {
             bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Fills the pipeline's byte counts into a cancellation from the destination.
+    fn counted(&self, error: CopyError) -> CopyError {
+        match error {
+            CopyError::Cancelled { .. } => self.cancelled(),
+            other => other,
         }
     }
 
@@ -165,8 +236,10 @@ impl Pipeline<'_> {
                     &self.metadata,
                     &self.settings.options,
                     Arc::clone(&self.progress.bytes_written),
+                    self.cancel,
                 )
-                .await?;
+                .await
+                .map_err(|e| self.counted(e))?;
                 if let Some((held_part, held_permit)) = held {
                     upload.spawn_part(held_part, held_permit);
                 }
@@ -177,10 +250,20 @@ impl Pipeline<'_> {
         }
     }
 
-    /// Finishes the destination once the input has ended.
-    async fn finish(self) -> Result<Written, CopyError> {
-        match self.sink {
-            Sink::Multipart(upload) => upload.complete().await,
+    /// Finishes the destination once the input has ended, once the copy's
+    /// checksum has passed [`Verify::check`].
+    ///
+    /// # Cancellation
+    ///
+    /// Every await is raced against the copy's token; a multipart upload is
+    /// aborted before `CopyError::Cancelled` returns.
+    async fn finish(mut self) -> Result<Written, CopyError> {
+        let verify = self.verify.clone();
+        match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
+            Sink::Multipart(upload) => upload
+                .complete(self.cancel, |crc| verify.check(crc))
+                .await
+                .map_err(|e| self.counted(e)),
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
                 let written = upload::put_single(
@@ -189,8 +272,11 @@ impl Pipeline<'_> {
                     &self.metadata,
                     &self.settings.options,
                     data.clone(),
+                    self.cancel,
+                    |crc| verify.check(crc),
                 )
-                .await?;
+                .await
+                .map_err(|e| self.counted(e))?;
                 self.progress
                     .bytes_written
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -213,11 +299,13 @@ pub async fn copy_object(
     progress: &CopyProgress,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
+    let output_known = transform.preserves_length();
+    let identity = output_known && transform.is_identity();
     let resolved = tokio::select! {
         () = cancel.cancelled() => return Err(CopyError::Cancelled { bytes_read: 0, bytes_written: 0 }),
-        resolved = source::resolve(client, source) => resolved?,
+        resolved = source::resolve(client, source, identity) => resolved?,
     };
-    let output_known = transform.preserves_length();
+    let verify = Verify::new(identity, &resolved);
     let schedule = PartSchedule::new(settings.part_size, Some(resolved.size), output_known);
     if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
@@ -238,15 +326,21 @@ pub async fn copy_object(
         metadata: ObjectMetadata::default(),
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
+        verify,
     };
     let result = pump(&mut pipeline, &resolved, schedule, transform.as_mut()).await;
-    let written = match (result, pipeline.sink) {
-        (Ok(()), sink) => {
-            pipeline.sink = sink;
-            pipeline.finish().await?
+    let verified = pipeline.verify.word().to_owned();
+    let written = match result {
+        Ok(()) => pipeline.finish().await?,
+        Err(error) => {
+            let error = pipeline.counted(error);
+            return Err(
+                match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
+                    Sink::Multipart(upload) => upload.abort(error).await,
+                    Sink::Undecided(_) => error,
+                },
+            );
         }
-        (Err(error), Sink::Multipart(upload)) => return Err(upload.abort(error).await),
-        (Err(error), Sink::Undecided(_)) => return Err(error),
     };
     let elapsed = started.elapsed();
     let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
@@ -267,6 +361,7 @@ pub async fn copy_object(
             source::Pin::ETag(_) => None,
         },
         source_etag: resolved.spec.etag.clone(),
+        verified,
     })
 }
 

@@ -30,6 +30,10 @@ pub struct CopyReport {
     pub source_version_id: Option<String>,
     /// The source ETag copied.
     pub source_etag: Option<String>,
+    /// How the copy's integrity was checked: `source-crc64nvme` when its
+    /// full-object CRC64NVME was compared with the source's and equal, else
+    /// why not (`no-source-checksum`, `composite-source-checksum`, `transformed`).
+    pub verified: String,
 }
 
 /// MB/s (10^6 bytes) of `bytes` over `millis`.
