@@ -16,6 +16,7 @@ use aws_sdk_s3_transfer_manager::types::{ConcurrencyMode, PartSize};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use s3_stream_lambda::copy::upload::MultipartUpload;
+use s3_stream_lambda::copy::upload::condition::WriteCondition;
 use s3_stream_lambda::copy::{
     CopyProgress, CopySettings, Destination, ObjectMetadata, Part, SourceSpec, UploadOptions,
     copy_object,
@@ -156,7 +157,12 @@ async fn limit(job: &Job, complete_after_download: bool) -> Result<u64, BoxError
             return Ok::<_, BoxError>(Some(upload));
         }
         upload
-            .complete(&CancellationToken::new(), |_| Ok(()))
+            .complete(
+                &CancellationToken::new(),
+                |_| Ok(()),
+                None,
+                WriteCondition::Unconditional,
+            )
             .await?;
         Ok(None)
     };
@@ -164,7 +170,12 @@ async fn limit(job: &Job, complete_after_download: bool) -> Result<u64, BoxError
     assert_eq!(read?, size);
     if let Some(upload) = upload? {
         upload
-            .complete(&CancellationToken::new(), |_| Ok(()))
+            .complete(
+                &CancellationToken::new(),
+                |_| Ok(()),
+                None,
+                WriteCondition::Unconditional,
+            )
             .await?;
     }
     Ok(uploaded.load(Ordering::Relaxed))

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::copy::part_size::{MIB, PartSchedule};
-use crate::copy::{CopyError, CopyProgress, Destination, SourceSpec, copy_object};
+use crate::copy::{CopyError, CopyOutcome, CopyProgress, Destination, SourceSpec, copy_object};
 use crate::event::ObjectCreated;
 use aws_sdk_s3::Client;
 use serde::Serialize;
@@ -213,6 +213,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         version_id: object.version_id.clone(),
         etag: object.etag.clone(),
         size: object.size,
+        sequencer: object.sequencer.clone(),
     };
     let progress = CopyProgress::default();
     let copied = copy_object(
@@ -226,6 +227,22 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     )
     .await;
     match copied {
+        Ok(report) if report.outcome == CopyOutcome::Superseded => {
+            let reason = format!(
+                "s3://{}/{} holds the copy of a newer event: nothing written",
+                destination.bucket, destination.key
+            );
+            tracing::info!("s3://{}/{}: {reason}", object.bucket, object.key);
+            RecordResult {
+                reason: Some(reason),
+                destination: Some(ObjectRef {
+                    bucket: destination.bucket,
+                    key: destination.key,
+                    version_id: None,
+                }),
+                ..RecordResult::new(Outcome::Superseded, &object.bucket, &object.key)
+            }
+        }
         Ok(report) => {
             tracing::info!(
                 "copied s3://{}/{} to s3://{}/{}: {} bytes in {} ms ({} MB/s, {} parts)",

@@ -109,6 +109,17 @@ pub enum CopyError {
         /// The copy's CRC64NVME, base64.
         got: String,
     },
+    /// A conditional write found the destination changed since we looked,
+    /// and it was still not newer than our source when we looked again.
+    #[error(
+        "destination s3://{bucket}/{key} changed during the copy: the conditional write failed"
+    )]
+    WriteConflict {
+        /// Destination bucket.
+        bucket: String,
+        /// Destination key.
+        key: String,
+    },
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
@@ -129,6 +140,7 @@ impl CopyError {
             CopyError::TooLarge { .. } => "Copy.ObjectTooLarge",
             CopyError::Cancelled { .. } => "Copy.Timeout",
             CopyError::ChecksumMismatch { .. } => "Copy.ChecksumMismatch",
+            CopyError::WriteConflict { .. } => "Copy.WriteConflict",
             CopyError::Task(_) => "Copy.TaskFailed",
         }
     }

@@ -13,11 +13,12 @@ pub mod part_size;
 pub mod report;
 pub mod source;
 pub mod upload;
+pub mod verify;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use part_size::PartSchedule;
-pub use report::CopyReport;
+pub use report::{CopyOutcome, CopyReport};
 pub use source::{ObjectMetadata, SourceChecksum, SourceSpec};
 pub use upload::{Destination, UploadOptions};
 
@@ -31,8 +32,9 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use upload::crc64_base64;
-use upload::{MultipartUpload, Written};
+use upload::MultipartUpload;
+use upload::condition::{Completion, WritePlan, write_newest};
+use verify::Verify;
 
 /// Parts uploading at once by default: four streams saturate a small
 /// function's network share while four 8 MiB parts stay within a 512 MB budget.
@@ -114,67 +116,8 @@ struct Pipeline<'a> {
     sink: Sink,
     output_known_multipart: Option<bool>,
     verify: Verify,
-}
-
-/// What the copy's full-object CRC64NVME must equal, and the report's word for it.
-#[derive(Debug, Clone)]
-enum Verify {
-    /// An identity copy of a source with a full-object CRC64NVME.
-    Equal {
-        bucket: String,
-        key: String,
-        crc: u64,
-    },
-    /// Not compared, with the reason reported in `verified`.
-    Skipped(&'static str),
-}
-
-/// `verified` when the copy's checksum was compared and equal.
-pub const VERIFIED_SOURCE_CRC64NVME: &str = "source-crc64nvme";
-/// `verified` when the source has no full-object CRC64NVME to compare with.
-pub const VERIFIED_NO_SOURCE_CHECKSUM: &str = "no-source-checksum";
-/// `verified` when the source's checksum is composite (of its parts).
-pub const VERIFIED_COMPOSITE: &str = "composite-source-checksum";
-/// `verified` when the transform changes the bytes.
-pub const VERIFIED_TRANSFORMED: &str = "transformed";
-
-impl Verify {
-    fn new(identity: bool, resolved: &ResolvedSource) -> Verify {
-        if !identity {
-            return Verify::Skipped(VERIFIED_TRANSFORMED);
-        }
-        match &resolved.checksum {
-            SourceChecksum::FullObjectCrc64Nvme(crc) => Verify::Equal {
-                bucket: resolved.spec.bucket.clone(),
-                key: resolved.spec.key.clone(),
-                crc: *crc,
-            },
-            SourceChecksum::Composite => Verify::Skipped(VERIFIED_COMPOSITE),
-            SourceChecksum::Other(_) | SourceChecksum::None => {
-                Verify::Skipped(VERIFIED_NO_SOURCE_CHECKSUM)
-            }
-        }
-    }
-
-    /// Accepts `got` or names the mismatch.
-    fn check(&self, got: u64) -> Result<(), CopyError> {
-        match self {
-            Verify::Equal { bucket, key, crc } if *crc != got => Err(CopyError::ChecksumMismatch {
-                bucket: bucket.clone(),
-                key: key.clone(),
-                expected: crc64_base64(*crc),
-                got: crc64_base64(got),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    fn word(&self) -> &'static str {
-        match self {
-            Verify::Equal { .. } => VERIFIED_SOURCE_CRC64NVME,
-            Verify::Skipped(word) => word,
-        }
-    }
+    /// Newest wins: the write's precondition and the origin recorded.
+    plan: WritePlan,
 }
 
 impl Pipeline<'_> {
@@ -183,6 +126,13 @@ impl Pipeline<'_> {
             bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
         }
+    }
+
+    /// The destination's metadata: the source's, plus the recorded origin.
+    fn destination_metadata(&self) -> ObjectMetadata {
+        let mut metadata = self.metadata.clone();
+        metadata.user.extend(self.plan.origin.clone());
+        metadata
     }
 
     /// Fills the pipeline's byte counts into a cancellation from the destination.
@@ -233,7 +183,7 @@ impl Pipeline<'_> {
                 let mut upload = MultipartUpload::create(
                     self.client,
                     self.destination,
-                    &self.metadata,
+                    &self.destination_metadata(),
                     &self.settings.options,
                     Arc::clone(&self.progress.bytes_written),
                     self.cancel,
@@ -257,30 +207,52 @@ impl Pipeline<'_> {
     ///
     /// Every await is raced against the copy's token; a multipart upload is
     /// aborted before `CopyError::Cancelled` returns.
-    async fn finish(mut self) -> Result<Written, CopyError> {
+    async fn finish(mut self) -> Result<Completion, CopyError> {
         let verify = self.verify.clone();
+        let condition = self.plan.condition.clone();
         match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
             Sink::Multipart(upload) => upload
-                .complete(self.cancel, |crc| verify.check(crc))
+                .complete(
+                    self.cancel,
+                    |crc| verify.check(crc),
+                    self.plan.newest.as_ref(),
+                    condition,
+                )
                 .await
                 .map_err(|e| self.counted(e)),
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
-                let written = upload::put_single(
-                    self.client,
-                    self.destination,
-                    &self.metadata,
-                    &self.settings.options,
-                    data.clone(),
-                    self.cancel,
-                    |crc| verify.check(crc),
-                )
+                let metadata = self.destination_metadata();
+                let this = &self;
+                let completion = write_newest(this.plan.newest.as_ref(), condition, |condition| {
+                    let data = data.clone();
+                    let metadata = &metadata;
+                    let verify = &verify;
+                    async move {
+                        let target = upload::PutTarget {
+                            client: this.client,
+                            destination: this.destination,
+                            metadata,
+                            options: &this.settings.options,
+                        };
+                        upload::put_single(
+                            &target,
+                            data,
+                            this.cancel,
+                            |crc| verify.check(crc),
+                            &condition,
+                        )
+                        .await
+                    }
+                })
                 .await
                 .map_err(|e| self.counted(e))?;
-                self.progress
-                    .bytes_written
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
-                Ok(written)
+                if let Completion::Written(_) = completion {
+                    self.progress
+                        .bytes_written
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Ok(completion)
             }
         }
     }
@@ -306,6 +278,9 @@ pub async fn copy_object(
         resolved = source::resolve(client, source, identity) => resolved?,
     };
     let verify = Verify::new(identity, &resolved);
+    let Some(plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
+        return Ok(CopyReport::superseded(&resolved, started.elapsed()));
+    };
     let schedule = PartSchedule::new(settings.part_size, Some(resolved.size), output_known);
     if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
@@ -327,10 +302,11 @@ pub async fn copy_object(
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
         verify,
+        plan,
     };
     let result = pump(&mut pipeline, &resolved, schedule, transform.as_mut()).await;
     let verified = pipeline.verify.word().to_owned();
-    let written = match result {
+    let completion = match result {
         Ok(()) => pipeline.finish().await?,
         Err(error) => {
             let error = pipeline.counted(error);
@@ -342,10 +318,15 @@ pub async fn copy_object(
             );
         }
     };
+    let written = match completion {
+        Completion::Written(written) => written,
+        Completion::Superseded => return Ok(CopyReport::superseded(&resolved, started.elapsed())),
+    };
     let elapsed = started.elapsed();
     let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
     let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
     Ok(CopyReport {
+        outcome: CopyOutcome::Copied,
         bytes_read,
         bytes_written,
         part_size: schedule.base(),

@@ -21,6 +21,9 @@ pub struct SourceSpec {
     pub etag: Option<String>,
     /// The size the event announced.
     pub size: Option<u64>,
+    /// The event's sequencer (S3 notifications, EventBridge): with one, a
+    /// copy never overwrites the copy of a newer event of the same key.
+    pub sequencer: Option<String>,
 }
 
 /// How every read is pinned to the announced object.

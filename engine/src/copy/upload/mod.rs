@@ -9,6 +9,7 @@ use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use tokio_util::sync::CancellationToken;
 
 pub mod abort;
+pub mod condition;
 
 /// Where the copy goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +62,20 @@ fn write_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchBucket") {
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let code = error.as_service_error().and_then(|e| e.code());
+    if matches!(status, Some(412) | Some(409))
+        || matches!(
+            code,
+            Some("PreconditionFailed") | Some("ConditionalRequestConflict")
+        )
+    {
+        return CopyError::WriteConflict {
+            bucket: destination.bucket.clone(),
+            key: destination.key.clone(),
+        };
+    }
+    if code == Some("NoSuchBucket") {
         return CopyError::DestinationBucketMissing {
             bucket: destination.bucket.clone(),
         };
@@ -102,10 +116,24 @@ macro_rules! with_metadata {
 
 mod multipart;
 
+/// Where and how a single `PutObject` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct PutTarget<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// The destination.
+    pub destination: &'a Destination,
+    /// The carried metadata.
+    pub metadata: &'a ObjectMetadata,
+    /// Destination options.
+    pub options: &'a UploadOptions,
+}
+
 pub use multipart::MultipartUpload;
 
-/// Writes `data` with one `PutObject` carrying its CRC64NVME, once `check`
-/// has accepted that checksum (nothing is written when it refuses).
+/// Writes `data` with one `PutObject` carrying its CRC64NVME under
+/// `condition`, once `check` has accepted that checksum (nothing is written
+/// when it refuses).
 ///
 /// # Cancellation
 ///
@@ -113,20 +141,26 @@ pub use multipart::MultipartUpload;
 /// `CopyError::Cancelled` (with zero byte counts for the caller to fill in);
 /// a PUT S3 had already received may still land whole.
 pub async fn put_single(
-    client: &Client,
-    destination: &Destination,
-    metadata: &ObjectMetadata,
-    options: &UploadOptions,
+    target: &PutTarget<'_>,
     data: bytes::Bytes,
     cancel: &CancellationToken,
     check: impl FnOnce(u64) -> Result<(), CopyError>,
+    condition: &condition::WriteCondition,
 ) -> Result<Written, CopyError> {
+    let PutTarget {
+        client,
+        destination,
+        metadata,
+        options,
+    } = *target;
     let crc = crc64nvme(&data);
     check(crc)?;
     let put = client
         .put_object()
         .bucket(&destination.bucket)
         .key(&destination.key)
+        .set_if_match(condition.if_match())
+        .set_if_none_match(condition.if_none_match())
         .content_length(data.len() as i64)
         .checksum_crc64_nvme(crc64_base64(crc))
         .body(ByteStream::from(data));

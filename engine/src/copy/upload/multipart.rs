@@ -1,6 +1,7 @@
 //! A multipart upload owned by a guard: completed, or aborted on every other exit.
 
 use super::abort::{AbortOutcome, AbortTarget};
+use super::condition::{Completion, NewestWins, WriteCondition, write_newest};
 use super::{Destination, UploadOptions, Written, crc64_base64, crc64nvme, write_error};
 use crate::copy::assembler::Part;
 use crate::copy::error::CopyError;
@@ -167,8 +168,10 @@ impl MultipartUpload {
 
     /// Waits for every part, lets `check` judge the full-object CRC64NVME of
     /// what was uploaded, then `CompleteMultipartUpload` with the parts in
-    /// order and that checksum. Any failure (a `check` error included) aborts
-    /// the upload before it returns.
+    /// order and that checksum, under `condition`. A failed condition is
+    /// decided again by `newest` (S3 keeps the upload open after a 412, so
+    /// the completion is retried, or the upload aborted as superseded). Any
+    /// failure (a `check` error included) aborts the upload before it returns.
     ///
     /// # Cancellation
     ///
@@ -180,21 +183,39 @@ impl MultipartUpload {
         mut self,
         cancel: &CancellationToken,
         check: impl FnOnce(u64) -> Result<(), CopyError>,
-    ) -> Result<Written, CopyError> {
-        match self.try_complete(cancel, check).await {
-            Ok(written) => {
+        newest: Option<&NewestWins>,
+        condition: WriteCondition,
+    ) -> Result<Completion, CopyError> {
+        let prepared = self.prepare(cancel, check).await;
+        let completed = match prepared {
+            Ok((crc, parts)) => {
+                let this = &self;
+                write_newest(newest, condition, |condition| {
+                    this.send_complete(crc, parts.clone(), condition, cancel)
+                })
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        match completed {
+            Ok(Completion::Written(written)) => {
                 self.settled = true;
-                Ok(written)
+                Ok(Completion::Written(written))
+            }
+            Ok(Completion::Superseded) => {
+                self.discard().await;
+                Ok(Completion::Superseded)
             }
             Err(error) => Err(self.abort(error).await),
         }
     }
 
-    async fn try_complete(
+    /// Waits for the parts; their full-object checksum and completion list.
+    async fn prepare(
         &mut self,
         cancel: &CancellationToken,
         check: impl FnOnce(u64) -> Result<(), CopyError>,
-    ) -> Result<Written, CopyError> {
+    ) -> Result<(u64, Vec<CompletedPart>), CopyError> {
         loop {
             let joined = tokio::select! {
                 () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
@@ -222,7 +243,7 @@ impl MultipartUpload {
             })
             .unwrap_or_else(|| crc64nvme(&[]));
         check(crc)?;
-        let parts: Vec<CompletedPart> = self
+        let parts = self
             .done
             .iter()
             .map(|part| {
@@ -233,6 +254,17 @@ impl MultipartUpload {
                     .build()
             })
             .collect();
+        Ok((crc, parts))
+    }
+
+    /// One `CompleteMultipartUpload` under `condition`.
+    async fn send_complete(
+        &self,
+        crc: u64,
+        parts: Vec<CompletedPart>,
+        condition: WriteCondition,
+        cancel: &CancellationToken,
+    ) -> Result<Written, CopyError> {
         let part_count = parts.len() as u64;
         let destination = &self.target.destination;
         let request = self
@@ -242,6 +274,8 @@ impl MultipartUpload {
             .bucket(&destination.bucket)
             .key(&destination.key)
             .upload_id(&self.target.upload_id)
+            .set_if_match(condition.if_match())
+            .set_if_none_match(condition.if_none_match())
             .checksum_type(ChecksumType::FullObject)
             .checksum_crc64_nvme(crc64_base64(crc))
             .multipart_upload(
@@ -278,12 +312,17 @@ impl MultipartUpload {
     ///
     /// Not raced against the copy's token: it is what a cancellation runs.
     /// Dropped midway, the guard spawns the abort instead.
-    pub async fn abort(mut self, error: CopyError) -> CopyError {
+    pub async fn abort(self, error: CopyError) -> CopyError {
+        self.discard().await;
+        error
+    }
+
+    /// Cancels and drains the part tasks, then aborts the upload.
+    async fn discard(mut self) {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         self.target.run().await;
         self.settled = true;
-        error
     }
 }
 
