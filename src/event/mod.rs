@@ -258,6 +258,7 @@ mod tests {
         };
         assert_eq!(object.key, "requests/2026/11/26/rest api (copy) ü.json");
         assert_eq!(object.size, Some(1_048_576));
+        assert_eq!(object.sequencer.as_deref(), Some("0067A1B2C3D4E5F601"));
     }
 
     #[test]
@@ -288,7 +289,8 @@ mod tests {
             panic!()
         };
         assert!(
-            matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json")
+            matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json"
+                && o.sequencer.as_deref() == Some("00617F08299329D189"))
         );
     }
 
