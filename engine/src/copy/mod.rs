@@ -5,7 +5,13 @@
 //! order; its output is cut into parts by the [`PartAssembler`]; each part
 //! takes an upload permit *before* the input that fills it is read, and keeps
 //! it until S3 has the part. Output that fits one part is a single `PutObject`.
-//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`].
+//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`];
+//! any other exit (a panic, a dropped future) is caught by the upload's guard.
+//!
+//! Promises: an identity copy ends with the source's stored full-object
+//! CRC64NVME or writes nothing ([`verify`]); an event-driven copy (with a
+//! sequencer) never overwrites the copy of a newer event
+//! ([`upload::condition`]).
 
 pub mod assembler;
 pub mod error;
@@ -260,7 +266,15 @@ impl Pipeline<'_> {
 
 /// Copies `source` to `destination` through `transform`, streaming, in
 /// bounded memory. On failure nothing is left behind: a multipart upload is
-/// aborted before the error returns. `cancel` stops the copy the same way.
+/// aborted before the error returns. With a sequencer in `source`, a
+/// destination holding the copy of the same or a newer event ends the copy
+/// as [`CopyOutcome::Superseded`] (an `Ok`), with nothing written.
+///
+/// # Cancellation
+///
+/// Every await is raced against `cancel`: the copy aborts its upload and
+/// returns `CopyError::Cancelled`. Dropping the future instead leaves the
+/// abort to the upload's guard (spawned, best effort).
 pub async fn copy_object(
     client: &Client,
     source: SourceSpec,

@@ -19,7 +19,7 @@ pub const META_SOURCE_ETAG: &str = "s3sl-source-etag";
 
 /// Writes retried after a failed condition: once, as a newer write landing
 /// between our `HeadObject` and our write is rare and a second one rarer.
-const CONDITION_RETRIES: usize = 1;
+pub const CONDITION_RETRIES: usize = 1;
 
 /// Orders two sequencers of one key as AWS documents: the shorter is padded
 /// with zeros on the right, then the hexadecimal strings compare
