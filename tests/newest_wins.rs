@@ -46,11 +46,17 @@ struct Setup {
     proxy: FaultProxy,
     v1: SourceSpec,
     v2: SourceSpec,
+    v2_size: usize,
     destination: Destination,
 }
 
-/// A versioned source with v1 then v2 of one key, and their events' specs.
+/// A versioned source with v1 then v2 of one key (multipart sizes), and their events' specs.
 async fn setup(test: &str) -> Setup {
+    setup_sized(test, V1_SIZE, V2_SIZE).await
+}
+
+/// [`setup`] with versions of these sizes.
+async fn setup_sized(test: &str, v1_size: usize, v2_size: usize) -> Setup {
     let direct = common::client().await;
     let source = common::create_bucket(&direct, &format!("{test}-src")).await;
     let destination = common::create_bucket(&direct, &format!("{test}-dst")).await;
@@ -66,7 +72,7 @@ async fn setup(test: &str) -> Setup {
         .await
         .expect("enable versioning");
     let mut specs = Vec::new();
-    for (size, seed, sequencer) in [(V1_SIZE, 1, "0000000001"), (V2_SIZE, 2, "0000000002")] {
+    for (size, seed, sequencer) in [(v1_size, 1, "0000000001"), (v2_size, 2, "0000000002")] {
         let put = direct
             .put_object()
             .bucket(&source)
@@ -97,6 +103,7 @@ async fn setup(test: &str) -> Setup {
         proxy,
         v1,
         v2,
+        v2_size,
         destination: Destination {
             bucket: destination,
             key: "copy".into(),
@@ -163,10 +170,10 @@ impl Setup {
             &self.destination.key,
         )
         .await;
-        assert_eq!(copied.len(), V2_SIZE, "the destination holds v2");
+        assert_eq!(copied.len(), self.v2_size, "the destination holds v2");
         assert_eq!(
             common::sha256(&copied),
-            common::sha256(&common::bytes_of(V2_SIZE, 2))
+            common::sha256(&common::bytes_of(self.v2_size, 2))
         );
         let head = common::head(
             &self.direct,
@@ -281,5 +288,42 @@ async fn a_refused_completion_over_an_older_copy_is_retried() {
     let v2 = s.copy(&s.v2).await;
     assert_eq!(v2.outcome, CopyOutcome::Copied);
     assert_eq!(s.proxy.hits(refused), 1, "v2 completed with If-Match");
+    s.assert_destination_is_v2().await;
+}
+
+/// The single-PutObject path: v1's PUT is delayed until v2's has landed, so
+/// only its `If-None-Match: *` (answered 412 by moto) keeps v2 in place.
+#[tokio::test]
+async fn an_older_put_landing_after_a_newer_one_fails_its_condition() {
+    let s = setup_sized("newest-put", 1_000, 2_000).await;
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::PutObject),
+            Fault::Delay(Duration::from_secs(5)),
+        )
+        .times(Times::First(1)),
+    );
+    let v1 = s.spawn_copy(&s.v1);
+    s.wait_for(S3Op::PutObject, 1).await;
+    let v2 = s.copy(&s.v2).await;
+    assert_eq!(v2.outcome, CopyOutcome::Copied);
+    assert_eq!(v2.parts, 1);
+    let v1 = timeout(PATIENCE, v1)
+        .await
+        .expect("v1 ends")
+        .expect("v1 does not panic")
+        .expect("v1 ends superseded, not failed");
+    assert_eq!(v1.outcome, CopyOutcome::Superseded);
+    let answered = s
+        .proxy
+        .log()
+        .iter()
+        .filter(|e| e.op == S3Op::PutObject)
+        .filter_map(|e| e.status.map(|status| status.as_u16()))
+        .collect::<Vec<_>>();
+    assert!(
+        answered.contains(&412),
+        "v1's PUT was refused: {answered:?}"
+    );
     s.assert_destination_is_v2().await;
 }
