@@ -16,6 +16,7 @@ use aws_sdk_s3_transfer_manager::types::{ConcurrencyMode, PartSize};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use s3_stream_lambda::copy::upload::MultipartUpload;
+use s3_stream_lambda::copy::upload::condition::WriteCondition;
 use s3_stream_lambda::copy::{
     CopyProgress, CopySettings, Destination, ObjectMetadata, Part, SourceSpec, UploadOptions,
     copy_object,
@@ -120,6 +121,7 @@ async fn upload_parts_from_memory(
         &ObjectMetadata::default(),
         &UploadOptions::default(),
         Arc::clone(uploaded),
+        &CancellationToken::new(),
     )
     .await?;
     let block = Bytes::from(vec![0x5a; job.part_size as usize]);
@@ -154,13 +156,27 @@ async fn limit(job: &Job, complete_after_download: bool) -> Result<u64, BoxError
         if complete_after_download {
             return Ok::<_, BoxError>(Some(upload));
         }
-        upload.complete().await?;
+        upload
+            .complete(
+                &CancellationToken::new(),
+                |_| Ok(()),
+                None,
+                WriteCondition::Unconditional,
+            )
+            .await?;
         Ok(None)
     };
     let (read, upload) = tokio::join!(download_to_nowhere(job, size), upload_only);
     assert_eq!(read?, size);
     if let Some(upload) = upload? {
-        upload.complete().await?;
+        upload
+            .complete(
+                &CancellationToken::new(),
+                |_| Ok(()),
+                None,
+                WriteCondition::Unconditional,
+            )
+            .await?;
     }
     Ok(uploaded.load(Ordering::Relaxed))
 }

@@ -92,6 +92,7 @@ async fn a_200_error_from_complete_fails_the_copy_and_aborts() {
         &ObjectMetadata::default(),
         &UploadOptions::default(),
         Arc::default(),
+        &tokio_util::sync::CancellationToken::new(),
     )
     .await
     .expect("create");
@@ -104,7 +105,12 @@ async fn a_200_error_from_complete_fails_the_copy_and_aborts() {
         permits.acquire_owned().await.unwrap(),
     );
     let error = upload
-        .complete()
+        .complete(
+            &tokio_util::sync::CancellationToken::new(),
+            |_| Ok(()),
+            None,
+            s3_stream_lambda::copy::upload::condition::WriteCondition::Unconditional,
+        )
         .await
         .expect_err("a 200 with <Error> is a failure");
     assert_eq!(error.error_type(), "S3.UploadFailed", "{error:?}");

@@ -49,6 +49,7 @@ impl Buckets {
             version_id: None,
             etag: Some(etag.trim_matches('"').to_owned()),
             size: Some(size as u64),
+            sequencer: None,
         }
     }
 

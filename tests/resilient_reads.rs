@@ -101,6 +101,7 @@ impl Setup {
             version_id: None,
             etag: Some(etag.trim_matches('"').to_owned()),
             size: Some(size as u64),
+            sequencer: None,
         };
         let destination = Destination {
             bucket: self.destination.clone(),

@@ -70,7 +70,6 @@ async fn sigterm_mid_copy_aborts_the_multipart_upload_and_exits_0() {
 }
 
 #[tokio::test]
-#[ignore = "engine: MultipartUpload::complete waits for in-flight parts without observing cancellation"]
 async fn sigterm_while_the_last_parts_are_in_flight_aborts_the_multipart_upload() {
     // Every part in flight: the engine has read the whole source and waits
     // in `complete()` for the held UploadParts when SIGTERM arrives.

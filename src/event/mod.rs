@@ -31,6 +31,8 @@ pub struct ObjectCreated {
     pub etag: Option<String>,
     /// Announced version.
     pub version_id: Option<String>,
+    /// The event's sequencer: orders the events of one key.
+    pub sequencer: Option<String>,
 }
 
 /// One record of an event, classified.
@@ -108,6 +110,7 @@ fn classify_s3_record(record: s3::S3Record) -> Item {
             size: record.s3.object.size,
             etag: record.s3.object.e_tag,
             version_id: record.s3.object.version_id,
+            sequencer: record.s3.object.sequencer,
         }),
         Err(error) => Item::Invalid {
             bucket,
@@ -173,6 +176,7 @@ fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
             size: object.size,
             etag: object.etag,
             version_id: object.version_id,
+            sequencer: object.sequencer,
         })
     } else {
         Item::Skip {
@@ -254,6 +258,7 @@ mod tests {
         };
         assert_eq!(object.key, "requests/2026/11/26/rest api (copy) ü.json");
         assert_eq!(object.size, Some(1_048_576));
+        assert_eq!(object.sequencer.as_deref(), Some("0067A1B2C3D4E5F601"));
     }
 
     #[test]
@@ -284,7 +289,8 @@ mod tests {
             panic!()
         };
         assert!(
-            matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json")
+            matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json"
+                && o.sequencer.as_deref() == Some("00617F08299329D189"))
         );
     }
 

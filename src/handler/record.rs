@@ -2,7 +2,9 @@
 
 use crate::config::Config;
 use crate::copy::memory;
-use crate::copy::{CopyError, CopyProgress, CopySettings, Destination, SourceSpec, copy_object};
+use crate::copy::{
+    CopyError, CopyOutcome, CopyProgress, CopySettings, Destination, SourceSpec, copy_object,
+};
 use crate::event::ObjectCreated;
 use aws_sdk_s3::Client;
 use serde::Serialize;
@@ -69,6 +71,11 @@ pub struct RecordResult {
     /// The destination's full-object CRC64NVME (base64).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum_crc64nvme: Option<String>,
+    /// How the copy was checked end to end (`source-crc64nvme`, or why not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+    /// Source GETs resumed or re-sent after a failed, short or stalled body.
+    pub read_retries: u64,
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -99,6 +106,8 @@ impl RecordResult {
             mb_per_s: 0.0,
             etag: None,
             checksum_crc64nvme: None,
+            verified: None,
+            read_retries: 0,
             reason: None,
             error_type: None,
             error: None,
@@ -223,6 +232,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         version_id: object.version_id.clone(),
         etag: object.etag.clone(),
         size: object.size,
+        sequencer: object.sequencer.clone(),
     };
     let progress = CopyProgress::default();
     let copied = copy_object(
@@ -236,6 +246,22 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     )
     .await;
     match copied {
+        Ok(report) if report.outcome == CopyOutcome::Superseded => {
+            let reason = format!(
+                "s3://{}/{} holds the copy of a newer event: nothing written",
+                destination.bucket, destination.key
+            );
+            tracing::info!("s3://{}/{}: {reason}", object.bucket, object.key);
+            RecordResult {
+                reason: Some(reason),
+                destination: Some(ObjectRef {
+                    bucket: destination.bucket,
+                    key: destination.key,
+                    version_id: None,
+                }),
+                ..RecordResult::new(Outcome::Superseded, &object.bucket, &object.key)
+            }
+        }
         Ok(report) => {
             tracing::info!(
                 "copied s3://{}/{} to s3://{}/{}: {} bytes in {} ms ({} MB/s, {} parts)",
@@ -268,6 +294,8 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 mb_per_s: report.mb_per_s,
                 etag: Some(report.etag),
                 checksum_crc64nvme: Some(report.checksum_crc64nvme),
+                verified: Some(report.verified),
+                read_retries: report.read_retries,
                 reason: None,
                 error_type: None,
                 error: None,

@@ -144,6 +144,32 @@ pub enum CopyError {
         /// Destination bytes uploaded so far.
         bytes_written: u64,
     },
+    /// The copy's full-object CRC64NVME differs from the one S3 stores for
+    /// the source: bytes changed on the way, and nothing was written.
+    #[error(
+        "copy of s3://{bucket}/{key} has crc64nvme {got} where the source has {expected}: nothing was written"
+    )]
+    ChecksumMismatch {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The source's CRC64NVME, base64.
+        expected: String,
+        /// The copy's CRC64NVME, base64.
+        got: String,
+    },
+    /// A conditional write found the destination changed since we looked,
+    /// and it was still not newer than our source when we looked again.
+    #[error(
+        "destination s3://{bucket}/{key} changed during the copy: the conditional write failed"
+    )]
+    WriteConflict {
+        /// Destination bucket.
+        bucket: String,
+        /// Destination key.
+        key: String,
+    },
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
@@ -167,6 +193,8 @@ impl CopyError {
             CopyError::MemoryTooSmall { .. } => "Copy.MemoryTooSmall",
             CopyError::OutputTooLargeForMemory { .. } => "Copy.OutputTooLargeForMemory",
             CopyError::Cancelled { .. } => "Copy.Timeout",
+            CopyError::ChecksumMismatch { .. } => "Copy.ChecksumMismatch",
+            CopyError::WriteConflict { .. } => "Copy.WriteConflict",
             CopyError::Task(_) => "Copy.TaskFailed",
         }
     }

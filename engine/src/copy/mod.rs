@@ -5,7 +5,13 @@
 //! order; its output is cut into parts by the [`PartAssembler`]; each part
 //! takes an upload permit *before* the input that fills it is read, and keeps
 //! it until S3 has the part. Output that fits one part is a single `PutObject`.
-//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`].
+//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`];
+//! any other exit (a panic, a dropped future) is caught by the upload's guard.
+//!
+//! Promises: an identity copy ends with the source's stored full-object
+//! CRC64NVME or writes nothing ([`verify`]); an event-driven copy (with a
+//! sequencer) never overwrites the copy of a newer event
+//! ([`upload::condition`]).
 
 pub mod assembler;
 pub mod error;
@@ -14,13 +20,16 @@ pub mod part_size;
 pub mod report;
 pub mod source;
 pub mod upload;
+pub mod verify;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use memory::MemoryPlan;
 pub use part_size::PartSchedule;
-pub use report::CopyReport;
-pub use source::{ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceSpec};
+pub use report::{CopyOutcome, CopyReport};
+pub use source::{
+    ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceChecksum, SourceSpec,
+};
 pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
@@ -33,7 +42,9 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use upload::{MultipartUpload, Written};
+use upload::MultipartUpload;
+use upload::condition::{Completion, WritePlan, write_newest};
+use verify::Verify;
 
 /// Parts uploading at once by default: four streams saturate a small
 /// function's network share while four 8 MiB parts stay within a 512 MB budget.
@@ -110,6 +121,9 @@ struct Pipeline<'a> {
     output_known_multipart: Option<bool>,
     /// For output of unknown length: the most the memory plan can upload.
     output_limit: Option<u64>,
+    verify: Verify,
+    /// Newest wins: the write's precondition and the origin recorded.
+    write_plan: WritePlan,
 }
 
 impl Pipeline<'_> {
@@ -117,6 +131,21 @@ impl Pipeline<'_> {
         CopyError::Cancelled {
             bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The destination's metadata: the source's, plus the recorded origin.
+    fn destination_metadata(&self) -> ObjectMetadata {
+        let mut metadata = self.metadata.clone();
+        metadata.user.extend(self.write_plan.origin.clone());
+        metadata
+    }
+
+    /// Fills the pipeline's byte counts into a cancellation from the destination.
+    fn counted(&self, error: CopyError) -> CopyError {
+        match error {
+            CopyError::Cancelled { .. } => self.cancelled(),
+            other => other,
         }
     }
 
@@ -166,11 +195,13 @@ impl Pipeline<'_> {
                 let mut upload = MultipartUpload::create(
                     self.client,
                     self.destination,
-                    &self.metadata,
+                    &self.destination_metadata(),
                     &self.settings.options,
                     Arc::clone(&self.progress.bytes_written),
+                    self.cancel,
                 )
-                .await?;
+                .await
+                .map_err(|e| self.counted(e))?;
                 if let Some((held_part, held_permit)) = held {
                     upload.spawn_part(held_part, held_permit);
                 }
@@ -181,24 +212,60 @@ impl Pipeline<'_> {
         }
     }
 
-    /// Finishes the destination once the input has ended.
-    async fn finish(self) -> Result<Written, CopyError> {
-        match self.sink {
-            Sink::Multipart(upload) => upload.complete().await,
+    /// Finishes the destination once the input has ended, once the copy's
+    /// checksum has passed [`Verify::check`].
+    ///
+    /// # Cancellation
+    ///
+    /// Every await is raced against the copy's token; a multipart upload is
+    /// aborted before `CopyError::Cancelled` returns.
+    async fn finish(mut self) -> Result<Completion, CopyError> {
+        let verify = self.verify.clone();
+        let condition = self.write_plan.condition.clone();
+        match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
+            Sink::Multipart(upload) => upload
+                .complete(
+                    self.cancel,
+                    |crc| verify.check(crc),
+                    self.write_plan.newest.as_ref(),
+                    condition,
+                )
+                .await
+                .map_err(|e| self.counted(e)),
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
-                let written = upload::put_single(
-                    self.client,
-                    self.destination,
-                    &self.metadata,
-                    &self.settings.options,
-                    data.clone(),
-                )
-                .await?;
-                self.progress
-                    .bytes_written
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
-                Ok(written)
+                let metadata = self.destination_metadata();
+                let this = &self;
+                let completion =
+                    write_newest(this.write_plan.newest.as_ref(), condition, |condition| {
+                        let data = data.clone();
+                        let metadata = &metadata;
+                        let verify = &verify;
+                        async move {
+                            let target = upload::PutTarget {
+                                client: this.client,
+                                destination: this.destination,
+                                metadata,
+                                options: &this.settings.options,
+                            };
+                            upload::put_single(
+                                &target,
+                                data,
+                                this.cancel,
+                                |crc| verify.check(crc),
+                                &condition,
+                            )
+                            .await
+                        }
+                    })
+                    .await
+                    .map_err(|e| self.counted(e))?;
+                if let Completion::Written(_) = completion {
+                    self.progress
+                        .bytes_written
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Ok(completion)
             }
         }
     }
@@ -206,7 +273,15 @@ impl Pipeline<'_> {
 
 /// Copies `source` to `destination` through `transform`, streaming, in
 /// bounded memory. On failure nothing is left behind: a multipart upload is
-/// aborted before the error returns. `cancel` stops the copy the same way.
+/// aborted before the error returns. With a sequencer in `source`, a
+/// destination holding the copy of the same or a newer event ends the copy
+/// as [`CopyOutcome::Superseded`] (an `Ok`), with nothing written.
+///
+/// # Cancellation
+///
+/// Every await is raced against `cancel`: the copy aborts its upload and
+/// returns `CopyError::Cancelled`. Dropping the future instead leaves the
+/// abort to the upload's guard (spawned, best effort).
 pub async fn copy_object(
     client: &Client,
     source: SourceSpec,
@@ -217,11 +292,16 @@ pub async fn copy_object(
     progress: &CopyProgress,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
+    let output_known = transform.preserves_length();
+    let identity = output_known && transform.is_identity();
     let resolved = tokio::select! {
         () = cancel.cancelled() => return Err(CopyError::Cancelled { bytes_read: 0, bytes_written: 0 }),
-        resolved = source::resolve(client, source) => resolved?,
+        resolved = source::resolve(client, source, identity) => resolved?,
     };
-    let output_known = transform.preserves_length();
+    let verify = Verify::new(identity, &resolved);
+    let Some(write_plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
+        return Ok(CopyReport::superseded(&resolved, started.elapsed()));
+    };
     if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
             limit: part_size::MAX_OBJECT_SIZE,
@@ -247,28 +327,33 @@ pub async fn copy_object(
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
         output_limit: (!output_known).then(|| plan.max_output()),
+        verify,
+        write_plan,
     };
     let reads = Arc::new(ReadCounters::default());
-    let result = pump(
-        &mut pipeline,
-        &resolved,
-        &plan,
-        transform.as_mut(),
-        &reads,
-    )
-    .await;
-    let written = match (result, pipeline.sink) {
-        (Ok(()), sink) => {
-            pipeline.sink = sink;
-            pipeline.finish().await?
+    let result = pump(&mut pipeline, &resolved, &plan, transform.as_mut(), &reads).await;
+    let verified = pipeline.verify.word().to_owned();
+    let completion = match result {
+        Ok(()) => pipeline.finish().await?,
+        Err(error) => {
+            let error = pipeline.counted(error);
+            return Err(
+                match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
+                    Sink::Multipart(upload) => upload.abort(error).await,
+                    Sink::Undecided(_) => error,
+                },
+            );
         }
-        (Err(error), Sink::Multipart(upload)) => return Err(upload.abort(error).await),
-        (Err(error), Sink::Undecided(_)) => return Err(error),
+    };
+    let written = match completion {
+        Completion::Written(written) => written,
+        Completion::Superseded => return Ok(CopyReport::superseded(&resolved, started.elapsed())),
     };
     let elapsed = started.elapsed();
     let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
     let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
     Ok(CopyReport {
+        outcome: CopyOutcome::Copied,
         bytes_read,
         bytes_written,
         part_size: schedule.base(),
@@ -285,6 +370,7 @@ pub async fn copy_object(
         },
         source_etag: resolved.spec.etag.clone(),
         read_retries: reads.retries.load(Ordering::Relaxed),
+        verified,
     })
 }
 

@@ -1,11 +1,25 @@
 //! What a finished copy measured; the handler's response is built from it.
 
+use super::source::{Pin, ResolvedSource};
 use serde::Serialize;
+
+/// How a copy that did not fail ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyOutcome {
+    /// The destination was written.
+    #[default]
+    Copied,
+    /// The destination holds the copy of a newer event: nothing was written.
+    Superseded,
+}
 
 /// The outcome of one successful copy.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CopyReport {
+    /// Written, or superseded by a newer copy.
+    pub outcome: CopyOutcome,
     /// Source bytes read.
     pub bytes_read: u64,
     /// Destination bytes written.
@@ -32,6 +46,37 @@ pub struct CopyReport {
     pub source_etag: Option<String>,
     /// Source GETs resumed or re-sent after a failed, short or stalled body.
     pub read_retries: u64,
+    /// How the copy's integrity was checked: `source-crc64nvme` when its
+    /// full-object CRC64NVME was compared with the source's and equal, else
+    /// why not (`no-source-checksum`, `composite-source-checksum`, `transformed`).
+    pub verified: String,
+}
+
+impl CopyReport {
+    /// The report of a copy that wrote nothing: the destination holds the
+    /// copy of a newer event.
+    pub fn superseded(source: &ResolvedSource, elapsed: std::time::Duration) -> CopyReport {
+        CopyReport {
+            outcome: CopyOutcome::Superseded,
+            bytes_read: 0,
+            bytes_written: 0,
+            part_size: 0,
+            parts: 0,
+            multipart: false,
+            duration_ms: elapsed.as_millis() as u64,
+            mb_per_s: 0.0,
+            etag: String::new(),
+            version_id: None,
+            checksum_crc64nvme: String::new(),
+            source_version_id: match &source.pin {
+                Pin::Version(version) => Some(version.clone()),
+                Pin::ETag(_) => None,
+            },
+            source_etag: source.spec.etag.clone(),
+            read_retries: 0,
+            verified: "superseded".to_owned(),
+        }
+    }
 }
 
 /// MB/s (10^6 bytes) of `bytes` over `millis`.

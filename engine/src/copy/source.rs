@@ -3,6 +3,8 @@
 use super::error::{CopyError, SdkFailure};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 
@@ -19,6 +21,9 @@ pub struct SourceSpec {
     pub etag: Option<String>,
     /// The size the event announced.
     pub size: Option<u64>,
+    /// The event's sequencer (S3 notifications, EventBridge): with one, a
+    /// copy never overwrites the copy of a newer event of the same key.
+    pub sequencer: Option<String>,
 }
 
 /// How every read is pinned to the announced object.
@@ -49,6 +54,19 @@ pub struct ObjectMetadata {
     pub user: HashMap<String, String>,
 }
 
+/// What S3 stores as the source's checksum (`HeadObject` with checksum mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChecksum {
+    /// A full-object CRC64NVME: an identity copy must end with the same value.
+    FullObjectCrc64Nvme(u64),
+    /// A checksum of part checksums, which a copy with other parts cannot reproduce.
+    Composite,
+    /// A full-object checksum of another algorithm (its name).
+    Other(String),
+    /// No checksum, or it was not asked for.
+    None,
+}
+
 /// A resolved source: its size and pin are known.
 #[derive(Debug, Clone)]
 pub struct ResolvedSource {
@@ -58,6 +76,8 @@ pub struct ResolvedSource {
     pub size: u64,
     /// How reads are pinned.
     pub pin: Pin,
+    /// The checksum S3 stores for it (`None` unless asked to verify).
+    pub checksum: SourceChecksum,
 }
 
 /// One GET's whole body, and the object's metadata when it is the first block.
@@ -107,15 +127,64 @@ where
     }
 }
 
-/// Learns size and pin, with a pinned `HeadObject` when the event lacks them.
-pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource, CopyError> {
-    let known_pin = match (&spec.version_id, &spec.etag) {
-        (Some(version), _) => Some(Pin::Version(version.clone())),
+/// The version pin of `version`: `"null"` (unversioned or suspended
+/// buckets) names no version, so it is no pin.
+fn version_pin(version: Option<&str>) -> Option<Pin> {
+    version
+        .filter(|version| !version.is_empty() && *version != "null")
+        .map(|version| Pin::Version(version.to_owned()))
+}
+
+/// The checksum a `HeadObject` with checksum mode reported.
+fn checksum_of(output: &HeadObjectOutput) -> SourceChecksum {
+    let composite = output.checksum_type() == Some(&ChecksumType::Composite);
+    if let Some(crc) = output.checksum_crc64_nvme() {
+        if composite {
+            return SourceChecksum::Composite;
+        }
+        return match aws_smithy_types::base64::decode(crc)
+            .ok()
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        {
+            Some(bytes) => SourceChecksum::FullObjectCrc64Nvme(u64::from_be_bytes(bytes)),
+            None => SourceChecksum::Other(format!("CRC64NVME (unreadable: {crc})")),
+        };
+    }
+    let other = [
+        ("CRC32", output.checksum_crc32()),
+        ("CRC32C", output.checksum_crc32_c()),
+        ("SHA1", output.checksum_sha1()),
+        ("SHA256", output.checksum_sha256()),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| value.map(|_| name));
+    match other {
+        Some(_) if composite => SourceChecksum::Composite,
+        Some(name) => SourceChecksum::Other(name.to_owned()),
+        None => SourceChecksum::None,
+    }
+}
+
+/// Learns size and pin, with a pinned `HeadObject` when the event lacks
+/// them. With `verify`, the `HeadObject` is always sent, with checksum mode,
+/// to learn the source's stored checksum.
+pub async fn resolve(
+    client: &Client,
+    spec: SourceSpec,
+    verify: bool,
+) -> Result<ResolvedSource, CopyError> {
+    let known_pin = match (version_pin(spec.version_id.as_deref()), &spec.etag) {
+        (Some(pin), _) => Some(pin),
         (None, Some(etag)) => Some(Pin::ETag(quoted(etag))),
         (None, None) => None,
     };
-    if let (Some(size), Some(pin)) = (spec.size, known_pin.clone()) {
-        return Ok(ResolvedSource { spec, size, pin });
+    if let (false, Some(size), Some(pin)) = (verify, spec.size, known_pin.clone()) {
+        return Ok(ResolvedSource {
+            spec,
+            size,
+            pin,
+            checksum: SourceChecksum::None,
+        });
     }
     let mut head = client.head_object().bucket(&spec.bucket).key(&spec.key);
     head = match &known_pin {
@@ -123,6 +192,9 @@ pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource
         Some(Pin::ETag(etag)) => head.if_match(etag),
         None => head,
     };
+    if verify {
+        head = head.checksum_mode(ChecksumMode::Enabled);
+    }
     let output = head.send().await.map_err(|e| read_error(&spec, e))?;
     let size = output
         .content_length()
@@ -130,10 +202,10 @@ pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource
         .unwrap_or(0);
     let pin = match known_pin {
         Some(pin) => pin,
-        None => match (output.version_id(), output.e_tag()) {
-            (Some(version), _) if version != "null" => Pin::Version(version.to_owned()),
-            (_, Some(etag)) => Pin::ETag(quoted(etag)),
-            _ => {
+        None => match (version_pin(output.version_id()), output.e_tag()) {
+            (Some(pin), _) => pin,
+            (None, Some(etag)) => Pin::ETag(quoted(etag)),
+            (None, None) => {
                 return Err(CopyError::Source {
                     bucket: spec.bucket.clone(),
                     key: spec.key.clone(),
@@ -142,7 +214,17 @@ pub async fn resolve(client: &Client, spec: SourceSpec) -> Result<ResolvedSource
             }
         },
     };
-    Ok(ResolvedSource { spec, size, pin })
+    let checksum = if verify {
+        checksum_of(&output)
+    } else {
+        SourceChecksum::None
+    };
+    Ok(ResolvedSource {
+        spec,
+        size,
+        pin,
+        checksum,
+    })
 }
 
 /// The byte ranges to read: one unranged GET when `size <= block_size`,
@@ -209,6 +291,14 @@ mod tests {
             plan_ranges(17, 8),
             vec![Some((0, 7)), Some((8, 15)), Some((16, 16))]
         );
+    }
+
+    #[test]
+    fn a_null_version_is_no_pin() {
+        assert_eq!(version_pin(Some("null")), None);
+        assert_eq!(version_pin(Some("")), None);
+        assert_eq!(version_pin(None), None);
+        assert_eq!(version_pin(Some("v1")), Some(Pin::Version("v1".into())));
     }
 
     #[test]

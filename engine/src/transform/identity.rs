@@ -26,6 +26,10 @@ impl Transform for Identity {
     fn preserves_length(&self) -> bool {
         true
     }
+
+    fn is_identity(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,12 @@ pub trait Transform: Send {
         false
     }
 
+    /// True when the output is the input, byte for byte, so the copy can be
+    /// verified against the source's stored checksum.
+    fn is_identity(&self) -> bool {
+        false
+    }
+
     /// The destination's `Content-Type`, when the transform changes it.
     fn content_type(&self) -> Option<&str> {
         None

@@ -1,0 +1,363 @@
+//! A multipart upload owned by a guard: completed, or aborted on every other exit.
+
+use super::abort::{AbortOutcome, AbortTarget};
+use super::condition::{Completion, NewestWins, WriteCondition, write_newest};
+use super::{Destination, UploadOptions, Written, crc64_base64, crc64nvme, write_error};
+use crate::copy::assembler::Part;
+use crate::copy::error::CopyError;
+use crate::copy::source::ObjectMetadata;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug)]
+struct UploadedPart {
+    number: u64,
+    etag: String,
+    crc: u64,
+    len: u64,
+}
+
+/// The error a cancelled upload step returns; the pipeline fills in the
+/// byte counts it alone knows.
+fn cancelled(uploaded: &AtomicU64) -> CopyError {
+    CopyError::Cancelled {
+        bytes_read: 0,
+        bytes_written: uploaded.load(Ordering::Relaxed),
+    }
+}
+
+/// A multipart upload in progress: parts upload concurrently, each holding
+/// its budget permit until S3 has it.
+///
+/// The value is the guard of the upload: unless [`MultipartUpload::complete`]
+/// succeeded, dropping it (a panic, a dropped copy future) cancels the part
+/// tasks and spawns `AbortMultipartUpload` on the runtime (best effort,
+/// logged with the upload id). Explicit failures await
+/// [`MultipartUpload::abort`] instead, so the abort has finished when the
+/// copy returns.
+pub struct MultipartUpload {
+    target: AbortTarget,
+    tasks: JoinSet<Result<UploadedPart, CopyError>>,
+    done: Vec<UploadedPart>,
+    uploaded: Arc<AtomicU64>,
+    settled: bool,
+}
+
+impl MultipartUpload {
+    /// `CreateMultipartUpload` with a full-object CRC64NVME checksum.
+    ///
+    /// # Cancellation
+    ///
+    /// Returns `CopyError::Cancelled` when `cancel` fires first; an upload S3
+    /// created for the dropped request is unknown to us and left to a
+    /// lifecycle rule.
+    pub async fn create(
+        client: &Client,
+        destination: &Destination,
+        metadata: &ObjectMetadata,
+        options: &UploadOptions,
+        uploaded: Arc<AtomicU64>,
+        cancel: &CancellationToken,
+    ) -> Result<MultipartUpload, CopyError> {
+        let create = client
+            .create_multipart_upload()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject);
+        let request = with_metadata!(create, metadata, options).send();
+        let output = tokio::select! {
+            () = cancel.cancelled() => return Err(cancelled(&uploaded)),
+            output = request => output,
+        }
+        .map_err(|e| write_error("create multipart upload", destination, e))?;
+        let upload_id = output
+            .upload_id()
+            .ok_or_else(|| CopyError::IncompleteResponse {
+                operation: "create multipart upload",
+                bucket: destination.bucket.clone(),
+                key: destination.key.clone(),
+            })?;
+        Ok(MultipartUpload {
+            target: AbortTarget {
+                client: client.clone(),
+                destination: destination.clone(),
+                upload_id: upload_id.to_owned(),
+            },
+            tasks: JoinSet::new(),
+            done: Vec::new(),
+            uploaded,
+            settled: false,
+        })
+    }
+
+    /// S3's id of this upload.
+    pub fn upload_id(&self) -> &str {
+        &self.target.upload_id
+    }
+
+    /// Starts uploading `part`; `permit` is released when S3 has it.
+    pub fn spawn_part(&mut self, part: Part, permit: OwnedSemaphorePermit) {
+        let client = self.target.client.clone();
+        let destination = self.target.destination.clone();
+        let upload_id = self.target.upload_id.clone();
+        let uploaded = Arc::clone(&self.uploaded);
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            let len = part.data.len() as u64;
+            let crc = crc64nvme(&part.data);
+            let output = client
+                .upload_part()
+                .bucket(&destination.bucket)
+                .key(&destination.key)
+                .upload_id(&upload_id)
+                .part_number(part.number as i32)
+                .content_length(len as i64)
+                .checksum_crc64_nvme(crc64_base64(crc))
+                .body(ByteStream::from(part.data))
+                .customize()
+                .disable_payload_signing()
+                .send()
+                .await
+                .map_err(|e| write_error("upload part", &destination, e))?;
+            let etag = output
+                .e_tag()
+                .ok_or_else(|| CopyError::IncompleteResponse {
+                    operation: "upload part",
+                    bucket: destination.bucket.clone(),
+                    key: destination.key.clone(),
+                })?;
+            uploaded.fetch_add(len, Ordering::Relaxed);
+            Ok(UploadedPart {
+                number: part.number,
+                etag: etag.to_owned(),
+                crc,
+                len,
+            })
+        });
+    }
+
+    fn record(
+        &mut self,
+        joined: Result<Result<UploadedPart, CopyError>, tokio::task::JoinError>,
+    ) -> Result<(), CopyError> {
+        match joined {
+            Ok(Ok(part)) => {
+                self.done.push(part);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error),
+            Err(join_error) => Err(CopyError::Task(join_error.to_string())),
+        }
+    }
+
+    /// Takes the results of finished part uploads without waiting; the first
+    /// failure is returned.
+    pub fn collect_finished(&mut self) -> Result<(), CopyError> {
+        while let Some(joined) = self.tasks.try_join_next() {
+            self.record(joined)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every part, lets `check` judge the full-object CRC64NVME of
+    /// what was uploaded, then `CompleteMultipartUpload` with the parts in
+    /// order and that checksum, under `condition`. A failed condition is
+    /// decided again by `newest` (S3 keeps the upload open after a 412, so
+    /// the completion is retried, or the upload aborted as superseded). Any
+    /// failure (a `check` error included) aborts the upload before it returns.
+    ///
+    /// # Cancellation
+    ///
+    /// Waiting for the parts and the `CompleteMultipartUpload` are raced
+    /// against `cancel`; a cancellation aborts the upload and returns
+    /// `CopyError::Cancelled`. If S3 had already completed it, the abort
+    /// answers `NoSuchUpload` (logged) and the object is whole.
+    pub async fn complete(
+        mut self,
+        cancel: &CancellationToken,
+        check: impl FnOnce(u64) -> Result<(), CopyError>,
+        newest: Option<&NewestWins>,
+        condition: WriteCondition,
+    ) -> Result<Completion, CopyError> {
+        let prepared = self.prepare(cancel, check).await;
+        let completed = match prepared {
+            Ok((crc, parts)) => {
+                let this = &self;
+                write_newest(newest, condition, |condition| {
+                    this.send_complete(crc, parts.clone(), condition, cancel)
+                })
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        match completed {
+            Ok(Completion::Written(written)) => {
+                self.settled = true;
+                Ok(Completion::Written(written))
+            }
+            Ok(Completion::Superseded) => {
+                self.discard().await;
+                Ok(Completion::Superseded)
+            }
+            Err(error) => Err(self.abort(error).await),
+        }
+    }
+
+    /// Waits for the parts; their full-object checksum and completion list.
+    async fn prepare(
+        &mut self,
+        cancel: &CancellationToken,
+        check: impl FnOnce(u64) -> Result<(), CopyError>,
+    ) -> Result<(u64, Vec<CompletedPart>), CopyError> {
+        loop {
+            let joined = tokio::select! {
+                () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
+                joined = self.tasks.join_next() => joined,
+            };
+            match joined {
+                Some(joined) => self.record(joined)?,
+                None => break,
+            }
+        }
+        self.done.sort_by_key(|part| part.number);
+        let crc = self
+            .done
+            .iter()
+            .fold(None, |full, part| {
+                Some(match full {
+                    None => part.crc,
+                    Some(so_far) => crc_fast::checksum_combine(
+                        crc_fast::CrcAlgorithm::Crc64Nvme,
+                        so_far,
+                        part.crc,
+                        part.len,
+                    ),
+                })
+            })
+            .unwrap_or_else(|| crc64nvme(&[]));
+        check(crc)?;
+        let parts = self
+            .done
+            .iter()
+            .map(|part| {
+                CompletedPart::builder()
+                    .part_number(part.number as i32)
+                    .e_tag(&part.etag)
+                    .checksum_crc64_nvme(crc64_base64(part.crc))
+                    .build()
+            })
+            .collect();
+        Ok((crc, parts))
+    }
+
+    /// One `CompleteMultipartUpload` under `condition`.
+    async fn send_complete(
+        &self,
+        crc: u64,
+        parts: Vec<CompletedPart>,
+        condition: WriteCondition,
+        cancel: &CancellationToken,
+    ) -> Result<Written, CopyError> {
+        let part_count = parts.len() as u64;
+        let destination = &self.target.destination;
+        let request = self
+            .target
+            .client
+            .complete_multipart_upload()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .upload_id(&self.target.upload_id)
+            .set_if_match(condition.if_match())
+            .set_if_none_match(condition.if_none_match())
+            .checksum_type(ChecksumType::FullObject)
+            .checksum_crc64_nvme(crc64_base64(crc))
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send();
+        let output = tokio::select! {
+            () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
+            output = request => output,
+        }
+        .map_err(|e| write_error("complete multipart upload", destination, e))?;
+        let etag = output
+            .e_tag()
+            .ok_or_else(|| CopyError::IncompleteResponse {
+                operation: "complete multipart upload",
+                bucket: destination.bucket.clone(),
+                key: destination.key.clone(),
+            })?;
+        Ok(Written {
+            etag: etag.to_owned(),
+            version_id: output.version_id().map(str::to_owned),
+            crc64nvme: crc,
+            parts: part_count,
+        })
+    }
+
+    /// The one abort path: cancel in-flight parts, drain them,
+    /// `AbortMultipartUpload` (retried within [`super::abort::ABORT_BUDGET`],
+    /// a failure logged with the upload id), return `error`.
+    ///
+    /// # Cancellation
+    ///
+    /// Not raced against the copy's token: it is what a cancellation runs.
+    /// Dropped midway, the guard spawns the abort instead.
+    pub async fn abort(self, error: CopyError) -> CopyError {
+        self.discard().await;
+        error
+    }
+
+    /// Cancels and drains the part tasks, then aborts the upload.
+    async fn discard(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        self.target.run().await;
+        self.settled = true;
+    }
+}
+
+impl Drop for MultipartUpload {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut tasks = std::mem::take(&mut self.tasks);
+        tasks.abort_all();
+        let target = self.target.clone();
+        tracing::warn!(
+            "multipart upload {} of s3://{}/{} was dropped unfinished: aborting it in the background",
+            target.upload_id,
+            target.destination.bucket,
+            target.destination.key
+        );
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    while tasks.join_next().await.is_some() {}
+                    if target.run().await == AbortOutcome::Failed {
+                        tracing::error!(
+                            "multipart upload {} stays open after its copy was dropped",
+                            target.upload_id
+                        );
+                    }
+                });
+            }
+            Err(_) => tracing::error!(
+                "no runtime to abort multipart upload {} of s3://{}/{}: a lifecycle rule must clean it up",
+                target.upload_id,
+                target.destination.bucket,
+                target.destination.key
+            ),
+        }
+    }
+}
