@@ -140,9 +140,18 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
-    sid       = "WriteConsumer"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    sid = "WriteConsumer"
+    # GetObject: the HeadObject of the destination that newest-wins reads
+    # before its conditional write (which version a copy came from).
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${aws_s3_bucket.this["consumer"].arn}/*"]
+  }
+
+  statement {
+    sid = "ListConsumer"
+    # So a destination key that does not exist yet is a 404, not a 403.
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this["consumer"].arn]
   }
 
   statement {
