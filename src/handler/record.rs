@@ -248,7 +248,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     match copied {
         Ok(report) if report.outcome == CopyOutcome::Superseded => {
             let reason = format!(
-                "s3://{}/{} holds the copy of a newer event: nothing written",
+                "s3://{}/{} holds the copy of this event or a newer one: nothing written",
                 destination.bucket, destination.key
             );
             tracing::info!("s3://{}/{}: {reason}", object.bucket, object.key);

@@ -64,10 +64,20 @@ pub async fn client_for(endpoint: &str) -> Client {
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
+        // A request to a hung server fails the test instead of hanging it.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(TEST_REQUEST_TIMEOUT)
+                .build(),
+        )
         .load()
         .await;
     s3_stream_lambda::s3::client_with(&shared, true)
 }
+
+/// Longest a test's own S3 request may take (a 100 MiB object on a loaded
+/// machine's moto takes seconds, not minutes).
+pub const TEST_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A bucket name unique to this test.
 pub fn bucket_name(test: &str) -> String {

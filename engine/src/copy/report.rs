@@ -10,7 +10,7 @@ pub enum CopyOutcome {
     /// The destination was written.
     #[default]
     Copied,
-    /// The destination holds the copy of a newer event: nothing was written.
+    /// The destination holds the copy of this event or a newer one: nothing was written.
     Superseded,
 }
 

@@ -173,6 +173,7 @@ async fn post(
         headers: parts.headers,
         body,
         status: status.as_u16(),
+        received_at: std::time::Instant::now(),
     });
     response
 }

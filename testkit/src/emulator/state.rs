@@ -79,6 +79,8 @@ pub struct Post {
     pub body: Bytes,
     /// The status the emulator answered.
     pub status: u16,
+    /// When the post's body had fully arrived.
+    pub received_at: std::time::Instant,
 }
 
 impl Post {

@@ -1,0 +1,68 @@
+//! At the deadline, through the real `bootstrap` and the emulator: S3 holds the
+//! copy's CompleteMultipartUpload for 60 s (fault proxy) and the invocation has
+//! 12 s. The abort's response reaches the proxy before the error post, the post
+//! comes before the deadline, and no multipart upload is left open.
+
+mod common;
+
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
+use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op};
+use std::time::{Duration, Instant};
+
+/// The invocation's time limit.
+const TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long S3 "takes" to complete: far beyond the deadline.
+const HELD: Duration = Duration::from_secs(60);
+
+/// Three 5 MiB parts and a tail: a multipart copy.
+const SIZE: usize = 3 * 5 * 1024 * 1024 + 1_000;
+
+#[tokio::test]
+async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "deadline-src").await;
+    let destination = common::create_bucket(&client, "deadline-dst").await;
+    let etag = common::put(&client, &source, "held.bin", common::bytes_of(SIZE, 3)).await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start the fault proxy");
+    // Held before it reaches S3: the upload stays open until it is aborted.
+    proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::CompleteMultipartUpload),
+        Fault::Delay(HELD),
+    ));
+    let endpoint = proxy.endpoint();
+    let function = common::function::start(&[
+        ("DST_BUCKET", &destination),
+        ("PART_SIZE_MIB", "5"),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+    ])
+    .await;
+    let event = common::function::s3_event(&[(&source, "held.bin", SIZE, &etag)]);
+    let delivered = Instant::now();
+    let post = function
+        .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(TIMEOUT))
+        .await;
+
+    assert_eq!(post.kind, PostKind::Error, "{}", post.json());
+    assert_eq!(post.json()["errorType"], "Copy.Timeout", "{}", post.json());
+    assert!(
+        post.received_at < delivered + TIMEOUT,
+        "posted {:?} after delivery, past the {TIMEOUT:?} deadline",
+        post.received_at - delivered
+    );
+    let log = proxy.log();
+    let abort = log
+        .iter()
+        .find(|exchange| exchange.op == S3Op::AbortMultipartUpload)
+        .unwrap_or_else(|| panic!("no abort reached s3; log: {log:#?}"));
+    assert_eq!(abort.status.map(|s| s.as_u16()), Some(204), "{abort:?}");
+    let aborted = abort.responded_at.expect("the abort was answered");
+    assert!(
+        aborted <= post.received_at,
+        "the abort's response came {:?} after the error post",
+        aborted - post.received_at
+    );
+    assert_eq!(common::incomplete_uploads(&client, &destination).await, 0);
+}
