@@ -22,19 +22,6 @@ const SIZE: usize = 3 * MIN_PART_SIZE as usize + 1_000;
 /// How long a test waits for anything before it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A client for `endpoint`, configured as the product configures its own.
-async fn client_for(endpoint: &str) -> Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    s3_stream_lambda::s3::client_with(&shared, true)
-}
-
 struct Setup {
     direct: Client,
     proxied: Client,
@@ -51,7 +38,7 @@ async fn setup(test: &str) -> Setup {
     let proxy = FaultProxy::start_url(common::endpoint())
         .await
         .expect("start the fault proxy");
-    let proxied = client_for(&proxy.endpoint()).await;
+    let proxied = common::client_for(&proxy.endpoint()).await;
     Setup {
         direct,
         proxied,

@@ -22,19 +22,6 @@ const SIZE: usize = 12 * MIB as usize;
 /// How long one copy may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A client for `endpoint`, configured as the product configures its own.
-async fn client_for(endpoint: &str) -> Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    s3_stream_lambda::s3::client_with(&shared, true)
-}
-
 struct Setup {
     direct: Client,
     proxy: FaultProxy,
@@ -78,7 +65,7 @@ async fn setup(test: &str) -> Setup {
 
 impl Setup {
     async fn copy(&self, transform: Box<dyn Transform>) -> Result<CopyReport, CopyError> {
-        let client = client_for(&self.proxy.endpoint()).await;
+        let client = common::client_for(&self.proxy.endpoint()).await;
         let settings = CopySettings {
             part_size: MIN_PART_SIZE,
             ..CopySettings::default()

@@ -27,19 +27,6 @@ const V2_SIZE: usize = 3 * MIN_PART_SIZE as usize - 10;
 /// How long a test waits for anything before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A client for `endpoint`, configured as the product configures its own.
-async fn client_for(endpoint: &str) -> Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    s3_stream_lambda::s3::client_with(&shared, true)
-}
-
 struct Setup {
     direct: Client,
     proxied: Client,
@@ -96,7 +83,7 @@ async fn setup_sized(test: &str, v1_size: usize, v2_size: usize) -> Setup {
     let proxy = FaultProxy::start_url(common::endpoint())
         .await
         .expect("start the fault proxy");
-    let proxied = client_for(&proxy.endpoint()).await;
+    let proxied = common::client_for(&proxy.endpoint()).await;
     Setup {
         direct,
         proxied,

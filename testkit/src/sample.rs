@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 
 /// Part size of sample uploads: the product's default part size.
 pub const SAMPLE_PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -58,6 +58,10 @@ pub async fn upload_sample(
         .bucket(bucket)
         .key(key)
         .content_type("application/octet-stream")
+        // A full-object CRC64NVME, as S3 stores for most new objects: the
+        // copy can then be verified against the source end to end.
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .checksum_type(ChecksumType::FullObject)
         .send()
         .await
         .map_err(|e| fail("create the upload of", &e))?;
@@ -80,6 +84,7 @@ pub async fn upload_sample(
             .key(key)
             .upload_id(&upload_id)
             .part_number(number as i32)
+            .checksum_crc64_nvme(crc64_base64(part_crc))
             .body(ByteStream::from(data))
             .send()
             .await
@@ -88,6 +93,7 @@ pub async fn upload_sample(
             CompletedPart::builder()
                 .part_number(number as i32)
                 .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                .checksum_crc64_nvme(crc64_base64(part_crc))
                 .build(),
         );
     }
@@ -96,6 +102,8 @@ pub async fn upload_sample(
         .bucket(bucket)
         .key(key)
         .upload_id(&upload_id)
+        .checksum_type(ChecksumType::FullObject)
+        .checksum_crc64_nvme(crc64_base64(crc.unwrap_or_else(|| crc64nvme(&[]))))
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
