@@ -43,6 +43,33 @@ fn invoke(event: &PathBuf, destination: &str) -> support::ChildRun {
     support::run_measured(&mut command)
 }
 
+/// Deletes `keys` from `bucket`, so the next run copies them again (a copy
+/// of the same event already there is `superseded`: newest wins).
+fn clear(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) {
+    rt.block_on(async {
+        let objects: Vec<aws_sdk_s3::types::ObjectIdentifier> = keys
+            .iter()
+            .filter_map(|key| {
+                aws_sdk_s3::types::ObjectIdentifier::builder()
+                    .key(key)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let delete = aws_sdk_s3::types::Delete::builder()
+            .set_objects(Some(objects))
+            .build()
+            .expect("a delete request");
+        client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .expect("clear the destination");
+    })
+}
+
 /// Measures the peak RSS (and time) of `bootstrap invoke` on one event of 8
 /// records × 256 MiB at 512 MB, against the same command on an event that
 /// copies nothing; asserts every record was copied and, in a full run, that
@@ -51,7 +78,7 @@ fn eight_records(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let size = object_size();
     let dir = tempfile::tempdir().expect("temp dir for the event files");
-    let (source, destination, event, idle) = rt.block_on(async {
+    let (client, destination, keys, event, idle) = rt.block_on(async {
         let client = common::client().await;
         let source = common::create_bucket(&client, "bench-handler-src").await;
         let destination = common::create_bucket(&client, "bench-handler-dst").await;
@@ -76,9 +103,9 @@ fn eight_records(c: &mut Criterion) {
             r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#,
         )
         .expect("write idle");
-        (source, destination, event, idle)
+        let keys: Vec<String> = records.iter().map(|(key, _)| key.clone()).collect();
+        (client, destination, keys, event, idle)
     });
-    let _ = source;
     let baseline = invoke(&idle, &destination).peak_rss;
     let mut group = c.benchmark_group("handler/rss");
     group
@@ -95,6 +122,7 @@ fn eight_records(c: &mut Criterion) {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
+                    clear(&rt, &client, &destination, &keys);
                     let run = invoke(&event, &destination);
                     let report: serde_json::Value =
                         serde_json::from_str(&run.stdout).expect("report");
@@ -177,31 +205,10 @@ fn small_objects(c: &mut Criterion) {
         let function = common::function::start(&[("DST_BUCKET", &destination)]).await;
         (client, destination, function, notifications)
     });
-    // Each run starts from an empty destination: a copy of the same event
-    // already there is `superseded` (newest wins), not copied again.
-    let clear = || {
-        rt.block_on(async {
-            let keys: Vec<aws_sdk_s3::types::ObjectIdentifier> = (0..SMALL_OBJECTS)
-                .filter_map(|n| {
-                    aws_sdk_s3::types::ObjectIdentifier::builder()
-                        .key(format!("small/{n}.json"))
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let delete = aws_sdk_s3::types::Delete::builder()
-                .set_objects(Some(keys))
-                .build()
-                .expect("a delete request");
-            client
-                .delete_objects()
-                .bucket(&destination)
-                .delete(delete)
-                .send()
-                .await
-                .expect("clear the destination");
-        })
-    };
+    let keys: Vec<String> = (0..SMALL_OBJECTS)
+        .map(|n| format!("small/{n}.json"))
+        .collect();
+    let clear = || clear(&rt, &client, &destination, &keys);
     let batch = sqs_batch(&notifications);
     let singles: Vec<serde_json::Value> = notifications
         .iter()
