@@ -61,8 +61,8 @@ PY
 ensure_zigbuild
 for arch in ${ARCHS:-$(default_archs)}; do
   target=$(rust_target "$arch")
-  cargo zigbuild --release --locked --bin bootstrap --target "$target.$GLIBC_MAX"
-  binary="$CARGO_TARGET_DIR/$target/release/bootstrap"
+  cargo zigbuild --profile lambda --locked --bin bootstrap --target "$target.$GLIBC_MAX"
+  binary="$CARGO_TARGET_DIR/$target/lambda/bootstrap"
   check_glibc "$binary"
   archive=lambda.zip
   [ "$arch" = x86_64 ] || archive="lambda-$arch.zip"

@@ -16,7 +16,6 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "local-stack: python3 is needed (e.g. apt-get install python3 python3-venv)" >&2
   exit 1
 fi
-cargo build --release --locked -p s3-stream-lambda --bin bootstrap
-cargo build --release --locked -p s3-stream-testkit --bin local_stack
+cargo build --release --locked -p s3-stream-lambda --bin bootstrap -p s3-stream-testkit --bin local_stack
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 exec "$target/release/local_stack" "$@"
