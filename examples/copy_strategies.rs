@@ -18,8 +18,8 @@ use futures_util::StreamExt;
 use s3_stream_lambda::copy::upload::MultipartUpload;
 use s3_stream_lambda::copy::upload::condition::WriteCondition;
 use s3_stream_lambda::copy::{
-    CopyProgress, CopySettings, Destination, ObjectMetadata, Part, SourceSpec, UploadOptions,
-    copy_object,
+    CopyMode, CopyProgress, CopySettings, Destination, ObjectMetadata, Part, SourceSpec,
+    UploadOptions, copy_object,
 };
 use s3_stream_lambda::transform::Identity;
 use std::sync::Arc;
@@ -55,6 +55,8 @@ async fn stream(job: &Job) -> Result<u64, BoxError> {
         part_size: job.part_size,
         upload_concurrency: job.concurrency,
         read_ahead: job.concurrency,
+        // Streams: these tests are of the streaming path.
+        mode: CopyMode::Stream,
         ..CopySettings::default()
     };
     let source = SourceSpec {

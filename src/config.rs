@@ -2,7 +2,8 @@
 
 use crate::copy::memory::minimum_budget;
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZE};
-use crate::copy::{CopySettings, UploadOptions};
+use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
+use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::DEFAULT_SAFETY_MARGIN;
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use std::collections::HashMap;
@@ -31,6 +32,11 @@ pub const MIN_DEFAULT_RECORD_CONCURRENCY: usize = 4;
 /// Upper bound for any concurrency setting, so a typo cannot open thousands
 /// of connections.
 pub const MAX_CONCURRENCY: usize = 64;
+
+/// Most part copies in flight (`PART_COPY_CONCURRENCY`): each holds only a
+/// connection, so more than streamed parts, but bounded so a typo cannot
+/// open thousands.
+pub const MAX_PART_COPY_CONCURRENCY: usize = 256;
 
 /// One invalid or missing variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -249,6 +255,41 @@ impl Config {
         if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
             return Err(problem("SSE_KMS_KEY_ID", "is only valid with SSE=aws:kms"));
         }
+        let mode = match env
+            .get("COPY_MODE")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            None => CopyMode::default(),
+            Some(text) => CopyMode::parse(text).ok_or_else(|| {
+                problem(
+                    "COPY_MODE",
+                    format!("must be auto, server or stream, got {text:?}"),
+                )
+            })?,
+        };
+        if mode == CopyMode::Server && transform != "identity" {
+            return Err(problem(
+                "COPY_MODE",
+                format!(
+                    "server copies bytes unchanged, but TRANSFORM={transform} changes them: use auto or stream"
+                ),
+            ));
+        }
+        let server = ServerCopySettings {
+            part_size: number(
+                env,
+                "PART_COPY_SIZE_MIB",
+                MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
+            )?
+            .map_or(ServerCopySettings::default().part_size, |mib| mib * MIB),
+            concurrency: number(
+                env,
+                "PART_COPY_CONCURRENCY",
+                1..=MAX_PART_COPY_CONCURRENCY as u64,
+            )?
+            .map_or(DEFAULT_PART_COPY_CONCURRENCY, |n| n as usize),
+        };
         if let Some(text) = env
             .get(crate::s3::FORCE_PATH_STYLE_ENV)
             .map(|v| v.trim())
@@ -275,6 +316,8 @@ impl Config {
                     sse,
                     kms_key_id,
                 },
+                mode,
+                server,
                 ..CopySettings::default()
             },
             max_record_concurrency,
@@ -385,6 +428,26 @@ mod tests {
                 "STORAGE_CLASS",
             ),
             (vec![("DST_BUCKET", "dst"), ("SSE", "rot13")], "SSE"),
+            (
+                vec![("DST_BUCKET", "dst"), ("COPY_MODE", "fast")],
+                "COPY_MODE",
+            ),
+            (
+                vec![
+                    ("DST_BUCKET", "dst"),
+                    ("COPY_MODE", "server"),
+                    ("TRANSFORM", "gzip"),
+                ],
+                "COPY_MODE",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("PART_COPY_SIZE_MIB", "4")],
+                "PART_COPY_SIZE_MIB",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("PART_COPY_CONCURRENCY", "0")],
+                "PART_COPY_CONCURRENCY",
+            ),
             (
                 vec![("DST_BUCKET", "dst"), ("SSE_KMS_KEY_ID", "k")],
                 "SSE_KMS_KEY_ID",

@@ -8,7 +8,8 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::{
-    CopyError, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec, copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec,
+    copy_object,
 };
 use s3_stream_lambda::transform::{Identity, Transform, TransformError};
 use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
@@ -62,6 +63,8 @@ fn settings() -> CopySettings {
         part_size: MIN_PART_SIZE,
         upload_concurrency: 2,
         read_ahead: 2,
+        // Streams: these tests are of the streaming path.
+        mode: CopyMode::Stream,
         ..CopySettings::default()
     }
 }

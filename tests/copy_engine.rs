@@ -6,7 +6,8 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use s3_stream_lambda::copy::part_size::{MIB, MIN_PART_SIZE};
 use s3_stream_lambda::copy::{
-    CopyError, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec, copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec,
+    copy_object,
 };
 use s3_stream_lambda::transform::{Identity, Transform, TransformError};
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ fn settings() -> CopySettings {
         part_size: MIN_PART_SIZE,
         upload_concurrency: 3,
         read_ahead: 2,
+        // Streams: these tests are of the streaming path.
+        mode: CopyMode::Stream,
         ..CopySettings::default()
     }
 }
@@ -154,7 +157,7 @@ async fn copies_a_large_object_byte_for_byte() {
         .unwrap();
     assert_eq!(
         head.checksum_crc64_nvme(),
-        Some(report.checksum_crc64nvme.as_str())
+        report.checksum_crc64nvme.as_deref()
     );
 }
 

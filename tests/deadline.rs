@@ -36,6 +36,7 @@ async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
     let function = common::function::start(&[
         ("DST_BUCKET", &destination),
         ("PART_SIZE_MIB", "5"),
+        ("COPY_MODE", "stream"),
         ("AWS_ENDPOINT_URL_S3", &endpoint),
     ])
     .await;

@@ -8,7 +8,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use s3_stream_lambda::copy::part_size::{MIB, MIN_PART_SIZE};
 use s3_stream_lambda::copy::{
-    CopyError, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec, copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec,
+    copy_object,
 };
 use s3_stream_lambda::transform::{Gzip, Identity, Transform};
 use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
@@ -68,6 +69,8 @@ impl Setup {
         let client = common::client_for(&self.proxy.endpoint()).await;
         let settings = CopySettings {
             part_size: MIN_PART_SIZE,
+            // Streams: these tests are of the streaming path.
+            mode: CopyMode::Stream,
             ..CopySettings::default()
         };
         let progress = CopyProgress::default();

@@ -10,8 +10,8 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::upload::condition::META_SOURCE_SEQUENCER;
 use s3_stream_lambda::copy::{
-    CopyError, CopyOutcome, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec,
-    copy_object,
+    CopyError, CopyMode, CopyOutcome, CopyProgress, CopyReport, CopySettings, Destination,
+    SourceSpec, copy_object,
 };
 use s3_stream_lambda::transform::Identity;
 use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
@@ -109,6 +109,8 @@ impl Setup {
         tokio::spawn(async move {
             let settings = CopySettings {
                 part_size: MIN_PART_SIZE,
+                // Streams: these tests are of the streaming path.
+                mode: CopyMode::Stream,
                 ..CopySettings::default()
             };
             copy_object(

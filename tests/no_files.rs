@@ -63,7 +63,8 @@ async fn a_copy_creates_and_writes_no_file() {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TMPDIR", "/proc/nonexistent-unwritable")
-        .env("PART_SIZE_MIB", "5");
+        .env("PART_SIZE_MIB", "5")
+        .env("COPY_MODE", "stream");
     for (key, value) in common::s3_env() {
         command.env(key, value);
     }

@@ -7,8 +7,8 @@ mod common;
 use aws_sdk_s3::Client;
 use s3_stream_lambda::copy::part_size::{MIB, MIN_PART_SIZE};
 use s3_stream_lambda::copy::{
-    CopyError, CopyProgress, CopyReport, CopySettings, Destination, ReadRetryPolicy, SourceSpec,
-    copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, ReadRetryPolicy,
+    SourceSpec, copy_object,
 };
 use s3_stream_lambda::runtime::error_chain;
 use s3_stream_lambda::transform::Identity;
@@ -44,6 +44,8 @@ fn settings(read_retry: ReadRetryPolicy) -> CopySettings {
         upload_concurrency: 3,
         read_ahead: 2,
         read_retry,
+        // Streams: these tests are of the streaming path.
+        mode: CopyMode::Stream,
         ..CopySettings::default()
     }
 }

@@ -96,6 +96,7 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)]) {
     let mut env = vec![
         ("DST_BUCKET", destination.as_str()),
         ("PART_SIZE_MIB", "5"),
+        ("COPY_MODE", "stream"),
         ("AWS_ENDPOINT_URL_S3", proxy_endpoint.as_str()),
     ];
     env.extend_from_slice(extra_env);

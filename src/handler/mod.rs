@@ -7,7 +7,7 @@ pub use record::{Outcome, RecordResult};
 pub use response::InvocationReport;
 
 use crate::config::Config;
-use crate::copy::memory::KIB;
+use crate::copy::MemoryPool;
 use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
@@ -15,7 +15,6 @@ use futures_util::StreamExt;
 use record::RecordContext;
 use response::BatchItemFailure;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Copies every object an event announces to `DST_BUCKET`.
@@ -41,13 +40,13 @@ impl CopyHandler {
     ) -> Result<InvocationReport, Diagnostic> {
         let envelope = crate::event::parse(event)
             .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
-        let budget = Arc::new(Semaphore::new(
-            usize::try_from(self.config.buffer_budget.div_ceil(KIB)).unwrap_or(usize::MAX),
-        ));
+        // One pool per invocation: streamed copies reserve their memory
+        // plans from it before they read; server-side copies need none.
+        let memory = MemoryPool::new(self.config.buffer_budget);
         let context = RecordContext {
             client: &self.client,
             config: &self.config,
-            budget: &budget,
+            memory: &memory,
             cancel,
         };
         match envelope {

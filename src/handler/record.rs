@@ -1,15 +1,13 @@
 //! One record's copy: destination key, recursion guard, budget, and its result.
 
 use crate::config::Config;
-use crate::copy::memory;
 use crate::copy::{
-    CopyError, CopyOutcome, CopyProgress, CopySettings, Destination, SourceSpec, copy_object,
+    CopyError, CopyMethod, CopyOutcome, CopyProgress, CopySettings, Destination, MemoryPool,
+    SourceSpec, copy_object,
 };
 use crate::event::ObjectCreated;
 use aws_sdk_s3::Client;
 use serde::Serialize;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// S3's longest key, in bytes.
@@ -53,10 +51,20 @@ pub struct RecordResult {
     /// The destination object, when a copy was attempted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<ObjectRef>,
+    /// How the bytes moved (`server` or `stream`), when a copy was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<CopyMethod>,
+    /// Why a server-side copy fell back to streaming.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// Source bytes read.
     pub bytes_in: u64,
     /// Destination bytes written.
     pub bytes_out: u64,
+    /// Object bytes that passed through the function (0 when server-side).
+    pub bytes_through_function: u64,
+    /// S3 requests sent for this record, retries included.
+    pub requests: u64,
     /// Parts uploaded.
     pub parts: u64,
     /// Part size.
@@ -98,8 +106,12 @@ impl RecordResult {
                 version_id: None,
             },
             destination: None,
+            method: None,
+            fallback: None,
             bytes_in: 0,
             bytes_out: 0,
+            bytes_through_function: 0,
+            requests: 0,
             parts: 0,
             part_size: 0,
             ms: 0,
@@ -143,8 +155,8 @@ pub struct RecordContext<'a> {
     pub client: &'a Client,
     /// The configuration.
     pub config: &'a Config,
-    /// The invocation's buffer budget, in KiB permits.
-    pub budget: &'a Arc<Semaphore>,
+    /// The invocation's buffer budget, which streamed copies reserve from.
+    pub memory: &'a MemoryPool,
     /// Fires before the deadline.
     pub cancel: &'a CancellationToken,
 }
@@ -200,30 +212,12 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         bucket: config.dst_bucket.clone(),
         key: destination_key,
     };
-    // Reserve what this copy can hold before it reads a byte (its memory
-    // plan: about its own size for an object within one part), so the
-    // records of one invocation never hold more than the invocation's budget.
-    // The copy plans again from the resolved size within that reservation.
-    let output_known = transform.preserves_length();
-    let reservation = match memory::plan(
-        &config.copy,
-        object.size,
-        output_known,
-        config.buffer_budget,
-    ) {
-        Ok(plan) => plan.reservation,
-        Err(error) => return failure(object, &destination, &error),
-    };
-    let units = u32::try_from(reservation.div_ceil(memory::KIB)).unwrap_or(u32::MAX);
-    let _reservation = tokio::select! {
-        () = context.cancel.cancelled() => {
-            let error = CopyError::Cancelled { bytes_read: 0, bytes_written: 0 };
-            return failure(object, &destination, &error);
-        }
-        permit = context.budget.acquire_many(units) => permit,
-    };
+    // A streamed copy reserves its memory plan from the invocation's pool
+    // before it reads a byte (about its own size for an object within one
+    // part), so the records of one invocation never hold more than the
+    // budget; a server-side copy holds no object bytes and reserves nothing.
     let settings = CopySettings {
-        memory_budget: reservation,
+        memory_pool: Some(context.memory.clone()),
         ..config.copy.clone()
     };
     let source = SourceSpec {
@@ -264,15 +258,17 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         }
         Ok(report) => {
             tracing::info!(
-                "copied s3://{}/{} to s3://{}/{}: {} bytes in {} ms ({} MB/s, {} parts)",
+                "copied s3://{}/{} to s3://{}/{} ({:?}): {} bytes in {} ms ({} MB/s, {} parts, {} requests)",
                 object.bucket,
                 object.key,
                 destination.bucket,
                 destination.key,
+                report.method,
                 report.bytes_read,
                 report.duration_ms,
                 report.mb_per_s,
-                report.parts
+                report.parts,
+                report.requests
             );
             RecordResult {
                 outcome: Outcome::Copied,
@@ -286,14 +282,18 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                     key: destination.key,
                     version_id: report.version_id.clone(),
                 }),
+                method: Some(report.method),
+                fallback: report.fallback.clone(),
                 bytes_in: report.bytes_read,
                 bytes_out: report.bytes_written,
+                bytes_through_function: report.bytes_through_function,
+                requests: report.requests,
                 parts: report.parts,
                 part_size: report.part_size,
                 ms: report.duration_ms,
                 mb_per_s: report.mb_per_s,
                 etag: Some(report.etag),
-                checksum_crc64nvme: Some(report.checksum_crc64nvme),
+                checksum_crc64nvme: report.checksum_crc64nvme.clone(),
                 verified: Some(report.verified),
                 read_retries: report.read_retries,
                 reason: None,

@@ -170,6 +170,48 @@ pub enum CopyError {
         /// Destination key.
         key: String,
     },
+    /// The store refused a server-side copy for a reason streaming can
+    /// overcome (`NotImplemented`, a copy it cannot make between these
+    /// buckets); `COPY_MODE=auto` streams instead.
+    #[error("s3 refused the server-side copy of s3://{bucket}/{key} ({operation}): {reason}")]
+    ServerCopyRefused {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The refused operation.
+        operation: &'static str,
+        /// S3's code and message.
+        reason: String,
+    },
+    /// A server-side copy's checksum, as S3 reported it, is not the
+    /// source's: the written object was deleted again.
+    #[error(
+        "server-side copy of s3://{bucket}/{key} has crc64nvme {got} where the source has {expected}: the copy was deleted"
+    )]
+    CopiedChecksumMismatch {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The source's CRC64NVME, base64.
+        expected: String,
+        /// The copy's CRC64NVME, base64.
+        got: String,
+    },
+    /// Reading the source's tags (to copy them) failed.
+    #[error(
+        "failed to read the tags of s3://{bucket}/{key} (copying tags needs s3:GetObjectTagging)"
+    )]
+    SourceTags {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The SDK's error.
+        #[source]
+        source: SdkFailure,
+    },
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
@@ -195,6 +237,9 @@ impl CopyError {
             CopyError::Cancelled { .. } => "Copy.Timeout",
             CopyError::ChecksumMismatch { .. } => "Copy.ChecksumMismatch",
             CopyError::WriteConflict { .. } => "Copy.WriteConflict",
+            CopyError::ServerCopyRefused { .. } => "S3.CopyRefused",
+            CopyError::CopiedChecksumMismatch { .. } => "Copy.ChecksumMismatch",
+            CopyError::SourceTags { .. } => "S3.GetObjectTaggingFailed",
             CopyError::Task(_) => "Copy.TaskFailed",
         }
     }

@@ -1,12 +1,12 @@
-//! The streaming copy engine: GetObject → transform → bounded-memory multipart upload.
+//! The copy engine: one object, server-side or streamed through a transform in bounded memory.
 //!
-//! Data flow: part-aligned ranged GETs (at most `read_ahead` in flight or
-//! waiting, each read whole into one buffer) are handed to the transform in
-//! order; its output is cut into parts by the [`PartAssembler`]; each part
-//! takes an upload permit *before* the input that fills it is read, and keeps
-//! it until S3 has the part. Output that fits one part is a single `PutObject`.
-//! Any failure takes the one abort path in [`upload::MultipartUpload::abort`];
-//! any other exit (a panic, a dropped future) is caught by the upload's guard.
+//! Data flow: [`copy_object`] resolves the source (size, pin, stored
+//! checksum, metadata) and the destination's write plan (newest wins), then
+//! copies by one of two methods. Identity copies go [`server`]-side
+//! (`CopyObject` / `UploadPartCopy`: S3 moves the bytes) unless
+//! `CopyMode::Stream`; transforms, and `CopyMode::Auto` copies the store
+//! refuses server-side, take the [`stream`]ing method: part-aligned ranged
+//! GETs → transform → [`PartAssembler`] → a bounded-memory multipart upload.
 //!
 //! Promises: an identity copy ends with the source's stored full-object
 //! CRC64NVME or writes nothing ([`verify`]); an event-driven copy (with a
@@ -16,17 +16,23 @@
 pub mod assembler;
 pub mod error;
 pub mod memory;
+pub mod memory_pool;
 pub mod part_size;
 pub mod report;
+mod requests;
+pub mod server;
 pub mod source;
+mod stream;
 pub mod upload;
 pub mod verify;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use memory::MemoryPlan;
+pub use memory_pool::MemoryPool;
 pub use part_size::PartSchedule;
 pub use report::{CopyOutcome, CopyReport};
+pub use server::{CopyMethod, CopyMode, ServerCopySettings};
 pub use source::{
     ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceChecksum, SourceSpec,
 };
@@ -34,16 +40,11 @@ pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
 use aws_sdk_s3::Client;
-use futures_util::StreamExt;
-use source::{Block, ResolvedSource};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
-use upload::MultipartUpload;
-use upload::condition::{Completion, WritePlan, write_newest};
+use upload::condition::{Completion, WritePlan};
 use verify::Verify;
 
 /// Parts uploading at once by default: four streams saturate a small
@@ -53,9 +54,6 @@ pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
 /// Ranged GETs in flight or waiting by default: four reach ~400 MB/s where
 /// one stream halves once the server also takes uploads (measured, see README).
 pub const DEFAULT_READ_AHEAD: usize = 4;
-
-/// Upload permits count KiB, so parts of any size share one semaphore.
-const PERMIT_UNIT: u64 = memory::KIB;
 
 /// Memory budget of one copy by default: a 1024 MB function's (one eighth
 /// of its memory), what `bootstrap copy` assumes outside Lambda.
@@ -77,6 +75,14 @@ pub struct CopySettings {
     pub options: UploadOptions,
     /// How source reads are resumed and when a body counts as stalled.
     pub read_retry: ReadRetryPolicy,
+    /// Server-side or streaming, for identity copies.
+    pub mode: CopyMode,
+    /// Tunables of server-side copies.
+    pub server: ServerCopySettings,
+    /// The memory a streamed copy reserves its plan from before it reads
+    /// (shared by the copies of one invocation); `None` reserves nothing
+    /// beyond `memory_budget`.
+    pub memory_pool: Option<MemoryPool>,
 }
 
 impl Default for CopySettings {
@@ -88,6 +94,9 @@ impl Default for CopySettings {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             options: UploadOptions::default(),
             read_retry: ReadRetryPolicy::default(),
+            mode: CopyMode::default(),
+            server: ServerCopySettings::default(),
+            memory_pool: None,
         }
     }
 }
@@ -101,181 +110,14 @@ pub struct CopyProgress {
     pub bytes_written: Arc<AtomicU64>,
 }
 
-/// Where the first part goes until we know whether more output follows.
-enum Sink {
-    Undecided(Option<(Part, OwnedSemaphorePermit)>),
-    Multipart(MultipartUpload),
-}
-
-/// Everything one copy run holds.
-struct Pipeline<'a> {
-    client: &'a Client,
-    destination: &'a Destination,
-    settings: &'a CopySettings,
-    cancel: &'a CancellationToken,
-    progress: &'a CopyProgress,
-    slots: Arc<Semaphore>,
-    slot_capacity: u32,
-    metadata: ObjectMetadata,
-    sink: Sink,
-    output_known_multipart: Option<bool>,
-    /// For output of unknown length: the most the memory plan can upload.
-    output_limit: Option<u64>,
-    verify: Verify,
-    /// Newest wins: the write's precondition and the origin recorded.
-    write_plan: WritePlan,
-}
-
-impl Pipeline<'_> {
-    fn cancelled(&self) -> CopyError {
-        CopyError::Cancelled {
-            bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
-            bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The destination's metadata: the source's, plus the recorded origin.
-    fn destination_metadata(&self) -> ObjectMetadata {
-        let mut metadata = self.metadata.clone();
-        metadata.user.extend(self.write_plan.origin.clone());
-        metadata
-    }
-
-    /// Fills the pipeline's byte counts into a cancellation from the destination.
-    fn counted(&self, error: CopyError) -> CopyError {
-        match error {
-            CopyError::Cancelled { .. } => self.cancelled(),
-            other => other,
-        }
-    }
-
-    /// Takes the upload permit for a part of `size` bytes.
-    async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
-        let units = u32::try_from(size.div_ceil(PERMIT_UNIT))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.slot_capacity);
-        tokio::select! {
-            () = self.cancel.cancelled() => Err(self.cancelled()),
-            permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
-                permit.map_err(|_| CopyError::Task("upload permits closed".into()))
-            }
-        }
-    }
-
-    /// Sends a complete part to the destination.
-    async fn dispatch(
-        &mut self,
-        part: Part,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<(), CopyError> {
-        if part.number > part_size::MAX_PARTS {
-            return Err(match self.output_limit {
-                Some(limit) => CopyError::OutputTooLargeForMemory {
-                    limit,
-                    budget: self.settings.memory_budget,
-                },
-                None => CopyError::TooLarge {
-                    limit: part_size::MAX_OBJECT_SIZE,
-                },
-            });
-        }
-        match &mut self.sink {
-            Sink::Multipart(upload) => {
-                upload.spawn_part(part, permit);
-                upload.collect_finished()
-            }
-            Sink::Undecided(first)
-                if first.is_none() && self.output_known_multipart != Some(true) =>
-            {
-                *first = Some((part, permit));
-                Ok(())
-            }
-            Sink::Undecided(first) => {
-                let held = first.take();
-                let mut upload = MultipartUpload::create(
-                    self.client,
-                    self.destination,
-                    &self.destination_metadata(),
-                    &self.settings.options,
-                    Arc::clone(&self.progress.bytes_written),
-                    self.cancel,
-                )
-                .await
-                .map_err(|e| self.counted(e))?;
-                if let Some((held_part, held_permit)) = held {
-                    upload.spawn_part(held_part, held_permit);
-                }
-                upload.spawn_part(part, permit);
-                self.sink = Sink::Multipart(upload);
-                Ok(())
-            }
-        }
-    }
-
-    /// Finishes the destination once the input has ended, once the copy's
-    /// checksum has passed [`Verify::check`].
-    ///
-    /// # Cancellation
-    ///
-    /// Every await is raced against the copy's token; a multipart upload is
-    /// aborted before `CopyError::Cancelled` returns.
-    async fn finish(mut self) -> Result<Completion, CopyError> {
-        let verify = self.verify.clone();
-        let condition = self.write_plan.condition.clone();
-        match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
-            Sink::Multipart(upload) => upload
-                .complete(
-                    self.cancel,
-                    |crc| verify.check(crc),
-                    self.write_plan.newest.as_ref(),
-                    condition,
-                )
-                .await
-                .map_err(|e| self.counted(e)),
-            Sink::Undecided(first) => {
-                let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
-                let metadata = self.destination_metadata();
-                let this = &self;
-                let completion =
-                    write_newest(this.write_plan.newest.as_ref(), condition, |condition| {
-                        let data = data.clone();
-                        let metadata = &metadata;
-                        let verify = &verify;
-                        async move {
-                            let target = upload::PutTarget {
-                                client: this.client,
-                                destination: this.destination,
-                                metadata,
-                                options: &this.settings.options,
-                            };
-                            upload::put_single(
-                                &target,
-                                data,
-                                this.cancel,
-                                |crc| verify.check(crc),
-                                &condition,
-                            )
-                            .await
-                        }
-                    })
-                    .await
-                    .map_err(|e| self.counted(e))?;
-                if let Completion::Written(_) = completion {
-                    self.progress
-                        .bytes_written
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                Ok(completion)
-            }
-        }
-    }
-}
-
-/// Copies `source` to `destination` through `transform`, streaming, in
-/// bounded memory. On failure nothing is left behind: a multipart upload is
-/// aborted before the error returns. With a sequencer in `source`, a
-/// destination holding the copy of the same or a newer event ends the copy
-/// as [`CopyOutcome::Superseded`] (an `Ok`), with nothing written.
+/// Copies `source` to `destination` through `transform`. An identity copy
+/// goes server-side unless `settings.mode` is `Stream` (with `Auto`, a
+/// refusal that streaming overcomes streams instead, and the report names
+/// the fallback); anything else streams in bounded memory. On failure
+/// nothing is left behind: a multipart upload is aborted before the error
+/// returns. With a sequencer in `source`, a destination holding the copy of
+/// the same or a newer event ends the copy as [`CopyOutcome::Superseded`]
+/// (an `Ok`), with nothing written.
 ///
 /// # Cancellation
 ///
@@ -286,14 +128,15 @@ pub async fn copy_object(
     client: &Client,
     source: SourceSpec,
     destination: &Destination,
-    mut transform: Box<dyn Transform>,
+    transform: Box<dyn Transform>,
     settings: &CopySettings,
     cancel: &CancellationToken,
     progress: &CopyProgress,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
-    let output_known = transform.preserves_length();
-    let identity = output_known && transform.is_identity();
+    let (client, requests) = requests::counted(client);
+    let client = &client;
+    let identity = transform.preserves_length() && transform.is_identity();
     let resolved = tokio::select! {
         () = cancel.cancelled() => return Err(CopyError::Cancelled { bytes_read: 0, bytes_written: 0 }),
         resolved = source::resolve(client, source, identity) => resolved?,
@@ -302,166 +145,53 @@ pub async fn copy_object(
     let Some(write_plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
         return Ok(CopyReport::superseded(&resolved, started.elapsed()));
     };
-    if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
-        return Err(CopyError::TooLarge {
-            limit: part_size::MAX_OBJECT_SIZE,
-        });
+    let mut fallback = None;
+    if identity && settings.mode != CopyMode::Stream {
+        let server_copy = server::ServerCopy {
+            client,
+            source: &resolved,
+            destination,
+            settings,
+            write_plan: &write_plan,
+            verify: &verify,
+            cancel,
+            progress,
+        };
+        match server::copy(&server_copy).await {
+            Ok(copied) => {
+                let report = match copied.completion {
+                    Completion::Written(written) => {
+                        let verified = server::settle(&server_copy, &written).await?;
+                        server::report(&resolved, &written, &copied.plan, verified, started)
+                    }
+                    Completion::Superseded => CopyReport::superseded(&resolved, started.elapsed()),
+                };
+                return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
+            }
+            Err(CopyError::ServerCopyRefused { reason, .. }) if settings.mode == CopyMode::Auto => {
+                tracing::warn!(
+                    "s3 refused the server-side copy of s3://{}/{} ({reason}): streaming it instead",
+                    resolved.spec.bucket,
+                    resolved.spec.key
+                );
+                progress.bytes_written.store(0, Ordering::Relaxed);
+                fallback = Some(reason);
+            }
+            Err(error) => return Err(error),
+        }
     }
-    let plan = memory::plan(
-        settings,
-        Some(resolved.size),
-        output_known,
-        settings.memory_budget,
-    )?;
-    let schedule = plan.schedule;
-    let slot_capacity = u32::try_from(plan.upload_capacity / PERMIT_UNIT).unwrap_or(u32::MAX);
-    let mut pipeline = Pipeline {
+    let streamed = stream::StreamCopy {
         client,
+        resolved: &resolved,
         destination,
         settings,
         cancel,
         progress,
-        slots: Arc::new(Semaphore::new(slot_capacity as usize)),
-        slot_capacity,
-        metadata: ObjectMetadata::default(),
-        sink: Sink::Undecided(None),
-        output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
-        output_limit: (!output_known).then(|| plan.max_output()),
         verify,
         write_plan,
+        started,
     };
-    let reads = Arc::new(ReadCounters::default());
-    let result = pump(&mut pipeline, &resolved, &plan, transform.as_mut(), &reads).await;
-    let verified = pipeline.verify.word().to_owned();
-    let completion = match result {
-        Ok(()) => pipeline.finish().await?,
-        Err(error) => {
-            let error = pipeline.counted(error);
-            return Err(
-                match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
-                    Sink::Multipart(upload) => upload.abort(error).await,
-                    Sink::Undecided(_) => error,
-                },
-            );
-        }
-    };
-    let written = match completion {
-        Completion::Written(written) => written,
-        Completion::Superseded => return Ok(CopyReport::superseded(&resolved, started.elapsed())),
-    };
-    let elapsed = started.elapsed();
-    let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
-    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
-    Ok(CopyReport {
-        outcome: CopyOutcome::Copied,
-        bytes_read,
-        bytes_written,
-        part_size: schedule.base(),
-        parts: written.parts,
-        multipart: written.parts > 1 || bytes_written > schedule.base(),
-        duration_ms: elapsed.as_millis() as u64,
-        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
-        etag: written.etag,
-        version_id: written.version_id,
-        checksum_crc64nvme: upload::crc64_base64(written.crc64nvme),
-        source_version_id: match &resolved.pin {
-            source::Pin::Version(version) => Some(version.clone()),
-            source::Pin::ETag(_) => None,
-        },
-        source_etag: resolved.spec.etag.clone(),
-        read_retries: reads.retries.load(Ordering::Relaxed),
-        verified,
-    })
-}
-
-/// Reads, transforms and dispatches until the input ends or something fails.
-async fn pump(
-    pipeline: &mut Pipeline<'_>,
-    resolved: &ResolvedSource,
-    plan: &MemoryPlan,
-    transform: &mut dyn Transform,
-    counters: &Arc<ReadCounters>,
-) -> Result<(), CopyError> {
-    let schedule = plan.schedule;
-    let known_output = transform.preserves_length().then_some(resolved.size);
-    let client = pipeline.client.clone();
-    let policy = pipeline.settings.read_retry.clone();
-    let ranges = source::plan_ranges(resolved.size, schedule.base());
-    let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
-        .map(|(index, range)| {
-            let task = tokio::spawn(source::fetch_block(
-                client.clone(),
-                resolved.clone(),
-                range,
-                index == 0,
-                policy.clone(),
-                Arc::clone(counters),
-            ));
-            AbortOnDropHandle::new(task)
-        })
-        .buffered(plan.read_ahead.max(1));
-    let mut assembler = PartAssembler::new(schedule);
-    let mut output = Vec::new();
-    let mut ended = false;
-    while !ended {
-        // The permit for the next part is taken before its input is read; a
-        // known-length output's last part takes only what it will hold.
-        let next = assembler.next_part_size();
-        let next = known_output.map_or(next, |total| {
-            next.min(total.saturating_sub(assembler.bytes_in()))
-        });
-        // Nothing left of a known-length output: only the input's end remains
-        // to be read, and it needs no room.
-        let mut permit = match next {
-            0 => None,
-            _ => Some(pipeline.permit(next).await?),
-        };
-        while assembler.ready_len() == 0 && !ended {
-            let next = tokio::select! {
-                () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
-                next = reads.next() => next,
-            };
-            match next {
-                Some(joined) => {
-                    let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
-                    if let Some(metadata) = block.metadata {
-                        pipeline.metadata = ObjectMetadata {
-                            content_type: transform
-                                .content_type()
-                                .map(str::to_owned)
-                                .or(metadata.content_type),
-                            content_encoding: transform
-                                .content_encoding()
-                                .map(str::to_owned)
-                                .or(metadata.content_encoding),
-                            ..metadata
-                        };
-                    }
-                    pipeline
-                        .progress
-                        .bytes_read
-                        .fetch_add(block.data.len() as u64, Ordering::Relaxed);
-                    transform.push(block.data, &mut output)?;
-                }
-                None => {
-                    transform.finish(&mut output)?;
-                    ended = true;
-                }
-            }
-            for chunk in output.drain(..) {
-                assembler.push(chunk);
-            }
-            if ended {
-                assembler.finish();
-            }
-        }
-        while let Some(part) = assembler.pop() {
-            let part_permit = match permit.take() {
-                Some(permit) => permit,
-                None => pipeline.permit(part.data.len() as u64).await?,
-            };
-            pipeline.dispatch(part, part_permit).await?;
-        }
-    }
-    Ok(())
+    let mut report = stream::copy(streamed, transform).await?;
+    report.fallback = fallback;
+    Ok(report.with_requests(requests.load(Ordering::Relaxed)))
 }

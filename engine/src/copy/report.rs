@@ -1,6 +1,8 @@
 //! What a finished copy measured; the handler's response is built from it.
 
+use super::server::CopyMethod;
 use super::source::{Pin, ResolvedSource};
+use super::upload::{Written, crc64_base64};
 use serde::Serialize;
 
 /// How a copy that did not fail ended.
@@ -20,10 +22,20 @@ pub enum CopyOutcome {
 pub struct CopyReport {
     /// Written, or superseded by a newer copy.
     pub outcome: CopyOutcome,
-    /// Source bytes read.
+    /// How the bytes moved: `server` (S3 copied them) or `stream`.
+    pub method: CopyMethod,
+    /// Why a server-side copy fell back to streaming (`COPY_MODE=auto`).
+    pub fallback: Option<String>,
+    /// Source bytes copied (read by the function when streaming, by S3
+    /// when server-side).
     pub bytes_read: u64,
     /// Destination bytes written.
     pub bytes_written: u64,
+    /// Object bytes that passed through the function (GET plus PUT bodies):
+    /// zero for a server-side copy.
+    pub bytes_through_function: u64,
+    /// S3 requests sent for this copy, retries included (the request cost).
+    pub requests: u64,
     /// Part size of the first part.
     pub part_size: u64,
     /// Parts uploaded (1 for a single `PutObject`).
@@ -38,8 +50,8 @@ pub struct CopyReport {
     pub etag: String,
     /// The destination's version id, when the bucket is versioned.
     pub version_id: Option<String>,
-    /// The destination's full-object CRC64NVME, base64.
-    pub checksum_crc64nvme: String,
+    /// The destination's full-object CRC64NVME, base64 (when known).
+    pub checksum_crc64nvme: Option<String>,
     /// The source version copied, when known.
     pub source_version_id: Option<String>,
     /// The source ETag copied.
@@ -58,8 +70,12 @@ impl CopyReport {
     pub fn superseded(source: &ResolvedSource, elapsed: std::time::Duration) -> CopyReport {
         CopyReport {
             outcome: CopyOutcome::Superseded,
+            method: CopyMethod::default(),
+            fallback: None,
             bytes_read: 0,
             bytes_written: 0,
+            bytes_through_function: 0,
+            requests: 0,
             part_size: 0,
             parts: 0,
             multipart: false,
@@ -67,7 +83,7 @@ impl CopyReport {
             mb_per_s: 0.0,
             etag: String::new(),
             version_id: None,
-            checksum_crc64nvme: String::new(),
+            checksum_crc64nvme: None,
             source_version_id: match &source.pin {
                 Pin::Version(version) => Some(version.clone()),
                 Pin::ETag(_) => None,
@@ -76,6 +92,27 @@ impl CopyReport {
             read_retries: 0,
             verified: "superseded".to_owned(),
         }
+    }
+
+    /// The report of a copy that wrote `written` by `method`; the caller
+    /// fills in the byte counts, timing and verification.
+    pub fn written(source: &ResolvedSource, written: &Written, method: CopyMethod) -> CopyReport {
+        CopyReport {
+            outcome: CopyOutcome::Copied,
+            method,
+            parts: written.parts,
+            multipart: written.parts > 1,
+            etag: written.etag.clone(),
+            version_id: written.version_id.clone(),
+            checksum_crc64nvme: written.crc64nvme.map(crc64_base64),
+            verified: String::new(),
+            ..CopyReport::superseded(source, std::time::Duration::ZERO)
+        }
+    }
+
+    /// The report with the copy's request count.
+    pub fn with_requests(self, requests: u64) -> CopyReport {
+        CopyReport { requests, ..self }
     }
 }
 

@@ -54,6 +54,23 @@ pub struct ObjectMetadata {
     pub user: HashMap<String, String>,
 }
 
+/// The [`ObjectMetadata`] a `HeadObject` or `GetObject` output carries in
+/// its headers (both outputs have the same accessors).
+macro_rules! metadata_of {
+    ($output:expr) => {{
+        let output = $output;
+        $crate::copy::source::ObjectMetadata {
+            content_type: output.content_type().map(str::to_owned),
+            content_encoding: output.content_encoding().map(str::to_owned),
+            content_disposition: output.content_disposition().map(str::to_owned),
+            content_language: output.content_language().map(str::to_owned),
+            cache_control: output.cache_control().map(str::to_owned),
+            expires: output.expires_string().map(str::to_owned),
+            user: output.metadata().cloned().unwrap_or_default(),
+        }
+    }};
+}
+
 /// What S3 stores as the source's checksum (`HeadObject` with checksum mode).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceChecksum {
@@ -78,6 +95,8 @@ pub struct ResolvedSource {
     pub pin: Pin,
     /// The checksum S3 stores for it (`None` unless asked to verify).
     pub checksum: SourceChecksum,
+    /// Its metadata, when a `HeadObject` was sent (always when verifying).
+    pub metadata: Option<ObjectMetadata>,
 }
 
 /// One GET's whole body, and the object's metadata when it is the first block.
@@ -184,6 +203,7 @@ pub async fn resolve(
             size,
             pin,
             checksum: SourceChecksum::None,
+            metadata: None,
         });
     }
     let mut head = client.head_object().bucket(&spec.bucket).key(&spec.key);
@@ -224,6 +244,7 @@ pub async fn resolve(
         size,
         pin,
         checksum,
+        metadata: Some(metadata_of!(&output)),
     })
 }
 

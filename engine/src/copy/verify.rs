@@ -23,6 +23,8 @@ pub const VERIFIED_SOURCE_CRC64NVME: &str = "source-crc64nvme";
 pub const VERIFIED_NO_SOURCE_CHECKSUM: &str = "no-source-checksum";
 /// `verified` when the source's checksum is composite (of its parts).
 pub const VERIFIED_COMPOSITE: &str = "composite-source-checksum";
+/// `verified` when the store reported no checksum of a server-side copy.
+pub const VERIFIED_UNREPORTED: &str = "copy-checksum-unreported";
 /// `verified` when the transform changes the bytes.
 pub const VERIFIED_TRANSFORMED: &str = "transformed";
 
@@ -54,6 +56,14 @@ impl Verify {
                 got: crc64_base64(got),
             }),
             _ => Ok(()),
+        }
+    }
+
+    /// The CRC64NVME the copy must end with, when there is one to compare.
+    pub(crate) fn expected_crc(&self) -> Option<u64> {
+        match self {
+            Verify::Equal { crc, .. } => Some(*crc),
+            Verify::Skipped(_) => None,
         }
     }
 

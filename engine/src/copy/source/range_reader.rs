@@ -6,7 +6,7 @@ use super::{ObjectMetadata, Pin, ResolvedSource, content_range, read_error};
 use crate::copy::error::{CopyError, SdkFailure};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
-use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumMode;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -300,7 +300,7 @@ impl RangeReader {
             }));
         }
         if self.yielded == 0 {
-            self.metadata = metadata_of(&output);
+            self.metadata = metadata_of!(&output);
         }
         self.body = Some(output.body);
         self.meter.reset();
@@ -323,18 +323,5 @@ impl RangeReader {
             expected: self.len,
             got,
         }
-    }
-}
-
-/// The metadata a GET's headers carry.
-fn metadata_of(output: &GetObjectOutput) -> ObjectMetadata {
-    ObjectMetadata {
-        content_type: output.content_type().map(str::to_owned),
-        content_encoding: output.content_encoding().map(str::to_owned),
-        content_disposition: output.content_disposition().map(str::to_owned),
-        content_language: output.content_language().map(str::to_owned),
-        cache_control: output.cache_control().map(str::to_owned),
-        expires: output.expires_string().map(str::to_owned),
-        user: output.metadata().cloned().unwrap_or_default(),
     }
 }

@@ -38,8 +38,9 @@ pub struct Written {
     pub etag: String,
     /// Version id, on versioned buckets.
     pub version_id: Option<String>,
-    /// Full-object CRC64NVME of the bytes sent.
-    pub crc64nvme: u64,
+    /// Full-object CRC64NVME of the object written: of the bytes sent, or
+    /// as S3 reported it for a server-side copy (`None` when it did not).
+    pub crc64nvme: Option<u64>,
     /// Parts written.
     pub parts: u64,
 }
@@ -54,7 +55,15 @@ pub fn crc64_base64(crc: u64) -> String {
     aws_smithy_types::base64::encode(crc.to_be_bytes())
 }
 
-fn write_error<E>(
+/// The CRC64 a base64 S3 header carries, when it is one.
+pub fn crc64_decode(text: &str) -> Option<u64> {
+    aws_smithy_types::base64::decode(text)
+        .ok()
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .map(u64::from_be_bytes)
+}
+
+pub(crate) fn write_error<E>(
     operation: &'static str,
     destination: &Destination,
     error: SdkError<E>,
@@ -115,6 +124,7 @@ macro_rules! with_metadata {
 }
 
 mod multipart;
+pub(crate) use with_metadata;
 
 /// Where and how a single `PutObject` writes.
 #[derive(Debug, Clone, Copy)]
@@ -129,7 +139,7 @@ pub struct PutTarget<'a> {
     pub options: &'a UploadOptions,
 }
 
-pub use multipart::MultipartUpload;
+pub use multipart::{MultipartUpload, UploadedPart};
 
 /// Writes `data` with one `PutObject` carrying its CRC64NVME under
 /// `condition`, once `check` has accepted that checksum (nothing is written
@@ -185,7 +195,7 @@ pub async fn put_single(
     Ok(Written {
         etag: etag.to_owned(),
         version_id: output.version_id().map(str::to_owned),
-        crc64nvme: crc,
+        crc64nvme: Some(crc),
         parts: 1,
     })
 }

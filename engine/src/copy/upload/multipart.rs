@@ -15,12 +15,18 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// A part S3 has: its number, ETag, CRC64NVME (when S3 or we know it) and length.
 #[derive(Debug)]
-struct UploadedPart {
-    number: u64,
-    etag: String,
-    crc: u64,
-    len: u64,
+pub struct UploadedPart {
+    /// Part number, from 1.
+    pub number: u64,
+    /// S3's ETag of the part.
+    pub etag: String,
+    /// The part's CRC64NVME: ours for uploaded parts, S3's for part copies
+    /// (`None` where the store reports none).
+    pub crc: Option<u64>,
+    /// Bytes in the part.
+    pub len: u64,
 }
 
 /// The error a cancelled upload step returns; the pipeline fills in the
@@ -47,6 +53,9 @@ pub struct MultipartUpload {
     done: Vec<UploadedPart>,
     uploaded: Arc<AtomicU64>,
     settled: bool,
+    /// The full-object CRC64NVME to complete with when the parts' own
+    /// checksums are unknown (part copies on a store that reports none).
+    expected_crc: Option<u64>,
 }
 
 impl MultipartUpload {
@@ -65,10 +74,37 @@ impl MultipartUpload {
         uploaded: Arc<AtomicU64>,
         cancel: &CancellationToken,
     ) -> Result<MultipartUpload, CopyError> {
+        Self::create_tagged(
+            client,
+            destination,
+            metadata,
+            options,
+            None,
+            uploaded,
+            cancel,
+        )
+        .await
+    }
+
+    /// [`MultipartUpload::create`] with the object's tags (`tagging`, URL-encoded).
+    ///
+    /// # Cancellation
+    ///
+    /// As [`MultipartUpload::create`].
+    pub async fn create_tagged(
+        client: &Client,
+        destination: &Destination,
+        metadata: &ObjectMetadata,
+        options: &UploadOptions,
+        tagging: Option<String>,
+        uploaded: Arc<AtomicU64>,
+        cancel: &CancellationToken,
+    ) -> Result<MultipartUpload, CopyError> {
         let create = client
             .create_multipart_upload()
             .bucket(&destination.bucket)
             .key(&destination.key)
+            .set_tagging(tagging)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .checksum_type(ChecksumType::FullObject);
         let request = with_metadata!(create, metadata, options).send();
@@ -94,12 +130,56 @@ impl MultipartUpload {
             done: Vec::new(),
             uploaded,
             settled: false,
+            expected_crc: None,
         })
     }
 
     /// S3's id of this upload.
     pub fn upload_id(&self) -> &str {
         &self.target.upload_id
+    }
+
+    /// The upload's abort target: the client, destination and upload id a
+    /// part task needs.
+    pub fn target(&self) -> &AbortTarget {
+        &self.target
+    }
+
+    /// Parts still uploading (or copying).
+    pub fn in_flight(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Completes with `crc` as the full-object CRC64NVME when the parts
+    /// carry none (S3 then checks the object against it).
+    pub fn expect_crc(&mut self, crc: Option<u64>) {
+        self.expected_crc = crc;
+    }
+
+    /// Starts a part task (a part copy); its result joins the others.
+    pub fn spawn_task<F>(&mut self, task: F)
+    where
+        F: std::future::Future<Output = Result<UploadedPart, CopyError>> + Send + 'static,
+    {
+        self.tasks.spawn(task);
+    }
+
+    /// Waits for one part task to finish and records it; `Ok` when none
+    /// is left.
+    ///
+    /// # Cancellation
+    ///
+    /// Raced against `cancel`: returns `CopyError::Cancelled`, the tasks
+    /// left running for the abort path to cancel.
+    pub async fn join_one(&mut self, cancel: &CancellationToken) -> Result<(), CopyError> {
+        let joined = tokio::select! {
+            () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
+            joined = self.tasks.join_next() => joined,
+        };
+        match joined {
+            Some(joined) => self.record(joined),
+            None => Ok(()),
+        }
     }
 
     /// Starts uploading `part`; `permit` is released when S3 has it.
@@ -137,7 +217,7 @@ impl MultipartUpload {
             Ok(UploadedPart {
                 number: part.number,
                 etag: etag.to_owned(),
-                crc,
+                crc: Some(crc),
                 len,
             })
         });
@@ -215,7 +295,7 @@ impl MultipartUpload {
         &mut self,
         cancel: &CancellationToken,
         check: impl FnOnce(u64) -> Result<(), CopyError>,
-    ) -> Result<(u64, Vec<CompletedPart>), CopyError> {
+    ) -> Result<(Option<u64>, Vec<CompletedPart>), CopyError> {
         loop {
             let joined = tokio::select! {
                 () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
@@ -227,22 +307,26 @@ impl MultipartUpload {
             }
         }
         self.done.sort_by_key(|part| part.number);
-        let crc = self
-            .done
-            .iter()
-            .fold(None, |full, part| {
-                Some(match full {
-                    None => part.crc,
-                    Some(so_far) => crc_fast::checksum_combine(
-                        crc_fast::CrcAlgorithm::Crc64Nvme,
-                        so_far,
-                        part.crc,
-                        part.len,
-                    ),
-                })
-            })
-            .unwrap_or_else(|| crc64nvme(&[]));
-        check(crc)?;
+        let combined = self.done.iter().try_fold(None, |full, part| {
+            let crc = part.crc?;
+            Some(Some(match full {
+                None => crc,
+                Some(so_far) => crc_fast::checksum_combine(
+                    crc_fast::CrcAlgorithm::Crc64Nvme,
+                    so_far,
+                    crc,
+                    part.len,
+                ),
+            }))
+        });
+        let crc = match combined {
+            Some(combined) => {
+                let crc = combined.unwrap_or_else(|| crc64nvme(&[]));
+                check(crc)?;
+                Some(crc)
+            }
+            None => self.expected_crc,
+        };
         let parts = self
             .done
             .iter()
@@ -250,7 +334,7 @@ impl MultipartUpload {
                 CompletedPart::builder()
                     .part_number(part.number as i32)
                     .e_tag(&part.etag)
-                    .checksum_crc64_nvme(crc64_base64(part.crc))
+                    .set_checksum_crc64_nvme(part.crc.map(crc64_base64))
                     .build()
             })
             .collect();
@@ -260,7 +344,7 @@ impl MultipartUpload {
     /// One `CompleteMultipartUpload` under `condition`.
     async fn send_complete(
         &self,
-        crc: u64,
+        crc: Option<u64>,
         parts: Vec<CompletedPart>,
         condition: WriteCondition,
         cancel: &CancellationToken,
@@ -277,7 +361,7 @@ impl MultipartUpload {
             .set_if_match(condition.if_match())
             .set_if_none_match(condition.if_none_match())
             .checksum_type(ChecksumType::FullObject)
-            .checksum_crc64_nvme(crc64_base64(crc))
+            .set_checksum_crc64_nvme(crc.map(crc64_base64))
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -299,7 +383,10 @@ impl MultipartUpload {
         Ok(Written {
             etag: etag.to_owned(),
             version_id: output.version_id().map(str::to_owned),
-            crc64nvme: crc,
+            crc64nvme: output
+                .checksum_crc64_nvme()
+                .and_then(super::crc64_decode)
+                .or(crc),
             parts: part_count,
         })
     }

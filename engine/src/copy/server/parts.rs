@@ -1,0 +1,181 @@
+//! `UploadPartCopy` ranges in a guarded multipart upload: server-side copies above the part copy size.
+
+use super::refusal::{PreconditionOf, copy_error};
+use super::{COPY_SOURCE_KEY, PartCopyPlan, ServerCopy};
+use crate::copy::error::CopyError;
+use crate::copy::source::{Pin, SourceSpec};
+use crate::copy::upload::condition::Completion;
+use crate::copy::upload::{Destination, MultipartUpload, UploadedPart, crc64_decode};
+use aws_sdk_s3::Client;
+use percent_encoding::utf8_percent_encode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Copies the object as `plan`'s ranges, at most the configured part copies
+/// in flight, into a multipart upload created with the source's metadata,
+/// tags and a full-object CRC64NVME; completes it newest-wins. Any failure
+/// takes the upload's one abort path before it returns.
+///
+/// # Cancellation
+///
+/// Every await is raced against the copy's token; the upload is aborted
+/// before `CopyError::Cancelled` returns.
+pub(super) async fn copy_parts(
+    copy: &ServerCopy<'_>,
+    plan: &PartCopyPlan,
+) -> Result<Completion, CopyError> {
+    let tagging = tokio::select! {
+        () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+        tagging = source_tagging(copy) => tagging?,
+    };
+    let mut upload = MultipartUpload::create_tagged(
+        copy.client,
+        copy.destination,
+        &copy.destination_metadata(),
+        &copy.settings.options,
+        tagging,
+        Arc::clone(&copy.progress.bytes_written),
+        copy.cancel,
+    )
+    .await?;
+    // Stores that report no part checksums: S3 checks the whole object
+    // against the source's CRC64NVME on completion instead.
+    upload.expect_crc(copy.verify.expected_crc());
+    if let Err(error) = start_parts(copy, plan, &mut upload).await {
+        return Err(upload.abort(error).await);
+    }
+    let verify = copy.verify;
+    upload
+        .complete(
+            copy.cancel,
+            |crc| verify.check(crc),
+            copy.write_plan.newest.as_ref(),
+            copy.write_plan.condition.clone(),
+        )
+        .await
+}
+
+/// Starts every part copy, waiting for one to finish whenever the
+/// configured number are in flight.
+async fn start_parts(
+    copy: &ServerCopy<'_>,
+    plan: &PartCopyPlan,
+    upload: &mut MultipartUpload,
+) -> Result<(), CopyError> {
+    let concurrency = copy.settings.server.concurrency.max(1);
+    let copy_source = copy.copy_source();
+    let if_match = copy.copy_source_if_match();
+    for (number, start, end) in plan.ranges() {
+        while upload.in_flight() >= concurrency {
+            upload.join_one(copy.cancel).await?;
+        }
+        let target = upload.target();
+        let part = PartCopy {
+            client: target.client.clone(),
+            source: copy.source.spec.clone(),
+            destination: target.destination.clone(),
+            upload_id: target.upload_id.clone(),
+            copy_source: copy_source.clone(),
+            if_match: if_match.clone(),
+            number,
+            start,
+            end,
+            written: Arc::clone(&copy.progress.bytes_written),
+        };
+        upload.spawn_task(part.send());
+    }
+    Ok(())
+}
+
+/// One `UploadPartCopy`, owned by its task.
+struct PartCopy {
+    client: Client,
+    source: SourceSpec,
+    destination: Destination,
+    upload_id: String,
+    copy_source: String,
+    if_match: Option<String>,
+    number: u64,
+    start: u64,
+    end: u64,
+    written: Arc<AtomicU64>,
+}
+
+impl PartCopy {
+    async fn send(self) -> Result<UploadedPart, CopyError> {
+        let output = self
+            .client
+            .upload_part_copy()
+            .bucket(&self.destination.bucket)
+            .key(&self.destination.key)
+            .upload_id(&self.upload_id)
+            .part_number(self.number as i32)
+            .copy_source(&self.copy_source)
+            .copy_source_range(format!("bytes={}-{}", self.start, self.end))
+            .set_copy_source_if_match(self.if_match.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                copy_error(
+                    &self.source,
+                    &self.destination,
+                    "upload part copy",
+                    PreconditionOf::Source,
+                    e,
+                )
+            })?;
+        let result = output.copy_part_result();
+        let etag = result.and_then(|result| result.e_tag()).ok_or_else(|| {
+            CopyError::IncompleteResponse {
+                operation: "upload part copy",
+                bucket: self.destination.bucket.clone(),
+                key: self.destination.key.clone(),
+            }
+        })?;
+        let len = self.end - self.start + 1;
+        self.written.fetch_add(len, Ordering::Relaxed);
+        Ok(UploadedPart {
+            number: self.number,
+            etag: etag.to_owned(),
+            crc: result
+                .and_then(|result| result.checksum_crc64_nvme())
+                .and_then(crc64_decode),
+            len,
+        })
+    }
+}
+
+/// The source's tags as `x-amz-tagging` carries them (`k=v&…`,
+/// URL-encoded), `None` when it has none.
+///
+/// # Cancellation
+///
+/// Dropping the future drops the request.
+async fn source_tagging(copy: &ServerCopy<'_>) -> Result<Option<String>, CopyError> {
+    let spec = &copy.source.spec;
+    let mut request = copy
+        .client
+        .get_object_tagging()
+        .bucket(&spec.bucket)
+        .key(&spec.key);
+    if let Pin::Version(version) = &copy.source.pin {
+        request = request.version_id(version);
+    }
+    let output = request.send().await.map_err(|e| CopyError::SourceTags {
+        bucket: spec.bucket.clone(),
+        key: spec.key.clone(),
+        source: Box::new(e),
+    })?;
+    let encoded: Vec<String> = output
+        .tag_set()
+        .iter()
+        .map(|tag| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(tag.key(), COPY_SOURCE_KEY),
+                utf8_percent_encode(tag.value(), COPY_SOURCE_KEY)
+            )
+        })
+        .collect();
+    Ok((!encoded.is_empty()).then(|| encoded.join("&")))
+}

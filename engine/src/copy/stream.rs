@@ -1,0 +1,397 @@
+//! The streaming method: part-aligned ranged GETs → transform → [`PartAssembler`] → bounded-memory multipart upload.
+//!
+//! Each part takes an upload permit *before* the input that fills it is
+//! read, and keeps it until S3 has the part; output that fits one part is a
+//! single `PutObject`. Any failure takes the one abort path in
+//! [`MultipartUpload::abort`]; any other exit (a panic, a dropped future) is
+//! caught by the upload's guard.
+
+use super::error::CopyError;
+use super::memory::{self, MemoryPlan};
+use super::report::{self, CopyReport};
+use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource};
+use super::upload::condition::{Completion, WritePlan, write_newest};
+use super::upload::{self, Destination, MultipartUpload};
+use super::verify::Verify;
+use super::{CopyProgress, CopySettings, Part, PartAssembler, part_size};
+use crate::transform::Transform;
+use aws_sdk_s3::Client;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+/// Upload permits count KiB, so parts of any size share one semaphore.
+const PERMIT_UNIT: u64 = memory::KIB;
+
+/// What one streamed copy is given.
+pub(crate) struct StreamCopy<'a> {
+    pub client: &'a Client,
+    pub resolved: &'a ResolvedSource,
+    pub destination: &'a Destination,
+    pub settings: &'a CopySettings,
+    pub cancel: &'a CancellationToken,
+    pub progress: &'a CopyProgress,
+    pub verify: Verify,
+    pub write_plan: WritePlan,
+    pub started: Instant,
+}
+
+/// Where the first part goes until we know whether more output follows.
+enum Sink {
+    Undecided(Option<(Part, OwnedSemaphorePermit)>),
+    Multipart(MultipartUpload),
+}
+
+/// Everything one copy run holds.
+struct Pipeline<'a> {
+    client: &'a Client,
+    destination: &'a Destination,
+    settings: &'a CopySettings,
+    cancel: &'a CancellationToken,
+    progress: &'a CopyProgress,
+    slots: Arc<Semaphore>,
+    slot_capacity: u32,
+    metadata: ObjectMetadata,
+    sink: Sink,
+    output_known_multipart: Option<bool>,
+    /// For output of unknown length: the most the memory plan can upload.
+    output_limit: Option<u64>,
+    verify: Verify,
+    /// Newest wins: the write's precondition and the origin recorded.
+    write_plan: WritePlan,
+}
+
+impl Pipeline<'_> {
+    fn cancelled(&self) -> CopyError {
+        CopyError::Cancelled {
+            bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The destination's metadata: the source's, plus the recorded origin.
+    fn destination_metadata(&self) -> ObjectMetadata {
+        let mut metadata = self.metadata.clone();
+        metadata.user.extend(self.write_plan.origin.clone());
+        metadata
+    }
+
+    /// Fills the pipeline's byte counts into a cancellation from the destination.
+    fn counted(&self, error: CopyError) -> CopyError {
+        match error {
+            CopyError::Cancelled { .. } => self.cancelled(),
+            other => other,
+        }
+    }
+
+    /// Takes the upload permit for a part of `size` bytes.
+    async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
+        let units = u32::try_from(size.div_ceil(PERMIT_UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.slot_capacity);
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(self.cancelled()),
+            permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
+                permit.map_err(|_| CopyError::Task("upload permits closed".into()))
+            }
+        }
+    }
+
+    /// Sends a complete part to the destination.
+    async fn dispatch(
+        &mut self,
+        part: Part,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), CopyError> {
+        if part.number > part_size::MAX_PARTS {
+            return Err(match self.output_limit {
+                Some(limit) => CopyError::OutputTooLargeForMemory {
+                    limit,
+                    budget: self.settings.memory_budget,
+                },
+                None => CopyError::TooLarge {
+                    limit: part_size::MAX_OBJECT_SIZE,
+                },
+            });
+        }
+        match &mut self.sink {
+            Sink::Multipart(upload) => {
+                upload.spawn_part(part, permit);
+                upload.collect_finished()
+            }
+            Sink::Undecided(first)
+                if first.is_none() && self.output_known_multipart != Some(true) =>
+            {
+                *first = Some((part, permit));
+                Ok(())
+            }
+            Sink::Undecided(first) => {
+                let held = first.take();
+                let mut upload = MultipartUpload::create(
+                    self.client,
+                    self.destination,
+                    &self.destination_metadata(),
+                    &self.settings.options,
+                    Arc::clone(&self.progress.bytes_written),
+                    self.cancel,
+                )
+                .await
+                .map_err(|e| self.counted(e))?;
+                if let Some((held_part, held_permit)) = held {
+                    upload.spawn_part(held_part, held_permit);
+                }
+                upload.spawn_part(part, permit);
+                self.sink = Sink::Multipart(upload);
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes the destination once the input has ended, once the copy's
+    /// checksum has passed [`Verify::check`].
+    ///
+    /// # Cancellation
+    ///
+    /// Every await is raced against the copy's token; a multipart upload is
+    /// aborted before `CopyError::Cancelled` returns.
+    async fn finish(mut self) -> Result<Completion, CopyError> {
+        let verify = self.verify.clone();
+        let condition = self.write_plan.condition.clone();
+        match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
+            Sink::Multipart(upload) => upload
+                .complete(
+                    self.cancel,
+                    |crc| verify.check(crc),
+                    self.write_plan.newest.as_ref(),
+                    condition,
+                )
+                .await
+                .map_err(|e| self.counted(e)),
+            Sink::Undecided(first) => {
+                let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
+                let metadata = self.destination_metadata();
+                let this = &self;
+                let completion =
+                    write_newest(this.write_plan.newest.as_ref(), condition, |condition| {
+                        let data = data.clone();
+                        let metadata = &metadata;
+                        let verify = &verify;
+                        async move {
+                            let target = upload::PutTarget {
+                                client: this.client,
+                                destination: this.destination,
+                                metadata,
+                                options: &this.settings.options,
+                            };
+                            upload::put_single(
+                                &target,
+                                data,
+                                this.cancel,
+                                |crc| verify.check(crc),
+                                &condition,
+                            )
+                            .await
+                        }
+                    })
+                    .await
+                    .map_err(|e| self.counted(e))?;
+                if let Completion::Written(_) = completion {
+                    self.progress
+                        .bytes_written
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Ok(completion)
+            }
+        }
+    }
+}
+
+/// Streams the resolved source through `transform` into the destination,
+/// within the copy's memory plan (reserved from the shared memory pool, if
+/// any, before the first read).
+///
+/// # Cancellation
+///
+/// Every await is raced against `copy.cancel`: the copy aborts its upload
+/// and returns `CopyError::Cancelled`. Dropping the future instead leaves
+/// the abort to the upload's guard (spawned, best effort).
+pub(crate) async fn copy(
+    copy: StreamCopy<'_>,
+    mut transform: Box<dyn Transform>,
+) -> Result<CopyReport, CopyError> {
+    let StreamCopy {
+        client,
+        resolved,
+        destination,
+        settings,
+        cancel,
+        progress,
+        verify,
+        write_plan,
+        started,
+    } = copy;
+    let output_known = transform.preserves_length();
+    if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
+        return Err(CopyError::TooLarge {
+            limit: part_size::MAX_OBJECT_SIZE,
+        });
+    }
+    let plan = memory::plan(
+        settings,
+        Some(resolved.size),
+        output_known,
+        settings.memory_budget,
+    )?;
+    let _reserved = match &settings.memory_pool {
+        Some(pool) => Some(pool.reserve(plan.reservation, cancel).await?),
+        None => None,
+    };
+    let schedule = plan.schedule;
+    let slot_capacity = u32::try_from(plan.upload_capacity / PERMIT_UNIT).unwrap_or(u32::MAX);
+    let mut pipeline = Pipeline {
+        client,
+        destination,
+        settings,
+        cancel,
+        progress,
+        slots: Arc::new(Semaphore::new(slot_capacity as usize)),
+        slot_capacity,
+        metadata: ObjectMetadata::default(),
+        sink: Sink::Undecided(None),
+        output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
+        output_limit: (!output_known).then(|| plan.max_output()),
+        verify,
+        write_plan,
+    };
+    let reads = Arc::new(ReadCounters::default());
+    let result = pump(&mut pipeline, resolved, &plan, transform.as_mut(), &reads).await;
+    let verified = pipeline.verify.word().to_owned();
+    let completion = match result {
+        Ok(()) => pipeline.finish().await?,
+        Err(error) => {
+            let error = pipeline.counted(error);
+            return Err(
+                match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
+                    Sink::Multipart(upload) => upload.abort(error).await,
+                    Sink::Undecided(_) => error,
+                },
+            );
+        }
+    };
+    let written = match completion {
+        Completion::Written(written) => written,
+        Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
+    };
+    let elapsed = started.elapsed();
+    let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
+    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
+    Ok(CopyReport {
+        bytes_read,
+        bytes_written,
+        bytes_through_function: bytes_read + bytes_written,
+        part_size: schedule.base(),
+        parts: written.parts,
+        multipart: written.parts > 1 || bytes_written > schedule.base(),
+        duration_ms: elapsed.as_millis() as u64,
+        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
+        read_retries: reads.retries.load(Ordering::Relaxed),
+        verified,
+        ..CopyReport::written(resolved, &written, super::CopyMethod::Stream)
+    })
+}
+
+/// Reads, transforms and dispatches until the input ends or something fails.
+async fn pump(
+    pipeline: &mut Pipeline<'_>,
+    resolved: &ResolvedSource,
+    plan: &MemoryPlan,
+    transform: &mut dyn Transform,
+    counters: &Arc<ReadCounters>,
+) -> Result<(), CopyError> {
+    let schedule = plan.schedule;
+    let known_output = transform.preserves_length().then_some(resolved.size);
+    let client = pipeline.client.clone();
+    let policy = pipeline.settings.read_retry.clone();
+    let ranges = source::plan_ranges(resolved.size, schedule.base());
+    let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
+        .map(|(index, range)| {
+            let task = tokio::spawn(source::fetch_block(
+                client.clone(),
+                resolved.clone(),
+                range,
+                index == 0,
+                policy.clone(),
+                Arc::clone(counters),
+            ));
+            AbortOnDropHandle::new(task)
+        })
+        .buffered(plan.read_ahead.max(1));
+    let mut assembler = PartAssembler::new(schedule);
+    let mut output = Vec::new();
+    let mut ended = false;
+    while !ended {
+        // The permit for the next part is taken before its input is read; a
+        // known-length output's last part takes only what it will hold.
+        let next = assembler.next_part_size();
+        let next = known_output.map_or(next, |total| {
+            next.min(total.saturating_sub(assembler.bytes_in()))
+        });
+        // Nothing left of a known-length output: only the input's end remains
+        // to be read, and it needs no room.
+        let mut permit = match next {
+            0 => None,
+            _ => Some(pipeline.permit(next).await?),
+        };
+        while assembler.ready_len() == 0 && !ended {
+            let next = tokio::select! {
+                () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+                next = reads.next() => next,
+            };
+            match next {
+                Some(joined) => {
+                    let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
+                    if let Some(metadata) = block.metadata {
+                        pipeline.metadata = ObjectMetadata {
+                            content_type: transform
+                                .content_type()
+                                .map(str::to_owned)
+                                .or(metadata.content_type),
+                            content_encoding: transform
+                                .content_encoding()
+                                .map(str::to_owned)
+                                .or(metadata.content_encoding),
+                            ..metadata
+                        };
+                    }
+                    pipeline
+                        .progress
+                        .bytes_read
+                        .fetch_add(block.data.len() as u64, Ordering::Relaxed);
+                    transform.push(block.data, &mut output)?;
+                }
+                None => {
+                    transform.finish(&mut output)?;
+                    ended = true;
+                }
+            }
+            for chunk in output.drain(..) {
+                assembler.push(chunk);
+            }
+            if ended {
+                assembler.finish();
+            }
+        }
+        while let Some(part) = assembler.pop() {
+            let part_permit = match permit.take() {
+                Some(permit) => permit,
+                None => pipeline.permit(part.data.len() as u64).await?,
+            };
+            pipeline.dispatch(part, part_permit).await?;
+        }
+    }
+    Ok(())
+}
