@@ -81,11 +81,7 @@ async fn many_records_with_awkward_keys_empty_and_multipart_objects() {
         .iter()
         .map(|(k, n, e)| (s.source.as_str(), k.as_str(), *n, e.as_str()))
         .collect();
-    let f = function::start(&[
-        ("DST_BUCKET", &s.destination),
-        ("PART_COPY_SIZE_MIB", "5"),
-    ])
-    .await;
+    let f = function::start(&[("DST_BUCKET", &s.destination), ("PART_COPY_SIZE_MIB", "5")]).await;
     let post = f.invoke(s3_event(&event_records)).await;
     assert_eq!(
         post.kind,
@@ -96,7 +92,10 @@ async fn many_records_with_awkward_keys_empty_and_multipart_objects() {
     );
     let report = post.json();
     assert_eq!(report["summary"]["copied"], objects.len());
-    assert_eq!(report["records"][4]["parts"], 3, "12 MiB in 5 MiB part copies");
+    assert_eq!(
+        report["records"][4]["parts"], 3,
+        "12 MiB in 5 MiB part copies"
+    );
     for record in report["records"].as_array().unwrap() {
         assert_eq!(record["method"], "server", "identity copies go server-side");
         assert_eq!(record["bytesThroughFunction"], 0);

@@ -83,6 +83,16 @@ impl Fault {
         }
     }
 
+    /// A 200 with this XML body, instead of the server's answer (e.g. a
+    /// `CopyPartResult` carrying a checksum the server never reports).
+    pub fn ok_xml(body: &str) -> Fault {
+        Fault::Respond {
+            status: StatusCode::OK,
+            headers: xml_headers(),
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
     /// An [`Fault::Error200`] with this code and message.
     pub fn error_200(code: &str, message: &str) -> Fault {
         Fault::Error200 {

@@ -1,0 +1,482 @@
+//! Server-side identity copies on moto: CopyObject and UploadPartCopy keep bytes, metadata,
+//! content headers and tags; a changed source, a refusal, throttling and an error inside a 200
+//! behave as S3 answers them (the fault proxy produces the answers moto does not give).
+
+mod common;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use http::StatusCode;
+use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
+use s3_stream_lambda::copy::{
+    CopyError, CopyMethod, CopyMode, CopyOutcome, CopyProgress, CopyReport, CopySettings,
+    Destination, ServerCopySettings, SourceSpec, copy_object,
+};
+use s3_stream_lambda::transform::Identity;
+use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
+use tokio_util::sync::CancellationToken;
+
+/// The part copy size of these tests, and so the single-`CopyObject` threshold.
+const PART: usize = MIN_PART_SIZE as usize;
+
+struct Setup {
+    direct: Client,
+    proxied: Client,
+    proxy: FaultProxy,
+    source_bucket: String,
+    destination_bucket: String,
+}
+
+async fn setup(test: &str) -> Setup {
+    let direct = common::client().await;
+    let source_bucket = common::create_bucket(&direct, &format!("{test}-src")).await;
+    let destination_bucket = common::create_bucket(&direct, &format!("{test}-dst")).await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start the fault proxy");
+    let proxied = common::client_for(&proxy.endpoint()).await;
+    Setup {
+        direct,
+        proxied,
+        proxy,
+        source_bucket,
+        destination_bucket,
+    }
+}
+
+fn settings(mode: CopyMode) -> CopySettings {
+    CopySettings {
+        part_size: MIN_PART_SIZE,
+        mode,
+        server: ServerCopySettings {
+            part_size: MIN_PART_SIZE,
+            concurrency: 4,
+        },
+        ..CopySettings::default()
+    }
+}
+
+impl Setup {
+    /// Puts `key` with content headers, user metadata and two tags.
+    async fn put_described(&self, key: &str, data: Vec<u8>) -> String {
+        let output = self
+            .direct
+            .put_object()
+            .bucket(&self.source_bucket)
+            .key(key)
+            .content_type("text/csv")
+            .content_disposition("attachment; filename=\"report.csv\"")
+            .cache_control("max-age=60")
+            .content_language("en")
+            .metadata("owner", "team-a")
+            .tagging("class=gold&team=a%20b")
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .expect("put the source");
+        output
+            .e_tag()
+            .expect("an etag")
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    fn source(&self, key: &str, etag: &str) -> SourceSpec {
+        SourceSpec {
+            bucket: self.source_bucket.clone(),
+            key: key.into(),
+            etag: Some(etag.into()),
+            ..SourceSpec::default()
+        }
+    }
+
+    fn destination(&self, key: &str) -> Destination {
+        Destination {
+            bucket: self.destination_bucket.clone(),
+            key: key.into(),
+        }
+    }
+
+    async fn copy(
+        &self,
+        client: &Client,
+        key: &str,
+        etag: &str,
+        mode: CopyMode,
+    ) -> Result<CopyReport, CopyError> {
+        copy_object(
+            client,
+            self.source(key, etag),
+            &self.destination(key),
+            Box::new(Identity),
+            &settings(mode),
+            &CancellationToken::new(),
+            &CopyProgress::default(),
+        )
+        .await
+    }
+
+    /// The destination's bytes, content headers, user metadata and tags are the source's.
+    async fn assert_same_object(&self, key: &str, data: &[u8]) {
+        let copied = common::get(&self.direct, &self.destination_bucket, key).await;
+        assert_eq!(copied.len(), data.len(), "{key}: size");
+        assert_eq!(
+            common::sha256(&copied),
+            common::sha256(data),
+            "{key}: bytes"
+        );
+        let head = self
+            .direct
+            .head_object()
+            .bucket(&self.destination_bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("head the copy");
+        assert_eq!(head.content_type(), Some("text/csv"), "{key}");
+        assert_eq!(
+            head.content_disposition(),
+            Some("attachment; filename=\"report.csv\""),
+            "{key}"
+        );
+        assert_eq!(head.cache_control(), Some("max-age=60"), "{key}");
+        assert_eq!(head.content_language(), Some("en"), "{key}");
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("owner"))
+                .map(String::as_str),
+            Some("team-a"),
+            "{key}"
+        );
+        let tags = self
+            .direct
+            .get_object_tagging()
+            .bucket(&self.destination_bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get the copy's tags");
+        let mut tags: Vec<(String, String)> = tags
+            .tag_set()
+            .iter()
+            .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+            .collect();
+        tags.sort();
+        assert_eq!(
+            tags,
+            vec![
+                ("class".to_owned(), "gold".to_owned()),
+                ("team".to_owned(), "a b".to_owned())
+            ],
+            "{key}: tags"
+        );
+    }
+
+    async fn open_uploads(&self) -> usize {
+        common::incomplete_uploads(&self.direct, &self.destination_bucket).await
+    }
+
+    fn ops(&self, op: S3Op) -> usize {
+        self.proxy.log().iter().filter(|e| e.op == op).count()
+    }
+}
+
+#[tokio::test]
+async fn identity_copies_of_every_size_arrive_whole_with_metadata_and_tags() {
+    let s = setup("server-sizes").await;
+    let cases = [
+        ("empty", 0, 1),
+        ("one-byte", 1, 1),
+        ("at-threshold", PART, 1),
+        ("above-threshold", PART + 1, 2),
+        ("three-parts", 2 * PART + 1_000, 3),
+    ];
+    for (key, size, parts) in cases {
+        let data = common::bytes_of(size, size as u64);
+        let etag = s.put_described(key, data.clone()).await;
+        let report = s
+            .copy(&s.proxied, key, &etag, CopyMode::Server)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {}", s3_stream_lambda::runtime::error_chain(&e)));
+        assert_eq!(report.outcome, CopyOutcome::Copied, "{key}");
+        assert_eq!(report.method, CopyMethod::Server, "{key}");
+        assert_eq!(report.parts, parts, "{key}");
+        assert_eq!(report.bytes_through_function, 0, "{key}");
+        assert_eq!(report.multipart, parts > 1, "{key}");
+        assert!(report.requests >= 2, "{key}: {report:?}");
+        assert_eq!(report.verified, "source-crc64nvme", "{key}");
+        s.assert_same_object(key, &data).await;
+    }
+    assert_eq!(
+        s.ops(S3Op::GetObject),
+        0,
+        "no object byte read by the function"
+    );
+    assert_eq!(s.ops(S3Op::UploadPart), 0);
+    assert_eq!(s.ops(S3Op::PutObject), 0);
+    assert_eq!(s.ops(S3Op::CopyObject), 3);
+    assert_eq!(s.ops(S3Op::UploadPartCopy), 2 + 3);
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_source_changed_mid_copy_is_superseded_and_leaves_no_upload() {
+    let s = setup("server-changed").await;
+    let data = common::bytes_of(2 * PART + 1, 7);
+    let etag = s.put_described("object", data).await;
+    // What S3 answers a part copy whose x-amz-copy-source-if-match no
+    // longer holds (moto ignores the header on part copies).
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy),
+            Fault::s3_error(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            ),
+        )
+        .times(Times::Nth(2)),
+    );
+    let error = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+        .await
+        .expect_err("a changed source is not copied");
+    assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
+    assert_eq!(s.open_uploads().await, 0);
+    assert!(s.ops(S3Op::AbortMultipartUpload) >= 1);
+}
+
+#[tokio::test]
+async fn a_store_without_part_copies_falls_back_to_streaming_in_auto_and_fails_in_server() {
+    let s = setup("server-refused").await;
+    let data = common::bytes_of(2 * PART + 1, 9);
+    let etag = s.put_described("object", data.clone()).await;
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::UploadPartCopy),
+        Fault::s3_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+        ),
+    ));
+
+    let error = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+        .await
+        .expect_err("server mode does not stream");
+    assert!(
+        matches!(error, CopyError::ServerCopyRefused { .. }),
+        "{error:?}"
+    );
+    let message = s3_stream_lambda::runtime::error_chain(&error);
+    assert!(message.contains("NotImplemented"), "{message}");
+    assert_eq!(error.error_type(), "S3.CopyRefused");
+    assert_eq!(s.open_uploads().await, 0);
+
+    let report = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Auto)
+        .await
+        .expect("auto streams instead");
+    assert_eq!(report.method, CopyMethod::Stream);
+    let fallback = report.fallback.as_deref().unwrap_or("");
+    assert!(fallback.contains("NotImplemented"), "{fallback:?}");
+    assert_eq!(report.bytes_through_function, 2 * data.len() as u64);
+    let copied = common::get(&s.direct, &s.destination_bucket, "object").await;
+    assert_eq!(common::sha256(&copied), common::sha256(&data));
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn refusals_streaming_cannot_overcome_fail_without_falling_back() {
+    let s = setup("server-denied").await;
+    let etag = s.put_described("object", common::bytes_of(100, 1)).await;
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::CopyObject),
+        Fault::s3_error(StatusCode::FORBIDDEN, "InvalidObjectState", "archived"),
+    ));
+    let error = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Auto)
+        .await
+        .expect_err("an archived source is refused for streaming too");
+    assert!(matches!(error, CopyError::Destination { .. }), "{error:?}");
+    assert_eq!(s.ops(S3Op::GetObject), 0, "no fallback");
+}
+
+#[tokio::test]
+async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught() {
+    let s = setup("server-throttled").await;
+    let data = common::bytes_of(2 * PART + 1, 11);
+    let etag = s.put_described("object", data.clone()).await;
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy),
+            Fault::s3_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "reduce your rate",
+            ),
+        )
+        .times(Times::First(2)),
+    );
+    let report = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+        .await
+        .expect("throttled part copies are retried");
+    assert_eq!(report.parts, 3);
+    assert!(
+        report.requests >= 3 + 2 + 3,
+        "retries are counted: {report:?}"
+    );
+    s.assert_same_object("object", &data).await;
+
+    s.proxy.clear_rules();
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy),
+            Fault::error_200("InternalError", "we encountered an internal error"),
+        )
+        .times(Times::Always),
+    );
+    let error = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+        .await
+        .expect_err("an error inside a 200 is an error");
+    let message = s3_stream_lambda::runtime::error_chain(&error);
+    assert!(message.contains("upload part copy"), "{message}");
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_versioned_source_is_copied_at_the_announced_version() {
+    let s = setup("server-versioned").await;
+    s.direct
+        .put_bucket_versioning()
+        .bucket(&s.source_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    let old = common::bytes_of(2 * PART + 5, 1);
+    let first = s
+        .direct
+        .put_object()
+        .bucket(&s.source_bucket)
+        .key("object")
+        .body(ByteStream::from(old.clone()))
+        .send()
+        .await
+        .expect("put v1");
+    common::put(
+        &s.direct,
+        &s.source_bucket,
+        "object",
+        common::bytes_of(10, 2),
+    )
+    .await;
+    let source = SourceSpec {
+        version_id: first.version_id().map(str::to_owned),
+        ..s.source("object", first.e_tag().unwrap_or("").trim_matches('"'))
+    };
+    let report = copy_object(
+        &s.proxied,
+        source,
+        &s.destination("object"),
+        Box::new(Identity),
+        &settings(CopyMode::Server),
+        &CancellationToken::new(),
+        &CopyProgress::default(),
+    )
+    .await
+    .expect("copy v1");
+    assert_eq!(
+        report.source_version_id,
+        first.version_id().map(str::to_owned)
+    );
+    let copied = common::get(&s.direct, &s.destination_bucket, "object").await;
+    assert_eq!(common::sha256(&copied), common::sha256(&old), "v1's bytes");
+}
+
+#[tokio::test]
+async fn a_copy_whose_reported_checksum_is_not_the_sources_fails_and_keeps_nothing() {
+    let s = setup("server-mismatch").await;
+    let single = s.put_described("single", common::bytes_of(1_000, 3)).await;
+    let parts = s
+        .put_described("parts", common::bytes_of(2 * PART + 1, 4))
+        .await;
+    // S3 reports each copy's CRC64NVME; these answers report a wrong one.
+    let wrong = "AAAAAAAAAAE=";
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::CopyObject),
+        Fault::ok_xml(&format!(
+            "<CopyObjectResult><ETag>\"0123\"</ETag><ChecksumCRC64NVME>{wrong}</ChecksumCRC64NVME></CopyObjectResult>"
+        )),
+    ));
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::UploadPartCopy),
+        Fault::ok_xml(&format!(
+            "<CopyPartResult><ETag>\"0123\"</ETag><ChecksumCRC64NVME>{wrong}</ChecksumCRC64NVME></CopyPartResult>"
+        )),
+    ));
+    let error = s
+        .copy(&s.proxied, "single", &single, CopyMode::Server)
+        .await
+        .expect_err("a wrong checksum fails the copy");
+    assert!(
+        matches!(error, CopyError::CopiedChecksumMismatch { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.error_type(), "Copy.ChecksumMismatch");
+    assert!(s.ops(S3Op::DeleteObject) >= 1, "the copy is deleted again");
+
+    let error = s
+        .copy(&s.proxied, "parts", &parts, CopyMode::Server)
+        .await
+        .expect_err("a wrong part checksum fails the copy");
+    assert!(
+        matches!(error, CopyError::ChecksumMismatch { .. }),
+        "{error:?}"
+    );
+    assert_eq!(s.ops(S3Op::CompleteMultipartUpload), 0, "nothing completed");
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
+    let s = setup("server-cancel").await;
+    let etag = s
+        .put_described("object", common::bytes_of(2 * PART + 1, 5))
+        .await;
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::UploadPartCopy),
+        Fault::HoldResponse(std::time::Duration::from_secs(60)),
+    ));
+    let cancel = CancellationToken::new();
+    let timer = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        timer.cancel();
+    });
+    let copied = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        copy_object(
+            &s.proxied,
+            s.source("object", &etag),
+            &s.destination("object"),
+            Box::new(Identity),
+            &settings(CopyMode::Server),
+            &cancel,
+            &CopyProgress::default(),
+        ),
+    )
+    .await
+    .expect("the copy returns soon after its cancellation");
+    let error = copied.expect_err("a cancelled copy fails");
+    assert!(matches!(error, CopyError::Cancelled { .. }), "{error:?}");
+    // The abort finished before the copy returned: nothing to wait for.
+    assert_eq!(s.open_uploads().await, 0);
+}
