@@ -16,6 +16,9 @@ locals {
       DST_BUCKET = aws_s3_bucket.this["consumer"].id
       DST_PREFIX = var.dst_prefix
       TRANSFORM  = var.transform
+      # The consumer bucket is created in this provider's region: the
+      # function never has to ask S3 where it is.
+      DST_REGION = var.aws_region
     },
     { for k, v in {
       PART_SIZE_MIB          = var.part_size_mib
@@ -24,6 +27,9 @@ locals {
       MAX_RECORD_CONCURRENCY = var.max_record_concurrency
       DEADLINE_MARGIN_MS     = var.deadline_margin_ms
       STORAGE_CLASS          = var.storage_class
+      COPY_MODE              = var.copy_mode
+      PART_COPY_SIZE_MIB     = var.part_copy_size_mib
+      PART_COPY_CONCURRENCY  = var.part_copy_concurrency
     } : k => tostring(v) if v != null },
     local.sse,
   )
@@ -134,8 +140,9 @@ resource "aws_iam_role" "function" {
 
 data "aws_iam_policy_document" "function" {
   statement {
-    sid       = "ReadProducer"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    sid = "ReadProducer"
+    # Tagging: server-side copies carry the source's tags.
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"]
     resources = ["${aws_s3_bucket.this["producer"].arn}/*"]
   }
 
@@ -143,7 +150,8 @@ data "aws_iam_policy_document" "function" {
     sid = "WriteConsumer"
     # GetObject: the HeadObject of the destination that newest-wins reads
     # before its conditional write (which version a copy came from).
-    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    # PutObjectTagging: copies carry the source's tags.
+    actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${aws_s3_bucket.this["consumer"].arn}/*"]
   }
 

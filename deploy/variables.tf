@@ -163,3 +163,25 @@ variable "log_level" {
   type        = string
   default     = "INFO"
 }
+
+variable "copy_mode" {
+  description = "COPY_MODE: auto (server-side for identity, streaming otherwise or when S3 refuses), server or stream. Null keeps the function's default (auto)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.copy_mode == null || contains(["auto", "server", "stream"], coalesce(var.copy_mode, "auto"))
+    error_message = "copy_mode must be auto, server or stream."
+  }
+}
+
+variable "part_copy_size_mib" {
+  description = "PART_COPY_SIZE_MIB: part size of server-side copies (5-5120); objects up to it use one CopyObject. Null keeps the default (64)."
+  type        = number
+  default     = null
+}
+
+variable "part_copy_concurrency" {
+  description = "PART_COPY_CONCURRENCY: UploadPartCopy requests in flight per copy (1-256). Null keeps the default (16)."
+  type        = number
+  default     = null
+}

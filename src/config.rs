@@ -65,6 +65,9 @@ pub struct Config {
     pub buffer_budget: u64,
     /// `DEADLINE_MARGIN_MS`: cancel this long before the deadline.
     pub deadline_margin: Duration,
+    /// `DST_REGION`: the destination bucket's region (found with one
+    /// `HeadBucket` on first use when unset).
+    pub dst_region: Option<String>,
 }
 
 fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -255,6 +258,21 @@ impl Config {
         if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
             return Err(problem("SSE_KMS_KEY_ID", "is only valid with SSE=aws:kms"));
         }
+        let dst_region = env
+            .get("DST_REGION")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        if let Some(region) = &dst_region
+            && !(region.len() <= 32
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(problem(
+                "DST_REGION",
+                format!("must be an aws region such as eu-west-1, got {region:?}"),
+            ));
+        }
         let mode = match env
             .get("COPY_MODE")
             .map(|v| v.trim())
@@ -323,6 +341,7 @@ impl Config {
             max_record_concurrency,
             buffer_budget,
             deadline_margin,
+            dst_region,
         })
     }
 }
@@ -428,6 +447,10 @@ mod tests {
                 "STORAGE_CLASS",
             ),
             (vec![("DST_BUCKET", "dst"), ("SSE", "rot13")], "SSE"),
+            (
+                vec![("DST_BUCKET", "dst"), ("DST_REGION", "EU West")],
+                "DST_REGION",
+            ),
             (
                 vec![("DST_BUCKET", "dst"), ("COPY_MODE", "fast")],
                 "COPY_MODE",

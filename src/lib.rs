@@ -8,6 +8,8 @@
 //! - [`copy`] and [`transform`]: the streaming copy engine and its transforms,
 //!   re-exported from the `s3-stream-engine` crate, which knows nothing of Lambda.
 //! - [`s3`]: the S3 client from the AWS environment.
+//! - [`regions`]: clients per region (the source's from its event, the
+//!   destination's from `DST_REGION` or one `HeadBucket`).
 //! - [`event`]: the accepted event envelopes (S3, SQS, EventBridge, test event)
 //!   and S3's key decoding.
 //! - [`config`]: the environment, validated at start-up.
@@ -30,5 +32,6 @@ pub mod event;
 pub mod function;
 pub mod handler;
 pub mod logging;
+pub mod regions;
 pub mod runtime;
 pub mod s3;

@@ -33,6 +33,8 @@ pub struct ObjectCreated {
     pub version_id: Option<String>,
     /// The event's sequencer: orders the events of one key.
     pub sequencer: Option<String>,
+    /// The source bucket's region, as the event names it.
+    pub region: Option<String>,
 }
 
 /// One record of an event, classified.
@@ -111,6 +113,7 @@ fn classify_s3_record(record: s3::S3Record) -> Item {
             etag: record.s3.object.e_tag,
             version_id: record.s3.object.version_id,
             sequencer: record.s3.object.sequencer,
+            region: Some(record.aws_region).filter(|region| !region.is_empty()),
         }),
         Err(error) => Item::Invalid {
             bucket,
@@ -177,6 +180,7 @@ fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
             etag: object.etag,
             version_id: object.version_id,
             sequencer: object.sequencer,
+            region: Some(event.region.clone()).filter(|region| !region.is_empty()),
         })
     } else {
         Item::Skip {

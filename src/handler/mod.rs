@@ -9,6 +9,7 @@ pub use response::InvocationReport;
 use crate::config::Config;
 use crate::copy::MemoryPool;
 use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
+use crate::regions::RegionalClients;
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Copies every object an event announces to `DST_BUCKET`.
 pub struct CopyHandler {
-    client: Client,
+    clients: RegionalClients,
     config: Arc<Config>,
 }
 
@@ -27,7 +28,7 @@ impl CopyHandler {
     /// A handler copying with `client` as `config` says.
     pub fn new(client: Client, config: Config) -> CopyHandler {
         CopyHandler {
-            client,
+            clients: RegionalClients::new(client, config.dst_region.clone()),
             config: Arc::new(config),
         }
     }
@@ -44,7 +45,7 @@ impl CopyHandler {
         // plans from it before they read; server-side copies need none.
         let memory = MemoryPool::new(self.config.buffer_budget);
         let context = RecordContext {
-            client: &self.client,
+            clients: &self.clients,
             config: &self.config,
             memory: &memory,
             cancel,

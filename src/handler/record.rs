@@ -6,7 +6,7 @@ use crate::copy::{
     SourceSpec, copy_object,
 };
 use crate::event::ObjectCreated;
-use aws_sdk_s3::Client;
+use crate::regions::RegionalClients;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -151,8 +151,8 @@ impl RecordResult {
 
 /// Everything a record's copy shares with the others of its invocation.
 pub struct RecordContext<'a> {
-    /// The S3 client.
-    pub client: &'a Client,
+    /// The S3 clients, by region.
+    pub clients: &'a RegionalClients,
     /// The configuration.
     pub config: &'a Config,
     /// The invocation's buffer budget, which streamed copies reserve from.
@@ -228,9 +228,16 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         size: object.size,
         sequencer: object.sequencer.clone(),
     };
+    let clients = tokio::select! {
+        () = context.cancel.cancelled() => {
+            let error = CopyError::Cancelled { bytes_read: 0, bytes_written: 0 };
+            return failure(object, &destination, &error);
+        }
+        clients = context.clients.for_copy(&object.bucket, object.region.as_deref(), &destination.bucket) => clients,
+    };
     let progress = CopyProgress::default();
     let copied = copy_object(
-        context.client,
+        &clients,
         source,
         &destination,
         transform,
@@ -253,6 +260,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                     key: destination.key,
                     version_id: None,
                 }),
+                requests: report.requests,
                 ..RecordResult::new(Outcome::Superseded, &object.bucket, &object.key)
             }
         }

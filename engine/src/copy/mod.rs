@@ -110,6 +110,32 @@ pub struct CopyProgress {
     pub bytes_written: Arc<AtomicU64>,
 }
 
+/// The clients of one copy: the source's region's and the destination's
+/// (the same client when both buckets share a region).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Reads the source (`HeadObject`, `GetObject`, `GetObjectTagging`).
+    pub source: Client,
+    /// Writes the destination, and sends server-side copies (S3 serves a
+    /// copy from the destination's region).
+    pub destination: Client,
+}
+
+impl From<&Client> for Clients {
+    fn from(client: &Client) -> Clients {
+        Clients {
+            source: client.clone(),
+            destination: client.clone(),
+        }
+    }
+}
+
+impl From<&Clients> for Clients {
+    fn from(clients: &Clients) -> Clients {
+        clients.clone()
+    }
+}
+
 /// Copies `source` to `destination` through `transform`. An identity copy
 /// goes server-side unless `settings.mode` is `Stream` (with `Auto`, a
 /// refusal that streaming overcomes streams instead, and the report names
@@ -125,7 +151,7 @@ pub struct CopyProgress {
 /// returns `CopyError::Cancelled`. Dropping the future instead leaves the
 /// abort to the upload's guard (spawned, best effort).
 pub async fn copy_object(
-    client: &Client,
+    clients: impl Into<Clients>,
     source: SourceSpec,
     destination: &Destination,
     transform: Box<dyn Transform>,
@@ -134,20 +160,24 @@ pub async fn copy_object(
     progress: &CopyProgress,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
-    let (client, requests) = requests::counted(client);
-    let client = &client;
+    let clients = clients.into();
+    let requests = Arc::new(AtomicU64::new(0));
+    let source_client = &requests::counted(&clients.source, &requests);
+    let client = &requests::counted(&clients.destination, &requests);
     let identity = transform.preserves_length() && transform.is_identity();
     let resolved = tokio::select! {
         () = cancel.cancelled() => return Err(CopyError::Cancelled { bytes_read: 0, bytes_written: 0 }),
-        resolved = source::resolve(client, source, identity) => resolved?,
+        resolved = source::resolve(source_client, source, identity) => resolved?,
     };
     let verify = Verify::new(identity, &resolved);
     let Some(write_plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
-        return Ok(CopyReport::superseded(&resolved, started.elapsed()));
+        return Ok(CopyReport::superseded(&resolved, started.elapsed())
+            .with_requests(requests.load(Ordering::Relaxed)));
     };
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {
         let server_copy = server::ServerCopy {
+            source_client,
             client,
             source: &resolved,
             destination,
@@ -181,6 +211,7 @@ pub async fn copy_object(
         }
     }
     let streamed = stream::StreamCopy {
+        source_client,
         client,
         resolved: &resolved,
         destination,

@@ -27,13 +27,12 @@ impl Intercept for CountRequests {
 }
 
 /// A handle on `client` (same connections, credentials and retries) that
-/// counts the requests sent through it, and the counter.
-pub(crate) fn counted(client: &Client) -> (Client, Arc<AtomicU64>) {
-    let count = Arc::new(AtomicU64::new(0));
+/// adds the requests sent through it to `count`.
+pub(crate) fn counted(client: &Client, count: &Arc<AtomicU64>) -> Client {
     let config = client
         .config()
         .to_builder()
-        .interceptor(CountRequests(Arc::clone(&count)))
+        .interceptor(CountRequests(Arc::clone(count)))
         .build();
-    (Client::from_conf(config), count)
+    Client::from_conf(config)
 }

@@ -29,6 +29,9 @@ const PERMIT_UNIT: u64 = memory::KIB;
 
 /// What one streamed copy is given.
 pub(crate) struct StreamCopy<'a> {
+    /// Reads the source.
+    pub source_client: &'a Client,
+    /// Writes the destination.
     pub client: &'a Client,
     pub resolved: &'a ResolvedSource,
     pub destination: &'a Destination,
@@ -48,6 +51,7 @@ enum Sink {
 
 /// Everything one copy run holds.
 struct Pipeline<'a> {
+    source_client: &'a Client,
     client: &'a Client,
     destination: &'a Destination,
     settings: &'a CopySettings,
@@ -224,6 +228,7 @@ pub(crate) async fn copy(
     mut transform: Box<dyn Transform>,
 ) -> Result<CopyReport, CopyError> {
     let StreamCopy {
+        source_client,
         client,
         resolved,
         destination,
@@ -253,6 +258,7 @@ pub(crate) async fn copy(
     let schedule = plan.schedule;
     let slot_capacity = u32::try_from(plan.upload_capacity / PERMIT_UNIT).unwrap_or(u32::MAX);
     let mut pipeline = Pipeline {
+        source_client,
         client,
         destination,
         settings,
@@ -314,7 +320,7 @@ async fn pump(
 ) -> Result<(), CopyError> {
     let schedule = plan.schedule;
     let known_output = transform.preserves_length().then_some(resolved.size);
-    let client = pipeline.client.clone();
+    let client = pipeline.source_client.clone();
     let policy = pipeline.settings.read_retry.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())

@@ -15,6 +15,7 @@ pub struct Matcher {
     path_contains: Option<String>,
     header: Option<String>,
     query_param: Option<String>,
+    signed_outside: Option<String>,
 }
 
 impl Matcher {
@@ -58,6 +59,13 @@ impl Matcher {
         self
     }
 
+    /// Requires a SigV4 `Authorization` signed for another region than
+    /// `region` (or none): how S3 tells a request sent to the wrong region.
+    pub fn signed_outside(mut self, region: impl Into<String>) -> Self {
+        self.signed_outside = Some(region.into());
+        self
+    }
+
     /// True when the request satisfies every condition of this matcher.
     pub fn matches(&self, parts: &Parts, op: S3Op) -> bool {
         let method_ok = self.method.as_ref().is_none_or(|m| *m == parts.method);
@@ -75,7 +83,15 @@ impl Matcher {
             .query_param
             .as_deref()
             .is_none_or(|name| has_query_param(query, name));
-        method_ok && op_ok && path_ok && header_ok && query_ok
+        let region_ok = self.signed_outside.as_deref().is_none_or(|region| {
+            let scope = format!("/{region}/s3/aws4_request");
+            !parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.contains(&scope))
+        });
+        method_ok && op_ok && path_ok && header_ok && query_ok && region_ok
     }
 }
 

@@ -101,6 +101,9 @@ impl Default for ServerCopySettings {
 
 /// Everything one server-side copy uses.
 pub(crate) struct ServerCopy<'a> {
+    /// Reads the source's tags and pin (its region's client).
+    pub source_client: &'a Client,
+    /// Sends the copy requests (the destination's region's client).
     pub client: &'a Client,
     pub source: &'a ResolvedSource,
     pub destination: &'a Destination,

@@ -154,7 +154,7 @@ impl PartCopy {
 async fn source_tagging(copy: &ServerCopy<'_>) -> Result<Option<String>, CopyError> {
     let spec = &copy.source.spec;
     let mut request = copy
-        .client
+        .source_client
         .get_object_tagging()
         .bucket(&spec.bucket)
         .key(&spec.key);
