@@ -94,7 +94,10 @@ fn s3_command(program: &PathBuf) -> Command {
 /// server's completion work with the download, which no copy can do;
 /// `transfer_manager` is aws-sdk-s3-transfer-manager's download piped into
 /// its upload; `original` is GetObject to a file, then the multipart upload
-/// of the file. Asserts every destination has every byte.
+/// of the file; `server` is this engine's server-side copy at its defaults
+/// (S3 copies the bytes; its loopback traffic is reported, and in a full run
+/// asserted below 64 MiB, the function moving no object bytes). Asserts
+/// every destination has every byte.
 fn strategies(c: &mut Criterion) {
     let fixture = Fixture::new();
     let size = compared_size();
@@ -112,6 +115,7 @@ fn strategies(c: &mut Criterion) {
     let mut measured = Vec::new();
     for strategy in [
         "stream",
+        "server",
         "limit",
         "limit_overlapped",
         "transfer_manager",
@@ -120,10 +124,12 @@ fn strategies(c: &mut Criterion) {
         let key = format!("compared-{strategy}.bin");
         let mut rss = Vec::new();
         let mut times = Vec::new();
+        let mut loopback = Vec::new();
         group.bench_function(strategy, |b| {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| {
+                        let before = support::loopback_bytes();
                         let run = support::run_measured(s3_command(&worker).args([
                             strategy,
                             &fixture.source,
@@ -138,6 +144,7 @@ fn strategies(c: &mut Criterion) {
                             size.to_string(),
                             "{strategy} moved every byte"
                         );
+                        loopback.push(support::loopback_bytes().saturating_sub(before));
                         rss.push(run.peak_rss);
                         times.push(run.elapsed.as_millis() as u64);
                         run.elapsed
@@ -145,6 +152,10 @@ fn strategies(c: &mut Criterion) {
                     .sum()
             })
         });
+        if times.is_empty() {
+            // Filtered out on the command line.
+            continue;
+        }
         assert_eq!(
             fixture.destination_size(&key),
             size,
@@ -154,18 +165,29 @@ fn strategies(c: &mut Criterion) {
             strategy,
             support::median(&mut times),
             support::median(&mut rss),
+            support::median(&mut loopback),
         ));
     }
     group.finish();
-    let stream_ms = measured[0].1.max(1) as f64;
-    for (strategy, ms, rss) in measured {
+    let stream_ms = measured
+        .iter()
+        .find(|(strategy, ..)| *strategy == "stream")
+        .map_or(1, |m| m.1.max(1)) as f64;
+    for (strategy, ms, rss, loopback) in measured {
         println!(
-            "copy/{}MiB/{strategy}: median {:.2} s ({:.2}× stream's time), peak RSS {:.1} MiB",
+            "copy/{}MiB/{strategy}: median {:.2} s ({:.2}× stream's time), peak RSS {:.1} MiB, loopback traffic {:.1} MiB",
             size / MIB,
             ms as f64 / 1000.0,
             ms as f64 / stream_ms,
-            rss as f64 / MIB as f64
+            rss as f64 / MIB as f64,
+            loopback as f64 / MIB as f64
         );
+        if strategy == "server" && !support::smoke_test() {
+            assert!(
+                loopback < 64 * MIB,
+                "a server-side copy moved {loopback} bytes over loopback"
+            );
+        }
     }
 }
 
@@ -200,6 +222,8 @@ fn memory(c: &mut Criterion) {
                         let run = support::run_measured(
                             s3_command(&bootstrap)
                                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+                                // The streaming path's memory is what this measures.
+                                .env("COPY_MODE", "stream")
                                 .args(["copy", &source, &destination]),
                         );
                         let report: serde_json::Value =

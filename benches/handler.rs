@@ -35,6 +35,8 @@ fn invoke(event: &PathBuf, destination: &str) -> support::ChildRun {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DST_BUCKET", destination)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MIB.to_string())
+        // These benches measure the streaming path (memory, concurrency).
+        .env("COPY_MODE", "stream")
         .arg("invoke")
         .arg(event);
     for (key, value) in common::s3_env() {

@@ -52,6 +52,8 @@ fn copy_command(endpoint: &str, key: &str) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MIB.to_string())
+        // The streaming path's memory law is what this measures.
+        .env("COPY_MODE", "stream")
         .args([
             "copy",
             &format!("s3://source/{key}"),

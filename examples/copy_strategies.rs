@@ -3,7 +3,8 @@
 //!
 //! `copy_strategies STRATEGY SRC_BUCKET SRC_KEY DST_BUCKET DST_KEY PART_SIZE CONCURRENCY`
 //! with the S3 endpoint in the usual AWS environment. Strategies:
-//! `stream` (this crate), `limit` (GET-only and upload-only at once, the
+//! `stream` (this crate, streaming), `server` (this crate, server-side at
+//! its defaults: S3 copies the bytes), `limit` (GET-only and upload-only at once, the
 //! upload completed after the download ends), `limit_overlapped` (the same,
 //! completed as soon as its parts are in), `transfer_manager` (its download
 //! piped into its upload) and `original` (GetObject to a file, then a
@@ -50,13 +51,12 @@ async fn object_size(job: &Job) -> Result<u64, BoxError> {
     Ok(head.content_length().unwrap_or(0) as u64)
 }
 
-async fn stream(job: &Job) -> Result<u64, BoxError> {
+async fn engine(job: &Job, mode: CopyMode) -> Result<u64, BoxError> {
     let settings = CopySettings {
         part_size: job.part_size,
         upload_concurrency: job.concurrency,
         read_ahead: job.concurrency,
-        // Streams: these tests are of the streaming path.
-        mode: CopyMode::Stream,
+        mode,
         ..CopySettings::default()
     };
     let source = SourceSpec {
@@ -283,7 +283,8 @@ async fn main() -> Result<(), BoxError> {
         concurrency: concurrency.parse()?,
     };
     let moved = match strategy.as_str() {
-        "stream" => stream(&job).await?,
+        "stream" => engine(&job, CopyMode::Stream).await?,
+        "server" => engine(&job, CopyMode::Server).await?,
         "limit" => limit(&job, true).await?,
         "limit_overlapped" => limit(&job, false).await?,
         "transfer_manager" => transfer_manager_pipe(&job).await?,
