@@ -1,4 +1,4 @@
-//! Scale bench: `bootstrap copy` of a 200 GiB object that the test kit's synthetic S3 generates, at 512 MB defaults.
+//! Scale benches: `bootstrap copy` of a 200 GiB object that the test kit's synthetic S3 generates, at 512 MB, identity and gzip.
 //!
 //! The synthetic S3 runs in this process (objects generated from their
 //! offset, uploads checked against S3's rules, checksummed and discarded), so
@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use s3_stream_testkit::local_s3;
-use s3_stream_testkit::synthetic_s3::{SyntheticS3, SyntheticS3Config};
+use s3_stream_testkit::synthetic_s3::{Operation, SyntheticS3, SyntheticS3Config};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,10 +69,20 @@ fn copy_command(endpoint: &str, key: &str) -> Command {
 }
 
 /// Peak RSS of `child` sampled until it exits or `limit` passes (then it is killed).
-fn sample_peak(mut child: Child, limit: Duration) -> (u64, Duration) {
+fn sample_peak(child: Child, limit: Duration) -> (u64, Duration) {
+    sample_peak_until(child, limit, || false)
+}
+
+/// Peak RSS of `child` sampled until it exits, `limit` passes or `done`
+/// says so (then it is killed).
+fn sample_peak_until(
+    mut child: Child,
+    limit: Duration,
+    done: impl Fn() -> bool,
+) -> (u64, Duration) {
     let started = Instant::now();
     let mut peak = 0;
-    while started.elapsed() < limit {
+    while started.elapsed() < limit && !done() {
         if let Ok(Some(_)) = child.try_wait() {
             return (peak, started.elapsed());
         }
@@ -84,22 +94,26 @@ fn sample_peak(mut child: Child, limit: Duration) -> (u64, Duration) {
     (peak, started.elapsed())
 }
 
+/// A synthetic S3 with `source/virtual.bin` (200 GiB, generated) and
+/// `source/tiny.bin` (1 KiB, the idle process's copy).
+async fn virtual_source() -> SyntheticS3 {
+    let s3 = SyntheticS3::start(SyntheticS3Config::default())
+        .await
+        .expect("synthetic s3 starts");
+    s3.create_bucket("source");
+    s3.create_bucket("destination");
+    s3.add_generated_object("source", "virtual.bin", VIRTUAL_SIZE, 7);
+    s3.add_generated_object("source", "tiny.bin", 1024, 8);
+    s3
+}
+
 /// Measures the peak RSS of `bootstrap copy` of a virtual 200 GiB object at
 /// 512 MB defaults, sampled every 20 ms for a bounded run, against the peak
 /// of the same command copying a 1 KiB object (the idle process); asserts
 /// the copy made progress and its peak stays within idle + the 64 MiB budget.
 fn virtual_200gib(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let s3 = rt.block_on(async {
-        let s3 = SyntheticS3::start(SyntheticS3Config::default())
-            .await
-            .expect("synthetic s3 starts");
-        s3.create_bucket("source");
-        s3.create_bucket("destination");
-        s3.add_generated_object("source", "virtual.bin", VIRTUAL_SIZE, 7);
-        s3.add_generated_object("source", "tiny.bin", 1024, 8);
-        s3
-    });
+    let s3 = rt.block_on(virtual_source());
     let endpoint = s3.endpoint();
     let idle = support::run_measured(&mut copy_command(&endpoint, "tiny.bin")).peak_rss;
     let mut group = c.benchmark_group("copy/rss");
@@ -144,5 +158,63 @@ fn virtual_200gib(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, virtual_200gib);
+/// Parts of S3's schedule for output of unknown length before the first
+/// growth step (the part size doubles after the 1,000th part).
+const GROWTH_PART: u64 = 1_000;
+
+/// How long the gzip run may take to pass its 1,000th part: at 5 MiB parts
+/// that is ~5 GiB of incompressible output, ~40 s at this machine's gzip rate.
+const GZIP_LIMIT: Duration = Duration::from_secs(180);
+
+/// Measures the peak RSS of `bootstrap copy --transform gzip` of the virtual
+/// object (incompressible, so the output is as large as the input) at 512 MB
+/// with 5 MiB parts, sampled every 20 ms until 1,100 parts are uploaded —
+/// past the 1,000th, where the part schedule of unknown-length output grows —
+/// or the copy stops with `Copy.OutputTooLargeForMemory`. Asserts the peak
+/// stays within idle + the 64 MiB budget and, in a full run, that the copy
+/// went past its 1,000th part. One run, not a criterion sample of ten: one
+/// takes most of a minute. In a smoke test it runs 5 s.
+fn gzip_past_growth(_c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let s3 = rt.block_on(virtual_source());
+    let endpoint = s3.endpoint();
+    let gzip = |key: &str| {
+        let mut command = copy_command(&endpoint, key);
+        command
+            .env("PART_SIZE_MIB", "5")
+            .args(["--transform", "gzip"]);
+        command
+    };
+    let idle = support::run_measured(&mut gzip("tiny.bin")).peak_rss;
+    let parts = || s3.stats().requests_of(Operation::UploadPart);
+    let limit = if support::smoke_test() {
+        Duration::from_secs(5)
+    } else {
+        GZIP_LIMIT
+    };
+    let child = gzip("virtual.bin").spawn().expect("bootstrap starts");
+    let (peak, elapsed) = sample_peak_until(child, limit, || parts() > GROWTH_PART + 100);
+    let uploaded = parts();
+    println!(
+        "copy/rss/virtual-gzip-past-1000-parts: peak RSS {:.1} MiB after {uploaded} parts in {:.0} s, idle {:.1} MiB, growth {:.1} MiB, budget {} MiB",
+        peak as f64 / MIB as f64,
+        elapsed.as_secs_f64(),
+        idle as f64 / MIB as f64,
+        peak.saturating_sub(idle) as f64 / MIB as f64,
+        BUDGET / MIB
+    );
+    assert!(uploaded > 0, "the gzip copy uploaded no part");
+    assert!(
+        peak <= idle + BUDGET,
+        "peak RSS {peak} exceeds idle {idle} + budget {BUDGET}"
+    );
+    if !support::smoke_test() {
+        assert!(
+            uploaded > GROWTH_PART,
+            "only {uploaded} parts within {limit:?}: the growth point was not reached"
+        );
+    }
+}
+
+criterion_group!(benches, virtual_200gib, gzip_past_growth);
 criterion_main!(benches);

@@ -5,14 +5,29 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// True under `cargo bench -- --test` (each bench once, as a smoke test).
+/// True under `cargo bench -- --test` or `cargo test --benches` (each bench
+/// once, as a smoke test: criterion runs in test mode without `--bench`).
 pub fn smoke_test() -> bool {
-    std::env::args().any(|arg| arg == "--test")
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|arg| arg == "--test") || !args.iter().any(|arg| arg == "--bench")
 }
 
-/// Builds the examples `names` with `profile` (`release` or `bench`, both of
-/// which cargo writes to `target/release`) and returns their paths.
+/// The profile examples are built with: `profile` (`release` or `bench`,
+/// both of which cargo writes to `target/release`) for optimised benches; the
+/// benches' own unoptimised profile under `cargo test --benches`, so a smoke
+/// test builds nothing optimised. Returns it and its output directory.
+fn examples_profile(profile: &str) -> (&str, &'static str) {
+    if cfg!(debug_assertions) {
+        ("dev", "debug")
+    } else {
+        (profile, "release")
+    }
+}
+
+/// Builds the examples `names` with `profile` (see [`examples_profile`]) and
+/// returns their paths.
 pub fn release_examples(profile: &str, names: &[&str]) -> Vec<PathBuf> {
+    let (profile, directory) = examples_profile(profile);
     let mut command = Command::new(env!("CARGO"));
     command
         .args(["build", "--quiet", "--profile", profile])
@@ -27,7 +42,7 @@ pub fn release_examples(profile: &str, names: &[&str]) -> Vec<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     names
         .iter()
-        .map(|name| target.join("release").join("examples").join(name))
+        .map(|name| target.join(directory).join("examples").join(name))
         .collect()
 }
 

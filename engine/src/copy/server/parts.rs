@@ -1,6 +1,6 @@
 //! `UploadPartCopy` ranges in a guarded multipart upload: server-side copies above the part copy size.
 
-use super::refusal::{PreconditionOf, copy_error};
+use super::refusal::{self, PreconditionOf, copy_error};
 use super::{COPY_SOURCE_KEY, PartCopyPlan, ServerCopy};
 use crate::copy::error::CopyError;
 use crate::copy::source::{Pin, SourceSpec};
@@ -161,11 +161,25 @@ async fn source_tagging(copy: &ServerCopy<'_>) -> Result<Option<String>, CopyErr
     if let Pin::Version(version) = &copy.source.pin {
         request = request.version_id(version);
     }
-    let output = request.send().await.map_err(|e| CopyError::SourceTags {
-        bucket: spec.bucket.clone(),
-        key: spec.key.clone(),
-        source: Box::new(e),
-    })?;
+    let output = match request.send().await {
+        Ok(output) => output,
+        // A store without tagging has no tags to carry.
+        Err(error) if refusal::fallback_reason(&error).is_some() => {
+            tracing::warn!(
+                "s3://{}/{}: the store does not implement tagging: copying without tags",
+                spec.bucket,
+                spec.key
+            );
+            return Ok(None);
+        }
+        Err(error) => {
+            return Err(CopyError::SourceTags {
+                bucket: spec.bucket.clone(),
+                key: spec.key.clone(),
+                source: Box::new(error),
+            });
+        }
+    };
     let encoded: Vec<String> = output
         .tag_set()
         .iter()
