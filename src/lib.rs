@@ -8,6 +8,7 @@
 //! - [`copy`] and [`transform`]: the streaming copy engine and its transforms,
 //!   re-exported from the `s3-stream-engine` crate, which knows nothing of Lambda.
 //! - [`s3`]: the S3 client from the AWS environment.
+//! - [`https`]: the SDK's HTTPS client with a compiled-in root store (the function's).
 //! - [`event`]: the accepted event envelopes (S3, SQS, EventBridge, test event)
 //!   and S3's key decoding.
 //! - [`config`]: the environment, validated at start-up.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod event;
 pub mod function;
 pub mod handler;
+pub mod https;
 pub mod logging;
 pub mod runtime;
 pub mod s3;
