@@ -47,19 +47,28 @@ pub async fn serve() -> ExitCode {
     let options = RuntimeOptions {
         safety_margin: config.deadline_margin,
     };
-    let client = crate::s3::client_from_env().await;
-    let handler = CopyHandler::new(client, config);
     // The SIGTERM handler first, so no signal finds the default action; then
     // the internal extension that makes Lambda send it, registered during
-    // init, before the loop's first `/next`.
+    // init, before the loop's first `/next`. Its round trip to the Runtime
+    // API runs on a worker while this thread builds the S3 client.
     let shutdown = terminate_signal();
-    let _extension = match runtime::extension::register_graceful_shutdown(&endpoint).await {
-        Ok(task) => Some(task),
-        Err(error) => {
+    let registering = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { runtime::extension::register_graceful_shutdown(&endpoint).await }
+    });
+    let client = crate::s3::lambda_client_from_env().await;
+    let handler = CopyHandler::new(client, config);
+    let _extension = match registering.await {
+        Ok(Ok(task)) => Some(task),
+        Ok(Err(error)) => {
             tracing::warn!(
                 "no graceful shutdown (lambda sends sigterm only with an extension registered): {}",
                 runtime::error_chain(&error)
             );
+            None
+        }
+        Err(error) => {
+            tracing::warn!("no graceful shutdown: the registration task failed: {error}");
             None
         }
     };

@@ -10,6 +10,7 @@
 //! - [`s3`]: the S3 client from the AWS environment.
 //! - [`regions`]: clients per region (the source's from its event, the
 //!   destination's from `DST_REGION` or one `HeadBucket`).
+//! - [`https`]: the SDK's HTTPS client with a compiled-in root store (the function's).
 //! - [`event`]: the accepted event envelopes (S3, SQS, EventBridge, test event)
 //!   and S3's key decoding.
 //! - [`config`]: the environment, validated at start-up.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod event;
 pub mod function;
 pub mod handler;
+pub mod https;
 pub mod logging;
 pub mod regions;
 pub mod runtime;

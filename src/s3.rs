@@ -1,7 +1,11 @@
 //! The S3 client, configured from the standard AWS environment.
 
 use aws_config::BehaviorVersion;
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::retry::RetryConfig;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_s3::config::{
     RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
@@ -24,7 +28,9 @@ pub const STALL_GRACE_PERIOD: Duration = Duration::from_secs(20);
 pub const SDK_MAX_ATTEMPTS: u32 = 4;
 
 /// Builds the S3 client from the environment (credentials, region,
-/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) plus `S3_FORCE_PATH_STYLE`.
+/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) plus `S3_FORCE_PATH_STYLE`,
+/// with the SDK's full default chains: profile files, every credentials
+/// source, the system's root certificates. For local commands.
 ///
 /// Clones share one connection pool; the pool keeps as many connections as
 /// the copies' concurrency asks for and reuses them across invocations.
@@ -33,9 +39,38 @@ pub async fn client_from_env() -> aws_sdk_s3::Client {
         .retry_config(retry_config())
         .load()
         .await;
-    let force_path_style =
-        std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    client_with(&shared, force_path_style)
+    client_with(&shared, force_path_style_from_env())
+}
+
+/// Builds the S3 client as [`client_from_env`] does, from what a Lambda
+/// sandbox provides ([`lambda_config_from_env`]). For the function.
+pub async fn lambda_client_from_env() -> aws_sdk_s3::Client {
+    client_with(&lambda_config_from_env().await, force_path_style_from_env())
+}
+
+/// The shared AWS configuration from a Lambda sandbox's environment: every
+/// standard variable still applies (`AWS_ENDPOINT_URL_S3`, FIPS, dual-stack,
+/// checksums…), but the region (`AWS_REGION`) and credentials come from the
+/// variables Lambda sets only, no profile file is read (a sandbox has none), and
+/// TLS trusts the compiled-in root store ([`crate::https::client`]), so
+/// building it reads no file. Loaded with [`retry_config`].
+pub async fn lambda_config_from_env() -> aws_config::SdkConfig {
+    let no_profile_files = EnvConfigFiles::builder()
+        .with_contents(EnvConfigFileKind::Config, "")
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .profile_files(no_profile_files)
+        .region(EnvironmentVariableRegionProvider::new())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .http_client(crate::https::client())
+        .load()
+        .await
+}
+
+/// `S3_FORCE_PATH_STYLE=true` (any case).
+pub fn force_path_style_from_env() -> bool {
+    std::env::var(FORCE_PATH_STYLE_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The SDK's retries: adaptive, so `SlowDown`/503 and connection failures

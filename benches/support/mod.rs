@@ -27,22 +27,68 @@ fn examples_profile(profile: &str) -> (&str, &'static str) {
 /// Builds the examples `names` with `profile` (see [`examples_profile`]) and
 /// returns their paths.
 pub fn release_examples(profile: &str, names: &[&str]) -> Vec<PathBuf> {
+    let targets: Vec<Target> = names.iter().map(|name| Target::Example(name)).collect();
+    release_targets(profile, &targets)
+}
+
+/// Variables, besides `CARGO_PKG_*` and `CARGO_MANIFEST_*`, that cargo sets
+/// for the bench it runs and that the builds a bench starts must not inherit.
+const CARGO_BENCH_VARIABLES: &[&str] = &[
+    "CARGO_CRATE_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
+/// One executable of this package.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// `examples/NAME.rs`.
+    Example(&'a str),
+    /// A `[[bin]]`, e.g. `bootstrap`.
+    Bin(&'a str),
+}
+
+/// Builds `targets` with `profile` in one cargo invocation and returns their
+/// paths. A binary built beside an example gets the dev-dependencies' feature
+/// set, which the bench itself was built with, so nothing is built twice.
+pub fn release_targets(profile: &str, targets: &[Target]) -> Vec<PathBuf> {
     let (profile, directory) = examples_profile(profile);
     let mut command = Command::new(env!("CARGO"));
     command
         .args(["build", "--quiet", "--profile", profile])
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-    for name in names {
-        command.args(["--example", name]);
+    // Cargo gives the bench its package's variables; a build script that
+    // watches one of them (ring's does) would otherwise rebuild half the tree
+    // here, and again in the next `cargo bench`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || CARGO_BENCH_VARIABLES.contains(&key.as_ref())
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    for target in targets {
+        match target {
+            Target::Example(name) => command.args(["--example", name]),
+            Target::Bin(name) => command.args(["--bin", name]),
+        };
     }
     let built = command.status().is_ok_and(|s| s.success());
-    assert!(built, "release examples {names:?} build");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    assert!(built, "{targets:?} build with profile {profile}");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    names
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join(directory);
+    targets
         .iter()
-        .map(|name| target.join(directory).join("examples").join(name))
+        .map(|target| match target {
+            Target::Example(name) => dir.join("examples").join(name),
+            Target::Bin(name) => dir.join(name),
+        })
         .collect()
 }
 

@@ -106,6 +106,11 @@ impl RuntimeApiEmulator {
         self.state.next_requests()
     }
 
+    /// When the first `/next` request arrived (its headers read), if one has.
+    pub fn first_next_at(&self) -> Option<std::time::Instant> {
+        self.state.first_next_at()
+    }
+
     /// Waits up to `timeout` until `/next` has been asked `count` times.
     pub async fn wait_for_next_requests(&self, count: u64, timeout: Duration) -> bool {
         self.state.wait_for_next_requests(count, timeout).await

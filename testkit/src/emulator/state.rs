@@ -105,6 +105,7 @@ pub struct State {
     posted: Notify,
     next_requests: AtomicU64,
     next_asked: Notify,
+    first_next_at: std::sync::OnceLock<std::time::Instant>,
     failing: AtomicBool,
     ids: AtomicU64,
 }
@@ -121,6 +122,7 @@ impl Default for State {
             posted: Notify::new(),
             next_requests: AtomicU64::new(0),
             next_asked: Notify::new(),
+            first_next_at: std::sync::OnceLock::new(),
             failing: AtomicBool::new(false),
             ids: AtomicU64::new(1),
         }
@@ -138,6 +140,7 @@ impl State {
 
     /// Waits for the next queued event and marks it in flight.
     pub(super) async fn next_event(&self) -> (String, InvocationSpec) {
+        self.first_next_at.get_or_init(std::time::Instant::now);
         self.next_requests.fetch_add(1, Ordering::SeqCst);
         self.next_asked.notify_waiters();
         let mut queue = self.queue_rx.lock().await;
@@ -190,6 +193,10 @@ impl State {
             }
         };
         tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    pub(super) fn first_next_at(&self) -> Option<std::time::Instant> {
+        self.first_next_at.get().copied()
     }
 
     pub(super) fn next_requests(&self) -> u64 {
