@@ -144,6 +144,10 @@ const SANDBOX_ENV: &[(&str, &str)] = &[
 /// Spawns of each case, taken in turn, for the interleaved medians.
 const PAIRED_ROUNDS: usize = 20;
 
+/// Untimed pause after each spawn: the previous process's exit and its
+/// emulator's connections finish before the next spawn starts.
+const SETTLE: Duration = Duration::from_millis(5);
+
 /// Where one cold start ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Until {
@@ -180,7 +184,7 @@ async fn time_cold_start(program: &Program, until: Until) -> Duration {
     let request_id =
         (until == Until::FirstResponse).then(|| emulator.enqueue(InvocationSpec::new(TEST_EVENT)));
     let started = Instant::now();
-    let _child = Reaped(
+    let child = Reaped(
         Command::new(&program.path)
             .env_clear()
             .envs(SANDBOX_ENV.iter().copied())
@@ -219,6 +223,11 @@ async fn time_cold_start(program: &Program, until: Until) -> Duration {
         program.extensions,
         "{name} registered its extensions during init"
     );
+    drop(child);
+    drop(emulator);
+    // Not timed: the killed process and the emulator's connections wind down
+    // before the next spawn, instead of during it.
+    tokio::time::sleep(SETTLE).await;
     elapsed
 }
 
@@ -290,10 +299,13 @@ fn cold_start(c: &mut Criterion) {
         PAIRED_ROUNDS
     };
     let mut spawns: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
-    for _ in 0..rounds {
-        for ((_, program, until), times) in cases.iter().zip(&mut spawns) {
-            let elapsed = rt.block_on(time_cold_start(program, *until));
-            times.push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    for round in 0..rounds {
+        // Each round starts one case later, so no case always follows the same one.
+        for offset in 0..cases.len() {
+            let index = (round + offset) % cases.len();
+            let (_, program, until) = cases[index];
+            let elapsed = rt.block_on(time_cold_start(program, until));
+            spawns[index].push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
         }
     }
     for ((name, ..), times) in cases.iter().zip(&mut spawns) {
