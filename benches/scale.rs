@@ -142,6 +142,10 @@ fn virtual_200gib(c: &mut Criterion) {
         })
     });
     group.finish();
+    if peaks.is_empty() {
+        // Filtered out on the command line.
+        return;
+    }
     let peak = support::median(&mut peaks);
     let rate = support::median(&mut rates);
     println!(
