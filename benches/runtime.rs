@@ -113,34 +113,6 @@ fn invoke(c: &mut Criterion) {
 /// init plus one invocation.
 const TEST_EVENT: &str = include_str!("../tests/fixtures/events/s3-test-event.json");
 
-/// What a Lambda sandbox's environment holds for a `provided.al2023`
-/// function (besides `AWS_LAMBDA_RUNTIME_API`), with fake credentials and no
-/// `HOME`, plus the function's own configuration. No endpoint override: the
-/// S3 client is built for real S3 over HTTPS, as deployed.
-const SANDBOX_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-    ("LANG", "en_US.UTF-8"),
-    ("TZ", ":UTC"),
-    ("AWS_REGION", "us-east-1"),
-    ("AWS_DEFAULT_REGION", "us-east-1"),
-    ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-    (
-        "AWS_SECRET_ACCESS_KEY",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    ),
-    ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLETOKEN"),
-    ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
-    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
-    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-    ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench"),
-    (
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "2026/12/01/[$LATEST]0123456789abcdef",
-    ),
-    ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-    ("DST_BUCKET", "bench-destination"),
-];
-
 /// Spawns of each case, taken in turn, for the interleaved medians.
 const PAIRED_ROUNDS: usize = 20;
 
@@ -187,7 +159,7 @@ async fn time_cold_start(program: &Program, until: Until) -> Duration {
     let child = Reaped(
         Command::new(&program.path)
             .env_clear()
-            .envs(SANDBOX_ENV.iter().copied())
+            .envs(s3_stream_testkit::sandbox::SANDBOX_ENV.iter().copied())
             .env("AWS_LAMBDA_RUNTIME_API", emulator.endpoint())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

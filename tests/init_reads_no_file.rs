@@ -10,24 +10,6 @@ const PATH_CALLS: &str = "trace=open,openat,openat2,stat,lstat,newfstatat,statx,
 /// Longest wait for the first `/next` (strace slows start-up down).
 const FIRST_NEXT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The environment a Lambda sandbox gives a `provided.al2023` function (no
-/// `HOME`), fake credentials, and the function's required configuration.
-const SANDBOX_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-    ("AWS_REGION", "us-east-1"),
-    ("AWS_DEFAULT_REGION", "us-east-1"),
-    ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-    (
-        "AWS_SECRET_ACCESS_KEY",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    ),
-    ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLETOKEN"),
-    ("AWS_LAMBDA_FUNCTION_NAME", "init-reads-no-file"),
-    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
-    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-    ("DST_BUCKET", "init-reads-no-file"),
-];
-
 /// The path a traced call names (its first quoted argument), if any.
 fn traced_path(line: &str) -> Option<&str> {
     let (_, rest) = line.split_once('"')?;
@@ -71,7 +53,7 @@ async fn init_reads_no_certificate_store_and_no_profile_file() {
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_bootstrap"))
         .env_clear()
-        .envs(SANDBOX_ENV.iter().copied())
+        .envs(s3_stream_testkit::sandbox::SANDBOX_ENV.iter().copied())
         .env("AWS_LAMBDA_RUNTIME_API", emulator.endpoint())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

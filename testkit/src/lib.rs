@@ -12,6 +12,7 @@
 //!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
 //! - [`local_s3`]: an S3 client for a loopback endpoint.
 //! - [`sample`]: deterministic sample bytes and multipart sample uploads.
+//! - [`sandbox`]: the environment a Lambda sandbox gives the function.
 //! - [`synthetic_s3`]: an S3-compatible server whose objects are generated
 //!   from their offset and whose uploads are checked against S3's rules,
 //!   checksummed and discarded: 200 GiB-class copies without disk.
@@ -29,4 +30,5 @@ pub mod moto;
 pub mod notification_key;
 pub mod python_env;
 pub mod sample;
+pub mod sandbox;
 pub mod synthetic_s3;
