@@ -1,4 +1,4 @@
-//! Scale benches: `bootstrap copy` of a 200 GiB object that the test kit's synthetic S3 generates, at 512 MB, identity and gzip.
+//! Scale benches: `bootstrap copy` of 200 GiB and 48.8 TiB objects that the test kit's synthetic S3 generates, at 512 MB, identity and gzip.
 //!
 //! The synthetic S3 runs in this process (objects generated from their
 //! offset, uploads checked against S3's rules, checksummed and discarded), so
@@ -17,6 +17,10 @@ const MIB: u64 = 1024 * 1024;
 
 /// The virtual object: 200 GiB, so parts grow to 21 MiB (10,000 parts).
 const VIRTUAL_SIZE: u64 = 200 * 1024 * MIB;
+
+/// The largest object S3 stores: 48.8 TiB, 10,000 parts of 5 GiB. A piped
+/// identity copy holds none of its parts, so its memory is the 200 GiB copy's.
+const LARGEST_SIZE: u64 = 10_000 * 5 * 1024 * MIB;
 
 /// Function memory: 512 MB, a 64 MiB buffer budget (one eighth).
 const MEMORY_MIB: u64 = 512;
@@ -104,15 +108,29 @@ async fn virtual_source() -> SyntheticS3 {
     s3.create_bucket("destination");
     s3.add_generated_object("source", "virtual.bin", VIRTUAL_SIZE, 7);
     s3.add_generated_object("source", "gzip-input.bin", GZIP_INPUT_SIZE, 9);
+    s3.add_generated_object("source", "largest.bin", LARGEST_SIZE, 10);
     s3.add_generated_object("source", "tiny.bin", 1024, 8);
     s3
 }
 
 /// Measures the peak RSS of `bootstrap copy` of a virtual 200 GiB object at
-/// 512 MB defaults, sampled every 20 ms for a bounded run, against the peak
-/// of the same command copying a 1 KiB object (the idle process); asserts
-/// the copy made progress and its peak stays within idle + the 64 MiB budget.
+/// 512 MB defaults (21 MiB parts), sampled every 20 ms for a bounded run,
+/// against the peak of the same command copying a 1 KiB object (the idle
+/// process); asserts the copy made progress and its peak stays within idle +
+/// the 64 MiB budget.
 fn virtual_200gib(c: &mut Criterion) {
+    virtual_identity(c, "virtual-200GiB", "virtual.bin");
+}
+
+/// Measures the same for the largest object S3 stores (48.8 TiB, 5 GiB
+/// parts, each streamed from its GET into its upload): the peak must not
+/// grow with the part size, so it stays within idle + the 64 MiB budget too.
+fn virtual_largest(c: &mut Criterion) {
+    virtual_identity(c, "virtual-48.8TiB", "largest.bin");
+}
+
+/// The bounded, RSS-sampled identity copy of `key` as `copy/rss/<name>`.
+fn virtual_identity(c: &mut Criterion, name: &str, key: &str) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let s3 = rt.block_on(virtual_source());
     let endpoint = s3.endpoint();
@@ -123,12 +141,12 @@ fn virtual_200gib(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     let mut peaks = Vec::new();
     let mut rates = Vec::new();
-    group.bench_function("virtual-200GiB", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
                     let received = s3.stats().bytes_received;
-                    let child = copy_command(&endpoint, "virtual.bin")
+                    let child = copy_command(&endpoint, key)
                         .spawn()
                         .expect("bootstrap starts");
                     let (peak, elapsed) = sample_peak(child, run_time());
@@ -149,7 +167,7 @@ fn virtual_200gib(c: &mut Criterion) {
     let peak = support::median(&mut peaks);
     let rate = support::median(&mut rates);
     println!(
-        "copy/rss/virtual-200GiB: median peak RSS {:.1} MiB over {:?} runs ({:.0} MiB/s uploaded), idle {:.1} MiB, growth {:.1} MiB, budget {} MiB",
+        "copy/rss/{name}: median peak RSS {:.1} MiB over {:?} runs ({:.0} MiB/s uploaded), idle {:.1} MiB, growth {:.1} MiB, budget {} MiB",
         peak as f64 / MIB as f64,
         run_time(),
         rate as f64 / MIB as f64,
@@ -227,5 +245,5 @@ fn gzip_past_growth(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, virtual_200gib, gzip_past_growth);
+criterion_group!(benches, virtual_200gib, virtual_largest, gzip_past_growth);
 criterion_main!(benches);

@@ -140,6 +140,74 @@ async fn sqs_batch_reports_only_failed_messages() {
     );
 }
 
+/// An SNS notification whose message is `event` (as S3 → SNS publishes it).
+fn sns_notification(event: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "Type": "Notification", "MessageId": "95df01b4", "TopicArn": "arn:aws:sns:us-east-1:123456789012:s3-created",
+        "Subject": "Amazon S3 Notification", "Message": event.to_string(),
+        "Timestamp": "2026-11-26T20:00:01.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE"
+    })
+}
+
+#[tokio::test]
+async fn sns_wrapped_eventbridge_wrapped_and_direct_sns_events() {
+    let s = stack("wrapped").await;
+    let sns_etag = common::put(&s.client, &s.source, "via sns.txt", b"sns".to_vec()).await;
+    let eb_etag = common::put(&s.client, &s.source, "via eventbridge.txt", b"eb".to_vec()).await;
+    let direct_etag = common::put(&s.client, &s.source, "direct sns.txt", b"direct".to_vec()).await;
+    let eventbridge = serde_json::json!({
+        "version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-11-26T20:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"version": "0", "bucket": {"name": s.source},
+                   "object": {"key": "via eventbridge.txt", "size": 2, "etag": eb_etag.trim_matches('"')},
+                   "reason": "PutObject"}
+    });
+    let not_s3 = serde_json::json!({"Type": "Notification", "Message": "{\"hello\": 1}"});
+    let message = |id: &str, body: &serde_json::Value| {
+        serde_json::json!({
+            "messageId": id, "receiptHandle": "h", "body": body.to_string(),
+            "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
+        })
+    };
+    let sns_body = sns_notification(&s3_event(&[(&s.source, "via sns.txt", 3, &sns_etag)]));
+    let event = serde_json::json!({"Records": [
+        message("m-sns", &sns_body), message("m-eventbridge", &eventbridge), message("m-not-s3", &not_s3)
+    ]});
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let post = f.invoke(event).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    assert_eq!(
+        post.json()["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-not-s3"}])
+    );
+    assert_eq!(
+        common::get(&s.client, &s.destination, "via sns.txt").await,
+        b"sns"
+    );
+    assert_eq!(
+        common::get(&s.client, &s.destination, "via eventbridge.txt").await,
+        b"eb"
+    );
+    let direct = serde_json::json!({"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:s3-created:1",
+        "Sns": sns_notification(&s3_event(&[(&s.source, "direct sns.txt", 6, &direct_etag)]))
+    }]});
+    let post = f.invoke(direct).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    assert_eq!(
+        post.json()["records"][0]["outcome"],
+        "copied",
+        "{}",
+        post.json()
+    );
+    assert_eq!(
+        common::get(&s.client, &s.destination, "direct sns.txt").await,
+        b"direct"
+    );
+}
+
 #[tokio::test]
 async fn eventbridge_and_test_events() {
     let s = stack("eventbridge").await;

@@ -338,3 +338,37 @@ async fn a_cut_whole_object_read_resumes_with_a_range() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_throttled_part_upload_is_sent_again_from_a_new_read() {
+    within(async {
+        let s = setup("upload-throttled").await;
+        let (etag, sha) = s.put("throttled.bin", 17, SIZE).await;
+        // A streamed part's body cannot be replayed by the SDK: the copy
+        // itself reads the range again and re-sends the part.
+        let throttle = s.proxy.add_rule(
+            Rule::new(
+                Matcher::s3(S3Op::UploadPart),
+                Fault::s3_error(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "SlowDown",
+                    "reduce your rate",
+                ),
+            )
+            .times(Times::First(2)),
+        );
+        let report = s
+            .copy("throttled.bin", &etag, SIZE, fast_policy())
+            .await
+            .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
+        assert_eq!(s.proxy.hits(throttle), 2);
+        assert_eq!(report.upload_retries, 2, "{report:?}");
+        assert_eq!(report.parts, 5);
+        assert_eq!(
+            report.bytes_read, SIZE as u64,
+            "re-reads are not counted twice"
+        );
+        s.assert_copied("throttled.bin", &sha, SIZE).await;
+    })
+    .await;
+}

@@ -1,9 +1,11 @@
-//! The events the function accepts: S3 notifications, SQS batches of them,
-//! EventBridge "Object Created" events, and `s3:TestEvent`.
+//! The events the function accepts: S3 notifications (direct, or through SNS),
+//! SQS batches whose bodies hold them (direct, SNS-wrapped or EventBridge
+//! events), EventBridge "Object Created" events, and `s3:TestEvent`.
 
 pub mod eventbridge;
 pub mod key;
 pub mod s3;
+pub mod sns;
 pub mod sqs;
 
 pub use key::{KeyError, decode_key};
@@ -90,7 +92,7 @@ pub enum Envelope {
 /// Why an event is not one this function accepts.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unsupported event: {0}; expected an s3 notification, an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent"
+    "unsupported event: {0}; expected an s3 notification (direct or through sns), an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent"
 )]
 pub struct EventError(String);
 
@@ -153,11 +155,7 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
         .map(|message| {
             let items = serde_json::from_str::<Value>(&message.body)
                 .map_err(|e| format!("message body is not json: {e}"))
-                .and_then(|body| parse_s3(body).map_err(|e| e.to_string()))
-                .map(|envelope| match envelope {
-                    Envelope::Notification(items) => items,
-                    _ => Vec::new(),
-                });
+                .and_then(|body| parse_body(body).map_err(|e| e.to_string()));
             SqsItem {
                 message_id: message.message_id,
                 items,
@@ -165,6 +163,66 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
         })
         .collect();
     Ok(Envelope::Sqs(items))
+}
+
+/// The items of a message body: an S3 notification or test event, an SNS
+/// notification wrapping one, or an EventBridge event.
+fn parse_body(value: Value) -> Result<Vec<Item>, EventError> {
+    if value.get("Type").is_some() && value.get("Message").is_some() {
+        return parse_sns_message(value);
+    }
+    let envelope = if value.get("detail-type").is_some() {
+        parse_eventbridge_checked(value)?
+    } else {
+        parse_s3(value)?
+    };
+    Ok(match envelope {
+        Envelope::Notification(items) | Envelope::EventBridge(items) => items,
+        _ => Vec::new(),
+    })
+}
+
+/// The S3 event an SNS notification carries (none for a test event).
+fn parse_sns_message(value: Value) -> Result<Vec<Item>, EventError> {
+    let notification: sns::SnsNotification = serde_json::from_value(value)
+        .map_err(|e| EventError(format!("malformed sns notification: {e}")))?;
+    sns_items(notification)
+}
+
+/// The items of the S3 event `notification` carries.
+fn sns_items(notification: sns::SnsNotification) -> Result<Vec<Item>, EventError> {
+    if notification.kind != sns::NOTIFICATION {
+        return Err(EventError(format!(
+            "sns message of type {}, not {}",
+            notification.kind,
+            sns::NOTIFICATION
+        )));
+    }
+    let message = serde_json::from_str::<Value>(&notification.message)
+        .map_err(|e| EventError(format!("sns message is not json: {e}")))?;
+    match parse_s3(message)? {
+        Envelope::Notification(items) => Ok(items),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// S3 → SNS → Lambda: the items of every delivery, as one notification.
+fn parse_sns(value: Value) -> Result<Envelope, EventError> {
+    let event: sns::SnsEvent = serde_json::from_value(value)
+        .map_err(|e| EventError(format!("malformed sns event: {e}")))?;
+    let mut items = Vec::new();
+    for record in event.records {
+        items.extend(sns_items(record.sns)?);
+    }
+    Ok(Envelope::Notification(items))
+}
+
+/// An EventBridge event, refused unless it comes from S3.
+fn parse_eventbridge_checked(value: Value) -> Result<Envelope, EventError> {
+    if value.get("source").and_then(Value::as_str) != Some("aws.s3") {
+        return Err(EventError("eventbridge event is not from aws.s3".into()));
+    }
+    parse_eventbridge(value)
 }
 
 fn parse_eventbridge(value: Value) -> Result<Envelope, EventError> {
@@ -204,21 +262,17 @@ pub fn parse(value: Value) -> Result<Envelope, EventError> {
         return parse_s3(value);
     }
     if value.get("detail-type").is_some() {
-        if value.get("source").and_then(Value::as_str) != Some("aws.s3") {
-            return Err(EventError("eventbridge event is not from aws.s3".into()));
-        }
-        return parse_eventbridge(value);
+        return parse_eventbridge_checked(value);
     }
     let Some(records) = value.get("Records").and_then(Value::as_array) else {
         return Err(EventError("no Records, detail-type or Event field".into()));
     };
-    let from_sqs = records
-        .first()
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:sqs");
-    if from_sqs {
+    let first = records.first();
+    let from = |field: &str| first.and_then(|r| r.get(field)).and_then(Value::as_str);
+    if from("eventSource") == Some("aws:sqs") {
         parse_sqs(value)
+    } else if from("EventSource") == Some("aws:sns") {
+        parse_sns(value)
     } else {
         parse_s3(value)
     }
@@ -296,6 +350,63 @@ mod tests {
             matches!(&items[0], Item::Copy(o) if o.key == "requests/2026/11/26/raw:batch 7.json"
                 && o.sequencer.as_deref() == Some("00617F08299329D189"))
         );
+    }
+
+    #[test]
+    fn unwraps_sns_and_eventbridge_bodies_and_direct_sns() {
+        let Envelope::Sqs(messages) = parse(fixture!("sqs-sns-and-eventbridge.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(messages.len(), 2);
+        for message in &messages {
+            let items = message.items.as_ref().unwrap();
+            assert_eq!(items.len(), 1, "{}", message.message_id);
+            assert!(matches!(&items[0], Item::Copy(_)), "{items:?}");
+        }
+        let Item::Copy(wrapped) = &messages[0].items.as_ref().unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(wrapped.key, "requests/2026/11/26/rest api (copy) ü.json");
+        assert_eq!(wrapped.region.as_deref(), Some("us-west-2"));
+        let Envelope::Notification(items) = parse(fixture!("sns-s3.json")).unwrap() else {
+            panic!()
+        };
+        let Item::Copy(direct) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(direct.key, "requests/2026/11/26/rest api (copy) ü.json");
+        assert_eq!(direct.sequencer.as_deref(), Some("0067A1B2C3D4E5F601"));
+    }
+
+    #[test]
+    fn refuses_wrapped_bodies_that_are_not_s3_events() {
+        let body = |body: Value| {
+            serde_json::json!({"Records": [{
+                "messageId": "m1", "eventSource": "aws:sqs", "body": body.to_string()
+            }]})
+        };
+        let cases = [
+            (
+                body(serde_json::json!({"Type": "SubscriptionConfirmation", "Message": "{}"})),
+                "sns message of type SubscriptionConfirmation",
+            ),
+            (
+                body(serde_json::json!({"Type": "Notification", "Message": "not json"})),
+                "sns message is not json",
+            ),
+            (
+                body(serde_json::json!({"detail-type": "Object Created", "source": "aws.ec2"})),
+                "not from aws.s3",
+            ),
+        ];
+        for (event, expected) in cases {
+            let Envelope::Sqs(messages) = parse(event).unwrap() else {
+                panic!()
+            };
+            let error = messages[0].items.as_ref().unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 
     #[test]

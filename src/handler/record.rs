@@ -84,6 +84,8 @@ pub struct RecordResult {
     pub verified: Option<String>,
     /// Source GETs resumed or re-sent after a failed, short or stalled body.
     pub read_retries: u64,
+    /// Streamed parts sent again after their upload failed transiently.
+    pub upload_retries: u64,
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -120,6 +122,7 @@ impl RecordResult {
             checksum_crc64nvme: None,
             verified: None,
             read_retries: 0,
+            upload_retries: 0,
             reason: None,
             error_type: None,
             error: None,
@@ -304,6 +307,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 checksum_crc64nvme: report.checksum_crc64nvme.clone(),
                 verified: Some(report.verified),
                 read_retries: report.read_retries,
+                upload_retries: report.upload_retries,
                 reason: None,
                 error_type: None,
                 error: None,

@@ -1,6 +1,11 @@
 //! The memory law: what one copy may hold, derived in one place from its budget, part size and output kind.
 //!
-//! A copy holds three kinds of buffers, each one block (the first part's
+//! An identity copy of more than one part holds no part at all: each part's
+//! ranged GET streams into its `UploadPart` through a pipe of
+//! [`PIPE_BUFFER`] bytes ([`plan_piped`]), so its memory is parts in flight ×
+//! [`PIPE_RESERVATION`], whatever the part size, up to S3's 48.8 TiB.
+//!
+//! Every other copy holds three kinds of buffers, each one block (the first part's
 //! size) or one part long: ranged reads in flight, the block inside the
 //! transform, and parts filling or uploading (each holds an upload permit of
 //! its own size until S3 has it). For output of known length (identity and
@@ -27,6 +32,47 @@ pub const MIN_BLOCKS_KNOWN_LENGTH: u64 = 3;
 /// Fewest blocks a copy of unknown-length output can run in: one read in
 /// flight, one block in the transform, one part uploading, one filling.
 pub const MIN_BLOCKS_UNKNOWN_LENGTH: u64 = 4;
+
+/// Bytes one piped part buffers between its GET and its upload: sixteen of
+/// the SDK's 64 KiB aws-chunked chunks, so a GET and an upload whose speeds
+/// differ from moment to moment both keep moving; more adds nothing to one
+/// connection's throughput.
+pub const PIPE_BUFFER: u64 = MIB;
+
+/// What one piped part's two connections hold beside its pipe: hyper's
+/// read buffer of the GET (at most 408 KiB), the aws-chunked encoder's
+/// 64 KiB chunk and the upload's write buffer, rounded up.
+pub const PIPE_OVERHEAD: u64 = MIB;
+
+/// What one piped part in flight reserves.
+pub const PIPE_RESERVATION: u64 = PIPE_BUFFER + PIPE_OVERHEAD;
+
+/// How a piped copy (identity, more than one part) uses its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipedPlan {
+    /// Parts in flight, each a GET streaming into an `UploadPart`.
+    pub pipes: usize,
+    /// The most bytes this copy holds at once; what it reserves.
+    pub reservation: u64,
+}
+
+/// Fits `settings.upload_concurrency` piped parts into `budget` bytes: the
+/// part size plays no part.
+pub fn plan_piped(settings: &CopySettings, budget: u64) -> Result<PipedPlan, CopyError> {
+    if budget < PIPE_RESERVATION {
+        return Err(CopyError::MemoryTooSmall {
+            part_size: settings.part_size,
+            needed: PIPE_RESERVATION,
+            budget,
+        });
+    }
+    let fit = usize::try_from(budget / PIPE_RESERVATION).unwrap_or(usize::MAX);
+    let pipes = settings.upload_concurrency.clamp(1, fit);
+    Ok(PipedPlan {
+        pipes,
+        reservation: pipes as u64 * PIPE_RESERVATION,
+    })
+}
 
 /// How one copy uses its memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +211,21 @@ mod tests {
             minimum_budget(DEFAULT_PART_SIZE, false),
             4 * DEFAULT_PART_SIZE
         );
+    }
+
+    #[test]
+    fn piped_parts_reserve_the_same_at_any_size() {
+        let plan = plan_piped(&settings(4, 4), 64 * MIB).unwrap();
+        assert_eq!(
+            plan,
+            PipedPlan {
+                pipes: 4,
+                reservation: 8 * MIB
+            }
+        );
+        // A budget of three pipes caps sixteen asked for.
+        assert_eq!(plan_piped(&settings(4, 16), 6 * MIB).unwrap().pipes, 3);
+        assert!(plan_piped(&settings(4, 4), MIB).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod memory;
 pub mod memory_pool;
 pub mod part_size;
+mod piped;
 pub mod report;
 mod requests;
 pub mod server;
@@ -222,7 +223,11 @@ pub async fn copy_object(
         write_plan,
         started,
     };
-    let mut report = stream::copy(streamed, transform).await?;
+    let mut report = if piped::applies(&streamed, identity) {
+        piped::copy(streamed).await?
+    } else {
+        stream::copy(streamed, transform).await?
+    };
     report.fallback = fallback;
     Ok(report.with_requests(requests.load(Ordering::Relaxed)))
 }

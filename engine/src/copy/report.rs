@@ -58,6 +58,9 @@ pub struct CopyReport {
     pub source_etag: Option<String>,
     /// Source GETs resumed or re-sent after a failed, short or stalled body.
     pub read_retries: u64,
+    /// Streamed parts sent again after their upload failed transiently (the
+    /// SDK cannot replay a streamed body, so the part is read again).
+    pub upload_retries: u64,
     /// How the copy's integrity was checked: `source-crc64nvme` when its
     /// full-object CRC64NVME was compared with the source's and equal, else
     /// why not (`no-source-checksum`, `composite-source-checksum`, `transformed`).
@@ -90,6 +93,7 @@ impl CopyReport {
             },
             source_etag: source.spec.etag.clone(),
             read_retries: 0,
+            upload_retries: 0,
             verified: "superseded".to_owned(),
         }
     }

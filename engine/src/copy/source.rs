@@ -267,6 +267,7 @@ mod content_range;
 mod range_reader;
 mod stall;
 
+pub(crate) use backoff::{backoff, jitter};
 pub use range_reader::{
     DEFAULT_MIN_THROUGHPUT, DEFAULT_READ_ATTEMPTS, DEFAULT_READ_BASE_BACKOFF,
     DEFAULT_READ_MAX_BACKOFF, DEFAULT_THROUGHPUT_WINDOW, RangeReader, ReadCounters,

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// doubled per retry, capped at the maximum, then "equal jitter" — half of it
 /// fixed, the other half scaled by `jitter` in `[0, 1]` — so readers that
 /// failed together do not come back together.
-pub(super) fn backoff(policy: &ReadRetryPolicy, retry: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff(policy: &ReadRetryPolicy, retry: u32, jitter: f64) -> Duration {
     let doublings = retry.saturating_sub(1).min(31);
     let capped = policy
         .base_backoff
@@ -19,7 +19,7 @@ pub(super) fn backoff(policy: &ReadRetryPolicy, retry: u32, jitter: f64) -> Dura
 
 /// A fresh value in `[0, 1]` from the standard library's per-instance random
 /// hash keys (enough to spread retries; no cryptographic use).
-pub(super) fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(0);
     hasher.finish() as f64 / u64::MAX as f64

@@ -1,0 +1,172 @@
+//! The piped method for identity copies of more than one part: each part's ranged GET streams into its `UploadPart`.
+//!
+//! No part sits whole in memory: a part's bytes pass through a pipe of
+//! [`memory::PIPE_BUFFER`] on their way from the GET to the upload, sent
+//! aws-chunked with the part's CRC64NVME as a trailing checksum. Memory is
+//! parts in flight × [`memory::PIPE_RESERVATION`] whatever the part size, so
+//! objects up to S3's 48.8 TiB (10,000 parts of 5 GiB) stream at any memory
+//! size. The parts' checksums combine into the full-object CRC64NVME that
+//! is compared with the source's before `CompleteMultipartUpload`.
+
+use super::error::CopyError;
+use super::memory;
+use super::part_size::{self, PartSchedule};
+use super::report::{self, CopyReport};
+use super::source::{self, RangeReader, ReadCounters};
+use super::stream::StreamCopy;
+use super::upload::MultipartUpload;
+use super::upload::condition::Completion;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod body;
+mod part;
+
+/// True when `copy` goes piped: an identity copy of more than one part.
+pub(crate) fn applies(copy: &StreamCopy<'_>, identity: bool) -> bool {
+    identity
+        && copy.resolved.size
+            > PartSchedule::new(copy.settings.part_size, Some(copy.resolved.size), true).base()
+}
+
+/// Copies the resolved source part by part, each part's GET piped into its
+/// upload, at most [`memory::PipedPlan::pipes`] at once (reserved from the
+/// shared memory pool, if any, before the first read).
+///
+/// # Cancellation
+///
+/// Every await is raced against `copy.cancel`: the copy aborts its upload
+/// (cancelling the parts in flight) and returns `CopyError::Cancelled`.
+/// Dropping the future instead leaves the abort to the upload's guard.
+pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> {
+    let StreamCopy {
+        source_client,
+        client,
+        resolved,
+        destination,
+        settings,
+        cancel,
+        progress,
+        verify,
+        write_plan,
+        started,
+    } = copy;
+    if resolved.size > part_size::MAX_OBJECT_SIZE {
+        return Err(CopyError::TooLarge {
+            limit: part_size::MAX_OBJECT_SIZE,
+        });
+    }
+    let schedule = PartSchedule::new(settings.part_size, Some(resolved.size), true);
+    let plan = memory::plan_piped(settings, settings.memory_budget)?;
+    let _reserved = match &settings.memory_pool {
+        Some(pool) => Some(pool.reserve(plan.reservation, cancel).await?),
+        None => None,
+    };
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let cancelled = || CopyError::Cancelled {
+        bytes_read: bytes_read.load(Ordering::Relaxed),
+        bytes_written: progress.bytes_written.load(Ordering::Relaxed),
+    };
+    let counted = |error: CopyError| match error {
+        CopyError::Cancelled { .. } => cancelled(),
+        other => other,
+    };
+    let ranges: Vec<(u64, u64)> = source::plan_ranges(resolved.size, schedule.base())
+        .into_iter()
+        .flatten()
+        .collect();
+    let reads = Arc::new(ReadCounters::default());
+    // The source's metadata goes on the upload when it is created: from the
+    // HeadObject when one was sent, else from the first part's GET.
+    let mut first = None;
+    let mut metadata = match (&resolved.metadata, ranges.first()) {
+        (Some(metadata), _) => metadata.clone(),
+        (None, first_range) => {
+            let open = RangeReader::open(
+                source_client.clone(),
+                resolved.clone(),
+                first_range.copied(),
+                settings.read_retry.clone(),
+                Arc::clone(&reads),
+            );
+            let reader = tokio::select! {
+                () = cancel.cancelled() => return Err(cancelled()),
+                reader = open => reader?,
+            };
+            let metadata = reader.metadata();
+            first = Some(reader);
+            metadata
+        }
+    };
+    metadata.user.extend(write_plan.origin.clone());
+    let mut upload = MultipartUpload::create(
+        client,
+        destination,
+        &metadata,
+        &settings.options,
+        Arc::clone(&progress.bytes_written),
+        cancel,
+    )
+    .await
+    .map_err(counted)?;
+    let upload_retries = Arc::new(AtomicU64::new(0));
+    let context = part::PartContext {
+        source_client: source_client.clone(),
+        source: resolved.clone(),
+        target: upload.target().clone(),
+        policy: settings.read_retry.clone(),
+        reads: Arc::clone(&reads),
+        upload_retries: Arc::clone(&upload_retries),
+        bytes_read: Arc::clone(&bytes_read),
+        bytes_written: Arc::clone(&progress.bytes_written),
+        buffer: memory::PIPE_BUFFER,
+    };
+    for (index, range) in ranges.into_iter().enumerate() {
+        while upload.in_flight() >= plan.pipes {
+            let joined = upload.join_one(cancel).await;
+            progress
+                .bytes_read
+                .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
+            if let Err(error) = joined {
+                return Err(upload.abort(counted(error)).await);
+            }
+        }
+        let number = index as u64 + 1;
+        upload.spawn_task(part::copy_part(
+            context.clone(),
+            number,
+            range,
+            first.take(),
+        ));
+    }
+    let completion = upload
+        .complete(
+            cancel,
+            |crc| verify.check(crc),
+            write_plan.newest.as_ref(),
+            write_plan.condition.clone(),
+        )
+        .await
+        .map_err(counted)?;
+    let written = match completion {
+        Completion::Written(written) => written,
+        Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
+    };
+    let elapsed = started.elapsed();
+    let bytes_read = bytes_read.load(Ordering::Relaxed);
+    progress.bytes_read.store(bytes_read, Ordering::Relaxed);
+    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
+    Ok(CopyReport {
+        bytes_read,
+        bytes_written,
+        bytes_through_function: bytes_read + bytes_written,
+        part_size: schedule.base(),
+        multipart: true,
+        duration_ms: elapsed.as_millis() as u64,
+        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
+        read_retries: reads.retries.load(Ordering::Relaxed),
+        upload_retries: upload_retries.load(Ordering::Relaxed),
+        verified: verify.word().to_owned(),
+        ..CopyReport::written(resolved, &written, super::CopyMethod::Stream)
+    })
+}
