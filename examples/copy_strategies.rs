@@ -8,7 +8,9 @@
 //! upload completed after the download ends), `limit_overlapped` (the same,
 //! completed as soon as its parts are in), `transfer_manager` (its download
 //! piped into its upload) and `original` (GetObject to a file, then a
-//! multipart upload of the file).
+//! multipart upload of the file); and the two halves of `limit` alone, as
+//! references for a network model: `get_only` (the ranged GETs, bodies
+//! dropped) and `put_only` (the upload of as many bytes from memory).
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3_transfer_manager::io::adapters::TokioIo;
@@ -289,6 +291,24 @@ async fn main() -> Result<(), BoxError> {
         "limit_overlapped" => limit(&job, false).await?,
         "transfer_manager" => transfer_manager_pipe(&job).await?,
         "original" => original(&job).await?,
+        "get_only" => {
+            let size = object_size(&job).await?;
+            download_to_nowhere(&job, size).await?
+        }
+        "put_only" => {
+            let size = object_size(&job).await?;
+            let uploaded = Arc::new(AtomicU64::new(0));
+            upload_parts_from_memory(&job, size, &uploaded)
+                .await?
+                .complete(
+                    &CancellationToken::new(),
+                    |_| Ok(()),
+                    None,
+                    WriteCondition::Unconditional,
+                )
+                .await?;
+            uploaded.load(Ordering::Relaxed)
+        }
         other => return Err(format!("unknown strategy {other}").into()),
     };
     println!("{moved}");

@@ -11,6 +11,8 @@
 //! - [`fault_proxy`]: a fault-injecting HTTP proxy in front of a real S3
 //!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
 //! - [`local_s3`]: an S3 client for a loopback endpoint.
+//! - [`netmodel`]: two network namespaces joined by a veth pair with a `tbf`
+//!   cap on each direction, for benches bound by the link.
 //! - [`sample`]: deterministic sample bytes and multipart sample uploads.
 //! - [`sandbox`]: the environment a Lambda sandbox gives the function.
 //! - [`synthetic_s3`]: an S3-compatible server whose objects are generated
@@ -27,6 +29,7 @@ pub mod error_chain;
 pub mod fault_proxy;
 pub mod local_s3;
 pub mod moto;
+pub mod netmodel;
 pub mod notification_key;
 pub mod python_env;
 pub mod sample;

@@ -47,6 +47,14 @@ pub const PIPE_OVERHEAD: u64 = MIB;
 /// What one piped part in flight reserves.
 pub const PIPE_RESERVATION: u64 = PIPE_BUFFER + PIPE_OVERHEAD;
 
+/// Most piped parts in flight per copy, whatever `upload_concurrency` asks:
+/// four connections each way carry ~350 MB/s at S3's 85–90 MB/s per
+/// connection, more than a Lambda's network share, and beyond what fills the
+/// link more connections only share it and lose goodput (network model,
+/// 75 MB/s each way, 40 MB/s per connection: 3–6 parts within 1.013× of
+/// GET-only, 8 at 1.037×, 16 at 1.085×).
+pub const MAX_PIPED_PARTS: usize = 4;
+
 /// How a piped copy (identity, more than one part) uses its memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipedPlan {
@@ -56,8 +64,8 @@ pub struct PipedPlan {
     pub reservation: u64,
 }
 
-/// Fits `settings.upload_concurrency` piped parts into `budget` bytes: the
-/// part size plays no part.
+/// Fits `settings.upload_concurrency` piped parts (at most
+/// [`MAX_PIPED_PARTS`]) into `budget` bytes: the part size plays no part.
 pub fn plan_piped(settings: &CopySettings, budget: u64) -> Result<PipedPlan, CopyError> {
     if budget < PIPE_RESERVATION {
         return Err(CopyError::MemoryTooSmall {
@@ -67,7 +75,10 @@ pub fn plan_piped(settings: &CopySettings, budget: u64) -> Result<PipedPlan, Cop
         });
     }
     let fit = usize::try_from(budget / PIPE_RESERVATION).unwrap_or(usize::MAX);
-    let pipes = settings.upload_concurrency.clamp(1, fit);
+    let pipes = settings
+        .upload_concurrency
+        .clamp(1, MAX_PIPED_PARTS)
+        .min(fit);
     Ok(PipedPlan {
         pipes,
         reservation: pipes as u64 * PIPE_RESERVATION,
@@ -223,8 +234,12 @@ mod tests {
                 reservation: 8 * MIB
             }
         );
-        // A budget of three pipes caps sixteen asked for.
+        // A budget of three pipes caps four; sixteen asked for get four.
         assert_eq!(plan_piped(&settings(4, 16), 6 * MIB).unwrap().pipes, 3);
+        assert_eq!(
+            plan_piped(&settings(4, 16), 64 * MIB).unwrap().pipes,
+            MAX_PIPED_PARTS
+        );
         assert!(plan_piped(&settings(4, 4), MIB).is_err());
     }
 
