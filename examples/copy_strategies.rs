@@ -148,6 +148,20 @@ async fn upload_parts_from_memory(
     Ok(upload)
 }
 
+/// Completes `upload` unconditionally, unchecked (the references have no
+/// source checksum to compare).
+async fn complete(upload: MultipartUpload) -> Result<(), BoxError> {
+    upload
+        .complete(
+            &CancellationToken::new(),
+            |_| Ok(()),
+            None,
+            WriteCondition::Unconditional,
+        )
+        .await?;
+    Ok(())
+}
+
 /// The GET-only download at the same time as the upload-only of as many
 /// bytes from memory. With `complete_after_download` the upload is completed
 /// once the download has ended, as a copy must (it cannot complete before
@@ -160,27 +174,13 @@ async fn limit(job: &Job, complete_after_download: bool) -> Result<u64, BoxError
         if complete_after_download {
             return Ok::<_, BoxError>(Some(upload));
         }
-        upload
-            .complete(
-                &CancellationToken::new(),
-                |_| Ok(()),
-                None,
-                WriteCondition::Unconditional,
-            )
-            .await?;
+        complete(upload).await?;
         Ok(None)
     };
     let (read, upload) = tokio::join!(download_to_nowhere(job, size), upload_only);
     assert_eq!(read?, size);
     if let Some(upload) = upload? {
-        upload
-            .complete(
-                &CancellationToken::new(),
-                |_| Ok(()),
-                None,
-                WriteCondition::Unconditional,
-            )
-            .await?;
+        complete(upload).await?;
     }
     Ok(uploaded.load(Ordering::Relaxed))
 }
@@ -298,15 +298,7 @@ async fn main() -> Result<(), BoxError> {
         "put_only" => {
             let size = object_size(&job).await?;
             let uploaded = Arc::new(AtomicU64::new(0));
-            upload_parts_from_memory(&job, size, &uploaded)
-                .await?
-                .complete(
-                    &CancellationToken::new(),
-                    |_| Ok(()),
-                    None,
-                    WriteCondition::Unconditional,
-                )
-                .await?;
+            complete(upload_parts_from_memory(&job, size, &uploaded).await?).await?;
             uploaded.load(Ordering::Relaxed)
         }
         other => return Err(format!("unknown strategy {other}").into()),

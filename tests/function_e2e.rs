@@ -106,6 +106,15 @@ async fn many_records_with_awkward_keys_empty_and_multipart_objects() {
     }
 }
 
+/// An SQS message whose body is `body` as JSON text.
+fn sqs_message(id: &str, body: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "messageId": id, "receiptHandle": "h", "body": body.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
+    })
+}
+
 #[tokio::test]
 async fn sqs_batch_reports_only_failed_messages() {
     let s = stack("sqs").await;
@@ -119,14 +128,7 @@ async fn sqs_batch_reports_only_failed_messages() {
     )]);
     let test_event =
         serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source});
-    let message = |id: &str, body: &serde_json::Value| {
-        serde_json::json!({
-            "messageId": id, "receiptHandle": "h", "body": body.to_string(),
-            "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
-        })
-    };
-    let event = serde_json::json!({"Records": [message("m-good", &good), message("m-bad", &bad), message("m-test", &test_event)]});
+    let event = serde_json::json!({"Records": [sqs_message("m-good", &good), sqs_message("m-bad", &bad), sqs_message("m-test", &test_event)]});
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
     let post = f.invoke(event).await;
     assert_eq!(post.kind, PostKind::Response, "{}", post.json());
@@ -163,16 +165,9 @@ async fn sns_wrapped_eventbridge_wrapped_and_direct_sns_events() {
                    "reason": "PutObject"}
     });
     let not_s3 = serde_json::json!({"Type": "Notification", "Message": "{\"hello\": 1}"});
-    let message = |id: &str, body: &serde_json::Value| {
-        serde_json::json!({
-            "messageId": id, "receiptHandle": "h", "body": body.to_string(),
-            "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
-        })
-    };
     let sns_body = sns_notification(&s3_event(&[(&s.source, "via sns.txt", 3, &sns_etag)]));
     let event = serde_json::json!({"Records": [
-        message("m-sns", &sns_body), message("m-eventbridge", &eventbridge), message("m-not-s3", &not_s3)
+        sqs_message("m-sns", &sns_body), sqs_message("m-eventbridge", &eventbridge), sqs_message("m-not-s3", &not_s3)
     ]});
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
     let post = f.invoke(event).await;

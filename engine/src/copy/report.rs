@@ -114,10 +114,59 @@ impl CopyReport {
         }
     }
 
+    /// The report of a streamed copy that wrote `written`, from what it counted.
+    pub fn streamed(
+        source: &ResolvedSource,
+        written: &Written,
+        counted: StreamedCounts,
+    ) -> CopyReport {
+        let StreamedCounts {
+            bytes_read,
+            bytes_written,
+            part_size,
+            elapsed,
+            read_retries,
+            upload_retries,
+            verified,
+        } = counted;
+        CopyReport {
+            bytes_read,
+            bytes_written,
+            bytes_through_function: bytes_read + bytes_written,
+            part_size,
+            multipart: written.parts > 1 || bytes_written > part_size,
+            duration_ms: elapsed.as_millis() as u64,
+            mb_per_s: megabytes_per_second(bytes_read, elapsed),
+            read_retries,
+            upload_retries,
+            verified,
+            ..CopyReport::written(source, written, CopyMethod::Stream)
+        }
+    }
+
     /// The report with the copy's request count.
     pub fn with_requests(self, requests: u64) -> CopyReport {
         CopyReport { requests, ..self }
     }
+}
+
+/// What a streamed copy counted, for [`CopyReport::streamed`].
+#[derive(Debug, Clone)]
+pub struct StreamedCounts {
+    /// Source bytes read.
+    pub bytes_read: u64,
+    /// Destination bytes written.
+    pub bytes_written: u64,
+    /// Size of the first part.
+    pub part_size: u64,
+    /// Wall time of the copy.
+    pub elapsed: std::time::Duration,
+    /// Source GETs resumed or re-sent.
+    pub read_retries: u64,
+    /// Part uploads re-sent.
+    pub upload_retries: u64,
+    /// The `verified` word.
+    pub verified: String,
 }
 
 /// MB/s (10^6 bytes) of `bytes` over `millis`.

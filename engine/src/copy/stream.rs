@@ -8,7 +8,7 @@
 
 use super::error::CopyError;
 use super::memory::{self, MemoryPlan};
-use super::report::{self, CopyReport};
+use super::report::{CopyReport, StreamedCounts};
 use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource};
 use super::upload::condition::{Completion, WritePlan, write_newest};
 use super::upload::{self, Destination, MultipartUpload};
@@ -292,22 +292,16 @@ pub(crate) async fn copy(
         Completion::Written(written) => written,
         Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
     };
-    let elapsed = started.elapsed();
-    let bytes_read = progress.bytes_read.load(Ordering::Relaxed);
-    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
-    Ok(CopyReport {
-        bytes_read,
-        bytes_written,
-        bytes_through_function: bytes_read + bytes_written,
+    let counted = StreamedCounts {
+        bytes_read: progress.bytes_read.load(Ordering::Relaxed),
+        bytes_written: progress.bytes_written.load(Ordering::Relaxed),
         part_size: schedule.base(),
-        parts: written.parts,
-        multipart: written.parts > 1 || bytes_written > schedule.base(),
-        duration_ms: elapsed.as_millis() as u64,
-        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
+        elapsed: started.elapsed(),
         read_retries: reads.retries.load(Ordering::Relaxed),
+        upload_retries: 0,
         verified,
-        ..CopyReport::written(resolved, &written, super::CopyMethod::Stream)
-    })
+    };
+    Ok(CopyReport::streamed(resolved, &written, counted))
 }
 
 /// Reads, transforms and dispatches until the input ends or something fails.

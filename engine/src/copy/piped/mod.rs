@@ -11,7 +11,7 @@
 use super::error::CopyError;
 use super::memory;
 use super::part_size::{self, PartSchedule};
-use super::report::{self, CopyReport};
+use super::report::{CopyReport, StreamedCounts};
 use super::source::{self, RangeReader, ReadCounters};
 use super::stream::StreamCopy;
 use super::upload::MultipartUpload;
@@ -152,21 +152,16 @@ pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> 
         Completion::Written(written) => written,
         Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
     };
-    let elapsed = started.elapsed();
     let bytes_read = bytes_read.load(Ordering::Relaxed);
     progress.bytes_read.store(bytes_read, Ordering::Relaxed);
-    let bytes_written = progress.bytes_written.load(Ordering::Relaxed);
-    Ok(CopyReport {
+    let counted = StreamedCounts {
         bytes_read,
-        bytes_written,
-        bytes_through_function: bytes_read + bytes_written,
+        bytes_written: progress.bytes_written.load(Ordering::Relaxed),
         part_size: schedule.base(),
-        multipart: true,
-        duration_ms: elapsed.as_millis() as u64,
-        mb_per_s: report::megabytes_per_second(bytes_read, elapsed),
+        elapsed: started.elapsed(),
         read_retries: reads.retries.load(Ordering::Relaxed),
         upload_retries: upload_retries.load(Ordering::Relaxed),
         verified: verify.word().to_owned(),
-        ..CopyReport::written(resolved, &written, super::CopyMethod::Stream)
-    })
+    };
+    Ok(CopyReport::streamed(resolved, &written, counted))
 }
