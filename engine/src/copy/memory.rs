@@ -51,8 +51,8 @@ pub const PIPE_RESERVATION: u64 = PIPE_BUFFER + PIPE_OVERHEAD;
 /// four connections each way carry ~350 MB/s at S3's 85–90 MB/s per
 /// connection, more than a Lambda's network share, and beyond what fills the
 /// link more connections only share it and lose goodput (network model,
-/// 75 MB/s each way, 40 MB/s per connection: 3–6 parts within 1.013× of
-/// GET-only, 8 at 1.037×, 16 at 1.085×).
+/// 75 MB/s each way, 40 MB/s per connection, a one-off sweep made before
+/// this cap: 3–6 parts within 1.013× of GET-only, 8 at 1.037×, 16 at 1.085×).
 pub const MAX_PIPED_PARTS: usize = 4;
 
 /// How a piped copy (identity, more than one part) uses its memory.
