@@ -108,11 +108,7 @@ async fn invoke(path: &str) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
-            let sqs_failed = report
-                .batch_item_failures
-                .as_ref()
-                .is_some_and(|f| !f.is_empty());
-            if sqs_failed {
+            if report.has_failures() {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS

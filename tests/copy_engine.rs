@@ -301,7 +301,7 @@ async fn reports_a_superseded_source() {
         .await
         .unwrap_err();
     assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
-    assert!(error.is_permanent());
+    assert!(error.class().is_permanent());
 }
 
 /// Passes bytes through, then fails (or cancels) once `after` bytes went by.

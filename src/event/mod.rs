@@ -1,13 +1,16 @@
 //! The events the function accepts: S3 notifications (direct, or through SNS),
 //! SQS batches whose bodies hold them (direct, SNS-wrapped or EventBridge
-//! events), EventBridge "Object Created" events, and `s3:TestEvent`.
+//! events), EventBridge "Object Created" events, S3 Batch Operations
+//! invocations, and `s3:TestEvent`.
 
+pub mod batch;
 pub mod eventbridge;
 pub mod key;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
 
+pub use batch::{BatchJob, BatchTask};
 pub use key::{KeyError, decode_key};
 
 use serde_json::Value;
@@ -64,6 +67,16 @@ pub enum Item {
     },
 }
 
+impl Item {
+    /// The bucket and key the item names, as sent.
+    pub fn source(&self) -> (&str, &str) {
+        match self {
+            Item::Copy(object) => (&object.bucket, &object.key),
+            Item::Skip { bucket, key, .. } | Item::Invalid { bucket, key, .. } => (bucket, key),
+        }
+    }
+}
+
 /// One SQS message and what its body held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsItem {
@@ -82,6 +95,8 @@ pub enum Envelope {
     Sqs(Vec<SqsItem>),
     /// An EventBridge event.
     EventBridge(Vec<Item>),
+    /// An S3 Batch Operations invocation; answered with one result per task.
+    BatchOperations(BatchJob),
     /// `s3:TestEvent`: acknowledged, nothing copied.
     Test {
         /// The bucket being configured.
@@ -92,7 +107,7 @@ pub enum Envelope {
 /// Why an event is not one this function accepts.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unsupported event: {0}; expected an s3 notification (direct or through sns), an sqs batch of them, an eventbridge \"Object Created\" event or s3:TestEvent"
+    "unsupported event: {0}; expected an s3 notification (direct or through sns), an sqs batch of them, an eventbridge \"Object Created\" event, an s3 batch operations invocation or s3:TestEvent"
 )]
 pub struct EventError(String);
 
@@ -264,6 +279,11 @@ pub fn parse(value: Value) -> Result<Envelope, EventError> {
     if value.get("detail-type").is_some() {
         return parse_eventbridge_checked(value);
     }
+    if value.get("invocationSchemaVersion").is_some() {
+        let event: batch::BatchEvent = serde_json::from_value(value)
+            .map_err(|e| EventError(format!("malformed s3 batch operations invocation: {e}")))?;
+        return Ok(Envelope::BatchOperations(batch::job(event)));
+    }
     let Some(records) = value.get("Records").and_then(Value::as_array) else {
         return Err(EventError("no Records, detail-type or Event field".into()));
     };
@@ -407,6 +427,48 @@ mod tests {
             let error = messages[0].items.as_ref().unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn reads_batch_operations_1_0_and_2_0() {
+        let Envelope::BatchOperations(job) =
+            parse(fixture!("s3-batch-operations-1.0.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(job.schema_version, "1.0");
+        assert!(job.user_arguments.is_empty());
+        let Item::Copy(object) = &job.tasks[0].item else {
+            panic!("{job:?}")
+        };
+        assert_eq!(job.tasks[0].task_id, "dGFza2lkZ29lc2hlcmUK");
+        assert_eq!(
+            (object.bucket.as_str(), object.key.as_str()),
+            ("amzn-s3-demo-bucket1", "customer images/photo€1.jpg")
+        );
+        assert_eq!(object.version_id.as_deref(), Some("1"));
+        let Envelope::BatchOperations(job) =
+            parse(fixture!("s3-batch-operations-2.0.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(job.user_arguments["dstPrefix"], "archive/");
+        let Item::Copy(object) = &job.tasks[0].item else {
+            panic!("{job:?}")
+        };
+        assert_eq!(object.key, "large/dataset.parquet");
+        assert_eq!(object.version_id, None);
+        let access_point = serde_json::json!({
+            "invocationSchemaVersion": "1.0", "invocationId": "i", "job": {"id": "j"},
+            "tasks": [{"taskId": "t", "s3Key": "k", "s3VersionId": null,
+                       "s3BucketArn": "arn:aws:s3:us-east-1:123456789012:accesspoint/ap"}]
+        });
+        let Envelope::BatchOperations(job) = parse(access_point).unwrap() else {
+            panic!()
+        };
+        assert!(
+            matches!(&job.tasks[0].item, Item::Invalid { reason, .. } if reason.contains("not an s3 bucket arn"))
+        );
     }
 
     #[test]

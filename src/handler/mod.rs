@@ -1,14 +1,16 @@
 //! The S3 event handler: envelopes in, concurrent bounded copies, a report out.
 
+pub mod batch;
 pub mod record;
 pub mod response;
 
+pub use batch::BatchResponse;
 pub use record::{Outcome, RecordResult};
-pub use response::InvocationReport;
+pub use response::{FunctionResponse, InvocationReport};
 
 use crate::config::Config;
-use crate::copy::MemoryPool;
-use crate::event::{Envelope, Item, ObjectCreated, SqsItem};
+use crate::copy::{FailureClass, MemoryPool};
+use crate::event::{BatchJob, Envelope, Item, ObjectCreated, SqsItem};
 use crate::regions::RegionalClients;
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
@@ -38,7 +40,7 @@ impl CopyHandler {
         &self,
         event: serde_json::Value,
         cancel: &CancellationToken,
-    ) -> Result<InvocationReport, Diagnostic> {
+    ) -> Result<FunctionResponse, Diagnostic> {
         let envelope = crate::event::parse(event)
             .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
         // One pool per invocation: streamed copies reserve their memory
@@ -55,12 +57,12 @@ impl CopyHandler {
                 tracing::info!("s3:TestEvent for bucket {bucket} acknowledged; nothing to copy");
                 let mut report = InvocationReport::new(Vec::new());
                 report.test_event = true;
-                Ok(report)
+                Ok(FunctionResponse::Report(report))
             }
             Envelope::Notification(items) | Envelope::EventBridge(items) => {
                 let report = InvocationReport::new(self.run(&context, items).await);
                 match report.failure() {
-                    None => Ok(report),
+                    None => Ok(FunctionResponse::Report(report)),
                     Some(diagnostic) => {
                         tracing::info!(
                             "report: {}",
@@ -70,7 +72,66 @@ impl CopyHandler {
                     }
                 }
             }
-            Envelope::Sqs(messages) => Ok(self.run_sqs(&context, messages).await),
+            Envelope::Sqs(messages) => Ok(FunctionResponse::Report(
+                self.run_sqs(&context, messages).await,
+            )),
+            Envelope::BatchOperations(job) => {
+                Ok(FunctionResponse::Batch(self.run_batch(&context, job).await))
+            }
+        }
+    }
+
+    /// Runs a Batch Operations job's tasks under its `userArguments` (each
+    /// checked against the allow-lists; a refused one fails every task
+    /// permanently, before any request) and answers one result per task.
+    /// The invocation itself succeeds: the results carry the outcome.
+    async fn run_batch(&self, context: &RecordContext<'_>, job: BatchJob) -> BatchResponse {
+        let (task_ids, items): (Vec<String>, Vec<Item>) = job
+            .tasks
+            .into_iter()
+            .map(|task| (task.task_id, task.item))
+            .unzip();
+        let records = match batch::job_config(context.config, &job.user_arguments) {
+            Ok(config) => {
+                let job_context = RecordContext {
+                    config: &config,
+                    ..*context
+                };
+                self.run(&job_context, items).await
+            }
+            Err(refusal) => {
+                tracing::error!("batch operations job {}: {refusal}", job.job_id);
+                items
+                    .iter()
+                    .map(|item| {
+                        let (bucket, key) = item.source();
+                        RecordResult::failed(
+                            bucket,
+                            key,
+                            batch::ARGUMENT_ERROR_TYPE,
+                            FailureClass::Permanent,
+                            refusal.clone(),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let report = InvocationReport::new(records);
+        tracing::info!(
+            "batch operations job {} invocation {}: {}",
+            job.job_id,
+            job.invocation_id,
+            serde_json::to_string(&report).unwrap_or_default()
+        );
+        BatchResponse {
+            invocation_schema_version: job.schema_version,
+            treat_missing_keys_as: batch::TREAT_MISSING_KEYS_AS,
+            invocation_id: job.invocation_id,
+            results: task_ids
+                .into_iter()
+                .zip(&report.records)
+                .map(|(task_id, record)| batch::task_result(task_id, record))
+                .collect(),
         }
     }
 
@@ -120,6 +181,7 @@ impl CopyHandler {
                     "",
                     "",
                     error_type::MALFORMED_EVENT,
+                    FailureClass::Permanent,
                     reason,
                 ));
                 failures.push(BatchItemFailure {
@@ -156,7 +218,13 @@ async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
             bucket,
             key,
             reason,
-        } => RecordResult::failed(&bucket, &key, error_type::MALFORMED_EVENT, reason),
+        } => RecordResult::failed(
+            &bucket,
+            &key,
+            error_type::MALFORMED_EVENT,
+            FailureClass::Permanent,
+            reason,
+        ),
     }
 }
 
@@ -166,13 +234,13 @@ async fn copy_one(context: &RecordContext<'_>, object: ObjectCreated) -> RecordR
 
 impl InvocationHandler for CopyHandler {
     type Event = serde_json::Value;
-    type Output = InvocationReport;
+    type Output = FunctionResponse;
 
     async fn call(
         &self,
         event: serde_json::Value,
         context: Context,
-    ) -> Result<InvocationReport, Diagnostic> {
+    ) -> Result<FunctionResponse, Diagnostic> {
         self.handle(event, &context.cancel).await
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::config::Config;
 use crate::copy::{
-    CopyError, CopyMethod, CopyOutcome, CopyProgress, CopySettings, Destination, MemoryPool,
-    SourceSpec, copy_object,
+    CopyError, CopyMethod, CopyOutcome, CopyProgress, CopySettings, Destination, FailureClass,
+    MemoryPool, SourceSpec, copy_object,
 };
 use crate::event::ObjectCreated;
 use crate::regions::RegionalClients;
@@ -92,6 +92,9 @@ pub struct RecordResult {
     /// The failure's stable error type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
+    /// Whether retrying can succeed (`transient`) or not (`permanent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<FailureClass>,
     /// The failure, with its causes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -125,6 +128,7 @@ impl RecordResult {
             upload_retries: 0,
             reason: None,
             error_type: None,
+            failure_class: None,
             error: None,
         }
     }
@@ -142,10 +146,12 @@ impl RecordResult {
         bucket: &str,
         key: &str,
         error_type: &str,
+        class: FailureClass,
         error: impl Into<String>,
     ) -> RecordResult {
         RecordResult {
             error_type: Some(error_type.to_owned()),
+            failure_class: Some(class),
             error: Some(error.into()),
             ..RecordResult::new(Outcome::Failed, bucket, key)
         }
@@ -167,9 +173,25 @@ pub struct RecordContext<'a> {
 /// The stable error type of a refused recursive copy.
 pub const RECURSION_ERROR_TYPE: &str = "Copy.Recursion";
 
+/// The stable error type of a destination key longer than S3 allows.
+pub const KEY_TOO_LONG_ERROR_TYPE: &str = "Copy.KeyTooLong";
+
+/// The stable error type of a source bucket the allow-list refuses.
+pub const SOURCE_NOT_ALLOWED_ERROR_TYPE: &str = "Copy.SourceNotAllowed";
+
 /// Copies one object-created record.
 pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) -> RecordResult {
     let config = context.config;
+    if let Some(refusal) = config.allow.source_refusal(&object.bucket) {
+        tracing::error!("{refusal}");
+        return RecordResult::failed(
+            &object.bucket,
+            &object.key,
+            SOURCE_NOT_ALLOWED_ERROR_TYPE,
+            FailureClass::Permanent,
+            refusal,
+        );
+    }
     let transform = match crate::transform::by_name(&config.transform) {
         Some(transform) => transform,
         None => {
@@ -177,6 +199,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 &object.bucket,
                 &object.key,
                 "Runtime.InvalidConfiguration",
+                FailureClass::Permanent,
                 "unknown transform",
             );
         }
@@ -193,6 +216,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 &object.bucket,
                 &object.key,
                 RECURSION_ERROR_TYPE,
+                FailureClass::Permanent,
                 message,
             );
         }
@@ -209,7 +233,13 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
             "destination key is {} bytes, over s3's {MAX_KEY_BYTES}",
             destination_key.len()
         );
-        return RecordResult::failed(&object.bucket, &object.key, "Copy.KeyTooLong", message);
+        return RecordResult::failed(
+            &object.bucket,
+            &object.key,
+            KEY_TOO_LONG_ERROR_TYPE,
+            FailureClass::Permanent,
+            message,
+        );
     }
     let destination = Destination {
         bucket: config.dst_bucket.clone(),
@@ -310,6 +340,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 upload_retries: report.upload_retries,
                 reason: None,
                 error_type: None,
+                failure_class: None,
                 error: None,
             }
         }
@@ -327,7 +358,13 @@ fn failure(object: &ObjectCreated, destination: &Destination, error: &CopyError)
         }
     } else {
         tracing::error!("{message}");
-        RecordResult::failed(&object.bucket, &object.key, error.error_type(), message)
+        RecordResult::failed(
+            &object.bucket,
+            &object.key,
+            error.error_type(),
+            error.class(),
+            message,
+        )
     };
     if let CopyError::Cancelled {
         bytes_read,

@@ -28,6 +28,34 @@ pub struct BatchItemFailure {
     pub item_identifier: String,
 }
 
+/// What the function answers an invocation with: its own report, or, for
+/// S3 Batch Operations, exactly the document Batch Operations reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FunctionResponse {
+    /// S3 notifications, SQS batches, EventBridge events, `s3:TestEvent`.
+    Report(InvocationReport),
+    /// S3 Batch Operations.
+    Batch(super::batch::BatchResponse),
+}
+
+impl FunctionResponse {
+    /// True when some of the work must be tried again or failed for good:
+    /// SQS messages returned to the queue, Batch Operations tasks not `Succeeded`.
+    pub fn has_failures(&self) -> bool {
+        match self {
+            FunctionResponse::Report(report) => report
+                .batch_item_failures
+                .as_ref()
+                .is_some_and(|f| !f.is_empty()),
+            FunctionResponse::Batch(batch) => batch
+                .results
+                .iter()
+                .any(|r| r.result_code != super::batch::ResultCode::Succeeded),
+        }
+    }
+}
+
 /// The response of one invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InvocationReport {

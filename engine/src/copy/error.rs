@@ -1,5 +1,6 @@
 //! What can go wrong in a copy, each with a stable `errorType`.
 
+use super::failure_class::FailureClass;
 use crate::transform::TransformError;
 
 /// A boxed SDK error, rendered with its whole chain.
@@ -31,9 +32,36 @@ pub enum CopyError {
         bucket: String,
         /// Source key.
         key: String,
+        /// Whether a retry can succeed (from S3's answer).
+        class: FailureClass,
         /// The SDK's error.
         #[source]
         source: SdkFailure,
+    },
+    /// The source is archived (S3 Glacier Flexible Retrieval or Deep Archive,
+    /// or an Intelligent-Tiering archive tier) and not restored: no GET or
+    /// copy can read it until someone restores it.
+    #[error(
+        "source object s3://{bucket}/{key} is archived ({storage_class}) and not restored: restore it first"
+    )]
+    SourceArchived {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// The storage class or archive tier S3 reported (or S3's error code).
+        storage_class: String,
+    },
+    /// The source is encrypted with a customer-provided key (SSE-C), which
+    /// this function is never given.
+    #[error(
+        "source object s3://{bucket}/{key} is encrypted with a customer-provided key (sse-c): the function cannot read it"
+    )]
+    SourceCustomerKey {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
     },
     /// The source sent a different number of bytes than announced.
     #[error("source s3://{bucket}/{key} sent {got} bytes where {expected} were announced")]
@@ -90,6 +118,8 @@ pub enum CopyError {
         bucket: String,
         /// Destination key.
         key: String,
+        /// Whether a retry can succeed (from S3's answer).
+        class: FailureClass,
         /// The SDK's error.
         #[source]
         source: SdkFailure,
@@ -208,6 +238,8 @@ pub enum CopyError {
         bucket: String,
         /// Source key.
         key: String,
+        /// Whether a retry can succeed (from S3's answer).
+        class: FailureClass,
         /// The SDK's error.
         #[source]
         source: SdkFailure,
@@ -224,6 +256,8 @@ impl CopyError {
             CopyError::SourceGone { .. } => "S3.NoSuchKey",
             CopyError::Superseded { .. } => "Copy.Superseded",
             CopyError::Source { .. } => "S3.GetObjectFailed",
+            CopyError::SourceArchived { .. } => "S3.ObjectArchived",
+            CopyError::SourceCustomerKey { .. } => "S3.SourceEncryptedWithCustomerKey",
             CopyError::SourceTruncated { .. } => "S3.SourceTruncated",
             CopyError::ReadExhausted { .. } => "S3.GetObjectFailed",
             CopyError::WrongRange { .. } => "S3.SourceTruncated",
@@ -244,11 +278,34 @@ impl CopyError {
         }
     }
 
-    /// True when retrying the same event cannot succeed (the source changed).
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            CopyError::SourceGone { .. } | CopyError::Superseded { .. }
-        )
+    /// Whether retrying the same copy can succeed. The source changing
+    /// under the copy (`Superseded`) is permanent for this event: the newer
+    /// object has an event of its own.
+    pub fn class(&self) -> FailureClass {
+        use FailureClass::{Permanent, Transient};
+        match self {
+            CopyError::Source { class, .. }
+            | CopyError::Destination { class, .. }
+            | CopyError::SourceTags { class, .. } => *class,
+            CopyError::SourceGone { .. }
+            | CopyError::Superseded { .. }
+            | CopyError::SourceArchived { .. }
+            | CopyError::SourceCustomerKey { .. }
+            | CopyError::DestinationBucketMissing { .. }
+            | CopyError::Transform(_)
+            | CopyError::TooLarge { .. }
+            | CopyError::MemoryTooSmall { .. }
+            | CopyError::OutputTooLargeForMemory { .. }
+            | CopyError::ServerCopyRefused { .. } => Permanent,
+            CopyError::ReadExhausted { .. }
+            | CopyError::SourceTruncated { .. }
+            | CopyError::WrongRange { .. }
+            | CopyError::IncompleteResponse { .. }
+            | CopyError::Cancelled { .. }
+            | CopyError::ChecksumMismatch { .. }
+            | CopyError::CopiedChecksumMismatch { .. }
+            | CopyError::WriteConflict { .. }
+            | CopyError::Task(_) => Transient,
+        }
     }
 }

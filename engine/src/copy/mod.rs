@@ -15,6 +15,7 @@
 
 pub mod assembler;
 pub mod error;
+pub mod failure_class;
 pub mod memory;
 pub mod memory_pool;
 pub mod part_size;
@@ -29,6 +30,7 @@ pub mod verify;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
+pub use failure_class::FailureClass;
 pub use memory::MemoryPlan;
 pub use memory_pool::MemoryPool;
 pub use part_size::PartSchedule;

@@ -1,9 +1,10 @@
 //! The source: pinned GetObject reads, one stream or part-aligned ranges, in order.
 
 use super::error::{CopyError, SdkFailure};
+use super::failure_class::FailureClass;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
@@ -126,6 +127,10 @@ where
         .as_service_error()
         .and_then(|e| e.code())
         .unwrap_or("");
+    let message = error
+        .as_service_error()
+        .and_then(|e| e.message())
+        .unwrap_or("");
     let bucket = spec.bucket.clone();
     let key = spec.key.clone();
     match (status, code) {
@@ -133,17 +138,88 @@ where
         (Some(404), "NoSuchBucket") => CopyError::Source {
             bucket,
             key,
+            class: FailureClass::Permanent,
             source: Box::new(error) as SdkFailure,
         },
         (Some(404), _) | (_, "NoSuchKey") | (_, "NoSuchVersion") => {
             CopyError::SourceGone { bucket, key }
         }
+        (_, code) if ARCHIVED_CODES.contains(&code) => CopyError::SourceArchived {
+            bucket,
+            key,
+            storage_class: code.to_owned(),
+        },
+        (Some(400), "InvalidRequest") if names_customer_key(message) => {
+            CopyError::SourceCustomerKey { bucket, key }
+        }
         _ => CopyError::Source {
             bucket,
             key,
+            class: FailureClass::of_sdk(&error),
             source: Box::new(error) as SdkFailure,
         },
     }
+}
+
+/// Maps a failed `HeadObject`. A HEAD answer has no body, so a 400 carries
+/// no error code, and S3 answers the HEAD of an SSE-C object without its key
+/// so: one one-byte GET of the same pinned object learns S3's reason.
+async fn head_error(
+    client: &Client,
+    spec: &SourceSpec,
+    pin: &Option<Pin>,
+    error: SdkError<HeadObjectError>,
+) -> CopyError {
+    if error.raw_response().map(|r| r.status().as_u16()) == Some(400) {
+        let mut probe = client
+            .get_object()
+            .bucket(&spec.bucket)
+            .key(&spec.key)
+            .range("bytes=0-0");
+        probe = match pin {
+            Some(Pin::Version(version)) => probe.version_id(version),
+            Some(Pin::ETag(etag)) => probe.if_match(etag),
+            None => probe,
+        };
+        if let Err(probe_error) = probe.send().await {
+            let reason = read_error(spec, probe_error);
+            if matches!(
+                reason,
+                CopyError::SourceCustomerKey { .. } | CopyError::SourceArchived { .. }
+            ) {
+                return reason;
+            }
+        }
+    }
+    read_error(spec, error)
+}
+
+/// The codes S3 answers a GET or copy of an archived, unrestored object with.
+pub(crate) const ARCHIVED_CODES: [&str; 2] = ["InvalidObjectState", "ObjectNotInActiveTierError"];
+
+/// True when S3's message says the object needs its SSE-C key ("The object
+/// was stored using a form of Server Side Encryption. The correct parameters
+/// must be provided to retrieve the object.").
+pub(crate) fn names_customer_key(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("server side encryption")
+}
+
+/// The storage classes whose objects must be restored before they can be read.
+const ARCHIVE_STORAGE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
+
+/// Why a `HeadObject` says the object cannot be read now: an archive storage
+/// class without a finished restore, or an Intelligent-Tiering archive tier.
+fn archived(output: &HeadObjectOutput) -> Option<String> {
+    if let Some(status) = output.archive_status() {
+        return Some(status.as_str().to_owned());
+    }
+    let class = output.storage_class()?.as_str();
+    let restored = output
+        .restore()
+        .is_some_and(|restore| restore.contains("ongoing-request=\"false\""));
+    (ARCHIVE_STORAGE_CLASSES.contains(&class) && !restored).then(|| class.to_owned())
 }
 
 /// The version pin of `version`: `"null"` (unversioned or suspended
@@ -215,7 +291,17 @@ pub async fn resolve(
     if verify {
         head = head.checksum_mode(ChecksumMode::Enabled);
     }
-    let output = head.send().await.map_err(|e| read_error(&spec, e))?;
+    let output = match head.send().await {
+        Ok(output) => output,
+        Err(error) => return Err(head_error(client, &spec, &known_pin, error).await),
+    };
+    if let Some(storage_class) = archived(&output) {
+        return Err(CopyError::SourceArchived {
+            bucket: spec.bucket.clone(),
+            key: spec.key.clone(),
+            storage_class,
+        });
+    }
     let size = output
         .content_length()
         .and_then(|n| u64::try_from(n).ok())
@@ -229,6 +315,7 @@ pub async fn resolve(
                 return Err(CopyError::Source {
                     bucket: spec.bucket.clone(),
                     key: spec.key.clone(),
+                    class: FailureClass::Permanent,
                     source: "head object returned neither a version id nor an etag".into(),
                 });
             }

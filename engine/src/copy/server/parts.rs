@@ -3,6 +3,7 @@
 use super::refusal::{self, PreconditionOf, copy_error};
 use super::{COPY_SOURCE_KEY, PartCopyPlan, ServerCopy};
 use crate::copy::error::CopyError;
+use crate::copy::failure_class::FailureClass;
 use crate::copy::source::{Pin, SourceSpec};
 use crate::copy::upload::condition::Completion;
 use crate::copy::upload::{Destination, MultipartUpload, UploadedPart, crc64_decode};
@@ -176,6 +177,7 @@ async fn source_tagging(copy: &ServerCopy<'_>) -> Result<Option<String>, CopyErr
             return Err(CopyError::SourceTags {
                 bucket: spec.bucket.clone(),
                 key: spec.key.clone(),
+                class: FailureClass::of_sdk(&error),
                 source: Box::new(error),
             });
         }

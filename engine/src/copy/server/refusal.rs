@@ -1,7 +1,7 @@
 //! What an S3 error to a server-side copy means: fall back to streaming, superseded, or a failure.
 
 use crate::copy::error::CopyError;
-use crate::copy::source::SourceSpec;
+use crate::copy::source::{ARCHIVED_CODES, SourceSpec, names_customer_key};
 use crate::copy::upload::{Destination, write_error};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -86,6 +86,20 @@ where
     }
     if matches!(code, Some("NoSuchKey") | Some("NoSuchVersion")) {
         return CopyError::SourceGone {
+            bucket: spec.bucket.clone(),
+            key: spec.key.clone(),
+        };
+    }
+    if let Some(code) = code.filter(|code| ARCHIVED_CODES.contains(code)) {
+        return CopyError::SourceArchived {
+            bucket: spec.bucket.clone(),
+            key: spec.key.clone(),
+            storage_class: code.to_owned(),
+        };
+    }
+    let message = error.as_service_error().and_then(|e| e.message());
+    if code == Some("InvalidRequest") && message.is_some_and(names_customer_key) {
+        return CopyError::SourceCustomerKey {
             bucket: spec.bucket.clone(),
             key: spec.key.clone(),
         };

@@ -4,6 +4,7 @@ use super::backoff::{backoff, jitter};
 use super::stall::StallMeter;
 use super::{ObjectMetadata, Pin, ResolvedSource, content_range, read_error};
 use crate::copy::error::{CopyError, SdkFailure};
+use crate::copy::failure_class::FailureClass;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -217,6 +218,7 @@ impl RangeReader {
                     return Err(CopyError::Source {
                         bucket: self.source.spec.bucket.clone(),
                         key: self.source.spec.key.clone(),
+                        class: FailureClass::Transient,
                         source: Box::new(error),
                     });
                 }

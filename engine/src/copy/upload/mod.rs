@@ -1,6 +1,7 @@
 //! The destination: a single `PutObject`, or a guarded multipart upload with one abort path.
 
 use super::error::{CopyError, SdkFailure};
+use super::failure_class::FailureClass;
 use super::source::ObjectMetadata;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -93,6 +94,7 @@ where
         operation,
         bucket: destination.bucket.clone(),
         key: destination.key.clone(),
+        class: FailureClass::of_sdk(&error),
         source: Box::new(error) as SdkFailure,
     }
 }

@@ -1,5 +1,9 @@
 //! The function's configuration, read from the environment and validated at start-up.
 
+pub mod allow_list;
+
+pub use allow_list::AllowLists;
+
 use crate::copy::memory::minimum_budget;
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZE};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
@@ -38,6 +42,9 @@ pub const MAX_CONCURRENCY: usize = 64;
 /// open thousands.
 pub const MAX_PART_COPY_CONCURRENCY: usize = 256;
 
+/// Longest `DST_PREFIX`: half of S3's 1,024-byte key, so the source key keeps the rest.
+pub const MAX_PREFIX_BYTES: usize = 512;
+
 /// One invalid or missing variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {variable} {problem}")]
@@ -68,9 +75,11 @@ pub struct Config {
     /// `DST_REGION`: the destination bucket's region (found with one
     /// `HeadBucket` on first use when unset).
     pub dst_region: Option<String>,
+    /// `SOURCE_BUCKETS` and the Batch Operations `ALLOWED_*` lists.
+    pub allow: AllowLists,
 }
 
-fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
         problem: problem.into(),
@@ -104,7 +113,7 @@ fn number(
 }
 
 /// True when `name` follows S3's bucket naming rules.
-fn valid_bucket_name(name: &str) -> bool {
+pub fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name
             .bytes()
@@ -150,7 +159,7 @@ impl Config {
             ));
         }
         let dst_prefix = env.get("DST_PREFIX").cloned().unwrap_or_default();
-        if dst_prefix.starts_with('/') || dst_prefix.len() > 512 {
+        if dst_prefix.starts_with('/') || dst_prefix.len() > MAX_PREFIX_BYTES {
             return Err(problem(
                 "DST_PREFIX",
                 "must not start with / and must be at most 512 bytes",
@@ -342,6 +351,7 @@ impl Config {
             buffer_budget,
             deadline_margin,
             dst_region,
+            allow: AllowLists::from_map(env)?,
         })
     }
 }

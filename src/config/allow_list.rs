@@ -1,0 +1,166 @@
+//! The operator's allow-lists: which source buckets are read, which Batch Operations overrides a job may ask for.
+
+use super::{ConfigError, problem, valid_bucket_name};
+use aws_sdk_s3::types::StorageClass;
+use std::collections::HashMap;
+
+/// Suffixes of S3 access point aliases (`NAME-…-s3alias`) and Object Lambda
+/// / Outposts aliases (`…--op-s3`): they look like bucket names but name an
+/// access point, so they are read only when `SOURCE_BUCKETS` lists them.
+pub const ALIAS_SUFFIXES: [&str; 2] = ["-s3alias", "--op-s3"];
+
+/// `SOURCE_BUCKETS` and the `ALLOWED_*` lists, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowLists {
+    /// `SOURCE_BUCKETS`: when set, the only buckets (or aliases, or ARNs,
+    /// exactly as events name them) the function reads from.
+    pub source_buckets: Option<Vec<String>>,
+    /// `ALLOWED_DST_BUCKETS`: buckets a Batch Operations job may name in
+    /// `userArguments.dstBucket` (`DST_BUCKET` always may).
+    pub dst_buckets: Vec<String>,
+    /// `ALLOWED_DST_PREFIXES`: prefixes a job may name in
+    /// `userArguments.dstPrefix` (`DST_PREFIX` always may).
+    pub dst_prefixes: Vec<String>,
+    /// `ALLOWED_TRANSFORMS`: transforms a job may name in
+    /// `userArguments.transform` (`TRANSFORM` always may).
+    pub transforms: Vec<String>,
+    /// `ALLOWED_STORAGE_CLASSES`: storage classes a job may name in
+    /// `userArguments.storageClass` (`STORAGE_CLASS` always may).
+    pub storage_classes: Vec<String>,
+}
+
+/// The comma-separated entries of `variable` (trimmed, empty ones dropped).
+fn entries(env: &HashMap<String, String>, variable: &str) -> Vec<String> {
+    env.get(variable)
+        .map(|text| {
+            text.split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first entry of `values` that `valid` refuses, as an error of `variable`.
+fn check(
+    variable: &'static str,
+    values: &[String],
+    valid: impl Fn(&str) -> bool,
+    expected: &str,
+) -> Result<(), ConfigError> {
+    match values.iter().find(|value| !valid(value)) {
+        Some(bad) => Err(problem(
+            variable,
+            format!("must list {expected}, got {bad:?}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl AllowLists {
+    /// Reads and validates the lists in `env`.
+    pub fn from_map(env: &HashMap<String, String>) -> Result<AllowLists, ConfigError> {
+        let source_buckets = entries(env, "SOURCE_BUCKETS");
+        let lists = AllowLists {
+            source_buckets: (!source_buckets.is_empty()).then_some(source_buckets),
+            dst_buckets: entries(env, "ALLOWED_DST_BUCKETS"),
+            dst_prefixes: entries(env, "ALLOWED_DST_PREFIXES"),
+            transforms: entries(env, "ALLOWED_TRANSFORMS"),
+            storage_classes: entries(env, "ALLOWED_STORAGE_CLASSES"),
+        };
+        check(
+            "ALLOWED_DST_BUCKETS",
+            &lists.dst_buckets,
+            valid_bucket_name,
+            "s3 bucket names",
+        )?;
+        check(
+            "ALLOWED_DST_PREFIXES",
+            &lists.dst_prefixes,
+            |prefix| !prefix.starts_with('/') && prefix.len() <= super::MAX_PREFIX_BYTES,
+            "key prefixes (not starting with /, at most 512 bytes)",
+        )?;
+        check(
+            "ALLOWED_TRANSFORMS",
+            &lists.transforms,
+            |name| crate::transform::by_name(name).is_some(),
+            &format!("transforms ({})", crate::transform::NAMES.join(", ")),
+        )?;
+        check(
+            "ALLOWED_STORAGE_CLASSES",
+            &lists.storage_classes,
+            |class| StorageClass::values().contains(&class),
+            "s3 storage classes",
+        )?;
+        Ok(lists)
+    }
+
+    /// Why the function must not read from `bucket`, if it must not: a
+    /// bucket off `SOURCE_BUCKETS` when it is set; otherwise anything that is
+    /// not a plain bucket name (an ARN, an access point alias).
+    pub fn source_refusal(&self, bucket: &str) -> Option<String> {
+        if let Some(allowed) = &self.source_buckets {
+            return (!allowed.iter().any(|b| b == bucket)).then(|| {
+                format!(
+                    "source bucket {bucket:?} is not in SOURCE_BUCKETS ({}): nothing was read",
+                    allowed.join(", ")
+                )
+            });
+        }
+        let alias = ALIAS_SUFFIXES.iter().any(|suffix| bucket.ends_with(suffix));
+        (alias || !valid_bucket_name(bucket)).then(|| {
+            format!(
+                "source bucket {bucket:?} is not a bucket name (an arn or access point alias is read only when SOURCE_BUCKETS lists it): nothing was read"
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_validated() {
+        let lists = AllowLists::from_map(&env(&[
+            ("SOURCE_BUCKETS", " a-bucket , my-ap-abc123-s3alias,"),
+            ("ALLOWED_DST_BUCKETS", "archive-bucket"),
+            ("ALLOWED_TRANSFORMS", "gzip"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            lists.source_buckets.as_deref(),
+            Some(&["a-bucket".to_owned(), "my-ap-abc123-s3alias".to_owned()][..])
+        );
+        assert_eq!(lists.dst_buckets, ["archive-bucket"]);
+        let bad = AllowLists::from_map(&env(&[("ALLOWED_DST_BUCKETS", "Not_A_Bucket")]));
+        assert_eq!(bad.unwrap_err().variable, "ALLOWED_DST_BUCKETS");
+        let bad = AllowLists::from_map(&env(&[("ALLOWED_TRANSFORMS", "rot13")]));
+        assert_eq!(bad.unwrap_err().variable, "ALLOWED_TRANSFORMS");
+        let bad = AllowLists::from_map(&env(&[("ALLOWED_STORAGE_CLASSES", "CHEAP")]));
+        assert_eq!(bad.unwrap_err().variable, "ALLOWED_STORAGE_CLASSES");
+    }
+
+    #[test]
+    fn sources_off_the_list_and_aliases_are_refused() {
+        let open = AllowLists::default();
+        assert_eq!(open.source_refusal("photos"), None);
+        assert!(open.source_refusal("ap-abc123-s3alias").is_some());
+        assert!(open.source_refusal("arn:aws:s3:::photos").is_some());
+        let listed = AllowLists {
+            source_buckets: Some(vec!["photos".into(), "ap-abc123-s3alias".into()]),
+            ..AllowLists::default()
+        };
+        assert_eq!(listed.source_refusal("ap-abc123-s3alias"), None);
+        let refused = listed.source_refusal("other").unwrap();
+        assert!(refused.contains("not in SOURCE_BUCKETS"), "{refused}");
+    }
+}

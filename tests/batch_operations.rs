@@ -1,0 +1,274 @@
+//! S3 Batch Operations through the real `bootstrap` and the emulator, on moto:
+//! schema 1.0 and 2.0, pinned versions, `userArguments` on the allow-lists,
+//! and each failure answered with the result code Batch Operations acts on.
+
+mod common;
+
+use common::function;
+use s3_stream_testkit::emulator::{Post, PostKind};
+use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
+use serde_json::{Value, json};
+
+const INVOCATION_ID: &str = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo";
+
+/// A schema 1.0 invocation: the bucket as an ARN.
+fn invocation_1_0(bucket: &str, encoded_key: &str, version: Option<&str>) -> Value {
+    json!({
+        "invocationSchemaVersion": "1.0",
+        "invocationId": INVOCATION_ID,
+        "job": {"id": "f3cc4f60-61f6-4a2b-8a21-d07600c373ce"},
+        "tasks": [{
+            "taskId": "dGFza2lkZ29lc2hlcmUK",
+            "s3Key": encoded_key,
+            "s3VersionId": version,
+            "s3BucketArn": format!("arn:aws:s3:::{bucket}")
+        }]
+    })
+}
+
+/// A schema 2.0 invocation: the bucket by name, with `userArguments`.
+fn invocation_2_0(bucket: &str, key: &str, version: Option<&str>, arguments: Value) -> Value {
+    json!({
+        "invocationSchemaVersion": "2.0",
+        "invocationId": INVOCATION_ID,
+        "job": {"id": "f3cc4f60-61f6-4a2b-8a21-d07600c373ce", "userArguments": arguments},
+        "tasks": [{"taskId": "dGFzay0y", "s3Key": key, "s3VersionId": version, "s3Bucket": bucket}]
+    })
+}
+
+/// The response's only result, after checking the envelope Batch Operations reads.
+fn only_result(post: &Post, schema: &str) -> Value {
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    let response = post.json();
+    assert_eq!(response["invocationSchemaVersion"], schema);
+    assert_eq!(response["invocationId"], INVOCATION_ID);
+    assert_eq!(response["treatMissingKeysAs"], "PermanentFailure");
+    let results = response["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{response}");
+    assert!(
+        response.get("records").is_none(),
+        "only the documented fields: {response}"
+    );
+    results[0].clone()
+}
+
+async fn object_count(client: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects")
+        .contents()
+        .len()
+}
+
+#[tokio::test]
+async fn schema_1_0_with_a_bucket_arn_and_an_encoded_key_copies() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "batch10-src").await;
+    let destination = common::create_bucket(&client, "batch10-dst").await;
+    let data = common::bytes_of(70_000, 1);
+    common::put(&client, &source, "reports/q4 summary+final.csv", data.clone()).await;
+    let f = function::start(&[("DST_BUCKET", &destination)]).await;
+    let post = f
+        .invoke(invocation_1_0(
+            &source,
+            "reports/q4+summary%2Bfinal.csv",
+            None,
+        ))
+        .await;
+    let result = only_result(&post, "1.0");
+    assert_eq!(result["taskId"], "dGFza2lkZ29lc2hlcmUK");
+    assert_eq!(result["resultCode"], "Succeeded", "{}", f.logs());
+    assert_eq!(
+        result["resultString"],
+        format!("copied to s3://{destination}/reports/q4 summary+final.csv")
+    );
+    let copied = common::get(&client, &destination, "reports/q4 summary+final.csv").await;
+    assert_eq!(common::sha256(&copied), common::sha256(&data));
+}
+
+#[tokio::test]
+async fn schema_2_0_copies_the_pinned_old_version_under_an_allowed_prefix() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "batch20-src").await;
+    let destination = common::create_bucket(&client, "batch20-dst").await;
+    client
+        .put_bucket_versioning()
+        .bucket(&source)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    let old = common::bytes_of(40_000, 2);
+    let put = client
+        .put_object()
+        .bucket(&source)
+        .key("large/dataset.parquet")
+        .body(old.clone().into())
+        .send()
+        .await
+        .expect("put the old version");
+    let old_version = put.version_id().expect("a version id").to_owned();
+    common::put(&client, &source, "large/dataset.parquet", b"newer".to_vec()).await;
+    let f = function::start(&[
+        ("DST_BUCKET", &destination),
+        ("ALLOWED_DST_PREFIXES", "archive/,other/"),
+    ])
+    .await;
+    let post = f
+        .invoke(invocation_2_0(
+            &source,
+            "large/dataset.parquet",
+            Some(&old_version),
+            json!({"dstPrefix": "archive/"}),
+        ))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["taskId"], "dGFzay0y");
+    assert_eq!(result["resultCode"], "Succeeded", "{result}\n{}", f.logs());
+    let copied = common::get(&client, &destination, "archive/large/dataset.parquet").await;
+    assert_eq!(
+        common::sha256(&copied),
+        common::sha256(&old),
+        "the pinned version, not the current one"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_key_and_a_disallowed_destination_are_permanent_failures() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "batchperm-src").await;
+    let destination = common::create_bucket(&client, "batchperm-dst").await;
+    let elsewhere = common::create_bucket(&client, "batchperm-other").await;
+    common::put(&client, &source, "present.txt", b"here".to_vec()).await;
+    let f = function::start(&[("DST_BUCKET", &destination)]).await;
+
+    let post = f
+        .invoke(invocation_2_0(&source, "absent.txt", None, json!({})))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
+    let text = result["resultString"].as_str().unwrap_or_default();
+    assert!(text.starts_with("S3.NoSuchKey: "), "{text}");
+
+    let post = f
+        .invoke(invocation_2_0(
+            &source,
+            "present.txt",
+            None,
+            json!({"dstBucket": elsewhere}),
+        ))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
+    let text = result["resultString"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("Batch.ArgumentNotAllowed: userArguments.dstBucket")
+            && text.contains("ALLOWED_DST_BUCKETS"),
+        "{text}"
+    );
+    assert_eq!(object_count(&client, &elsewhere).await, 0, "nothing written");
+    assert_eq!(object_count(&client, &destination).await, 0, "nothing written");
+}
+
+#[tokio::test]
+async fn an_archived_source_is_a_permanent_failure_of_its_own_type() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "batcharch-src").await;
+    let destination = common::create_bucket(&client, "batcharch-dst").await;
+    client
+        .put_object()
+        .bucket(&source)
+        .key("cold/2019.tar")
+        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
+        .body(b"frozen".to_vec().into())
+        .send()
+        .await
+        .expect("put an archived object");
+    let f = function::start(&[("DST_BUCKET", &destination)]).await;
+    let post = f
+        .invoke(invocation_2_0(&source, "cold/2019.tar", None, json!({})))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
+    let text = result["resultString"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("S3.ObjectArchived: ") && text.contains("DEEP_ARCHIVE"),
+        "{text}"
+    );
+    assert_eq!(object_count(&client, &destination).await, 0);
+    assert_eq!(common::incomplete_uploads(&client, &destination).await, 0);
+}
+
+#[tokio::test]
+async fn a_throttled_source_is_a_temporary_failure() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "batchslow-src").await;
+    let destination = common::create_bucket(&client, "batchslow-dst").await;
+    common::put(&client, &source, "hot.bin", common::bytes_of(10_000, 3)).await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start fault proxy");
+    let throttle = proxy.add_rule(Rule::new(
+        Matcher::any().path_contains(format!("/{source}/")),
+        Fault::s3_error(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Please reduce your request rate.",
+        ),
+    ));
+    let endpoint = proxy.endpoint();
+    let f = function::start(&[
+        ("DST_BUCKET", &destination),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+    ])
+    .await;
+    let post = f
+        .invoke(invocation_2_0(&source, "hot.bin", None, json!({})))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["resultCode"], "TemporaryFailure", "{result}");
+    assert!(proxy.hits(throttle) >= 1);
+    assert_eq!(object_count(&client, &destination).await, 0);
+}
+
+#[tokio::test]
+async fn a_source_off_the_allow_list_is_refused_without_a_request_to_it() {
+    let client = common::client().await;
+    let allowed = common::create_bucket(&client, "allow-src").await;
+    let other = common::create_bucket(&client, "allow-other").await;
+    let destination = common::create_bucket(&client, "allow-dst").await;
+    let etag = common::put(&client, &other, "secret.txt", b"secret".to_vec()).await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start fault proxy");
+    let endpoint = proxy.endpoint();
+    let f = function::start(&[
+        ("DST_BUCKET", &destination),
+        ("SOURCE_BUCKETS", &allowed),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+    ])
+    .await;
+    let post = f
+        .invoke(function::s3_event(&[(&other, "secret.txt", 6, &etag)]))
+        .await;
+    assert_eq!(post.kind, PostKind::Error, "{}", post.json());
+    assert_eq!(
+        post.header("lambda-runtime-function-error-type"),
+        Some("Copy.SourceNotAllowed")
+    );
+    let touched: Vec<String> = proxy
+        .log()
+        .into_iter()
+        .map(|exchange| exchange.path)
+        .filter(|path| path.contains(&other))
+        .collect();
+    assert!(touched.is_empty(), "requests to the refused bucket: {touched:?}");
+    assert_eq!(object_count(&client, &destination).await, 0);
+}
