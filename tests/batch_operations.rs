@@ -69,7 +69,13 @@ async fn schema_1_0_with_a_bucket_arn_and_an_encoded_key_copies() {
     let source = common::create_bucket(&client, "batch10-src").await;
     let destination = common::create_bucket(&client, "batch10-dst").await;
     let data = common::bytes_of(70_000, 1);
-    common::put(&client, &source, "reports/q4 summary+final.csv", data.clone()).await;
+    common::put(
+        &client,
+        &source,
+        "reports/q4 summary+final.csv",
+        data.clone(),
+    )
+    .await;
     let f = function::start(&[("DST_BUCKET", &destination)]).await;
     let post = f
         .invoke(invocation_1_0(
@@ -173,8 +179,16 @@ async fn a_missing_key_and_a_disallowed_destination_are_permanent_failures() {
             && text.contains("ALLOWED_DST_BUCKETS"),
         "{text}"
     );
-    assert_eq!(object_count(&client, &elsewhere).await, 0, "nothing written");
-    assert_eq!(object_count(&client, &destination).await, 0, "nothing written");
+    assert_eq!(
+        object_count(&client, &elsewhere).await,
+        0,
+        "nothing written"
+    );
+    assert_eq!(
+        object_count(&client, &destination).await,
+        0,
+        "nothing written"
+    );
 }
 
 #[tokio::test]
@@ -269,6 +283,9 @@ async fn a_source_off_the_allow_list_is_refused_without_a_request_to_it() {
         .map(|exchange| exchange.path)
         .filter(|path| path.contains(&other))
         .collect();
-    assert!(touched.is_empty(), "requests to the refused bucket: {touched:?}");
+    assert!(
+        touched.is_empty(),
+        "requests to the refused bucket: {touched:?}"
+    );
     assert_eq!(object_count(&client, &destination).await, 0);
 }

@@ -383,3 +383,48 @@ async fn each_bad_configuration_value_is_an_init_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn ten_thousand_failing_records_answer_within_lambdas_limit() {
+    let s = stack("tenk").await;
+    // A bucket off SOURCE_BUCKETS fails each record without a request, so
+    // the test measures the response, not 10,000 round trips.
+    let refused = "refused-bucket";
+    let long_key = "k".repeat(300);
+    let messages: Vec<serde_json::Value> = (0..10_000)
+        .map(|i| {
+            let key = format!("{i:05}/{long_key}");
+            sqs_message(
+                &format!("m-{i:05}"),
+                &s3_event(&[(refused, &key, 1, "0123456789abcdef0123456789abcdef")]),
+            )
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": messages });
+    let f = function::start(&[
+        ("DST_BUCKET", &s.destination),
+        ("SOURCE_BUCKETS", &s.source),
+    ])
+    .await;
+    let post = f.invoke(event).await;
+    assert_eq!(post.kind, PostKind::Response, "{}", f.logs());
+    assert!(
+        post.body.len() <= 6 * 1024 * 1024,
+        "{} bytes",
+        post.body.len()
+    );
+    let report = post.json();
+    assert_eq!(
+        report["batchItemFailures"].as_array().map(Vec::len),
+        Some(10_000)
+    );
+    assert_eq!(report["summary"]["failed"], 10_000);
+    let kept = report["records"].as_array().map_or(0, Vec::len);
+    assert!(kept > 0 && report["recordsOmitted"].as_u64() == Some(10_000 - kept as u64));
+    eprintln!(
+        "response: {} bytes, {kept} of 10,000 records listed",
+        post.body.len()
+    );
+    assert_eq!(report["records"][0]["errorType"], "Copy.SourceNotAllowed");
+    assert_eq!(report["records"][0]["failureClass"], "permanent");
+}

@@ -16,7 +16,7 @@ use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
 use record::RecordContext;
-use response::BatchItemFailure;
+use response::{BatchItemFailure, MAX_RESPONSE_BYTES};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +62,7 @@ impl CopyHandler {
             Envelope::Notification(items) | Envelope::EventBridge(items) => {
                 let report = InvocationReport::new(self.run(&context, items).await);
                 match report.failure() {
-                    None => Ok(FunctionResponse::Report(report)),
+                    None => Ok(FunctionResponse::Report(within_limit(report))),
                     Some(diagnostic) => {
                         tracing::info!(
                             "report: {}",
@@ -72,9 +72,9 @@ impl CopyHandler {
                     }
                 }
             }
-            Envelope::Sqs(messages) => Ok(FunctionResponse::Report(
+            Envelope::Sqs(messages) => Ok(FunctionResponse::Report(within_limit(
                 self.run_sqs(&context, messages).await,
-            )),
+            ))),
             Envelope::BatchOperations(job) => {
                 Ok(FunctionResponse::Batch(self.run_batch(&context, job).await))
             }
@@ -200,6 +200,17 @@ impl CopyHandler {
         report.batch_item_failures = Some(failures);
         report
     }
+}
+
+/// The report as posted: cut to [`MAX_RESPONSE_BYTES`] (Lambda refuses a
+/// larger response), and logged whole first when it had to be cut.
+fn within_limit(report: InvocationReport) -> InvocationReport {
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    if json.len() <= MAX_RESPONSE_BYTES {
+        return report;
+    }
+    tracing::info!("report (the response omits records to fit lambda's limit): {json}");
+    report.fit(MAX_RESPONSE_BYTES)
 }
 
 async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {

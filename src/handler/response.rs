@@ -7,6 +7,17 @@ use serde::Serialize;
 /// The error type when records failed for different reasons.
 pub const MIXED_FAILURE_ERROR_TYPE: &str = "Copy.Failed";
 
+/// Largest response document the function posts. Lambda refuses a response
+/// over 6 MB (6,291,456 bytes); one MiB less leaves room for what is not
+/// records (the summary, every `batchItemFailures` entry: 10,000 SQS
+/// messages take about 600 KB) and the JSON around them.
+pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
+
+/// Failed records named one by one in the error posted for a notification
+/// or EventBridge event; the rest are counted. Lambda's error payload has the
+/// same 6 MB limit, and the log line of the report names every one anyway.
+pub const MAX_FAILURES_NAMED: usize = 20;
+
 /// Counts per outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -69,6 +80,19 @@ pub struct InvocationReport {
     /// Set for `s3:TestEvent`.
     #[serde(rename = "testEvent", skip_serializing_if = "std::ops::Not::not")]
     pub test_event: bool,
+    /// Records left out of `records` so the response fits Lambda's limit
+    /// (the summary still counts them; the function's log has them all).
+    #[serde(rename = "recordsOmitted", skip_serializing_if = "is_zero")]
+    pub records_omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The length of `value` as JSON.
+fn json_len(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(0, |bytes| bytes.len())
 }
 
 impl InvocationReport {
@@ -88,7 +112,34 @@ impl InvocationReport {
             summary,
             batch_item_failures: None,
             test_event: false,
+            records_omitted: 0,
         }
+    }
+
+    /// The report cut to fit `max` bytes as JSON: records are kept in order
+    /// while they fit, the rest counted in `recordsOmitted`; the summary and
+    /// every `batchItemFailures` entry (what Lambda reads) are always kept.
+    pub fn fit(mut self, max: usize) -> InvocationReport {
+        if json_len(&self) <= max {
+            return self;
+        }
+        let records = std::mem::take(&mut self.records);
+        // Room for the largest `recordsOmitted` value.
+        self.records_omitted = records.len();
+        let mut used = json_len(&self);
+        let mut kept = Vec::new();
+        for record in records {
+            // A comma before every record but the first.
+            let len = json_len(&record) + usize::from(!kept.is_empty());
+            if used + len > max {
+                break;
+            }
+            used += len;
+            kept.push(record);
+        }
+        self.records_omitted -= kept.len();
+        self.records = kept;
+        self
     }
 
     /// The error to post when any record failed: its type is the failures'
@@ -106,8 +157,9 @@ impl InvocationReport {
             }
             _ => MIXED_FAILURE_ERROR_TYPE.to_owned(),
         };
-        let details: Vec<String> = failed
+        let mut details: Vec<String> = failed
             .iter()
+            .take(MAX_FAILURES_NAMED)
             .map(|r| {
                 format!(
                     "s3://{}/{}: {}",
@@ -117,6 +169,12 @@ impl InvocationReport {
                 )
             })
             .collect();
+        if failed.len() > MAX_FAILURES_NAMED {
+            details.push(format!(
+                "and {} more (the report in the log names each)",
+                failed.len() - MAX_FAILURES_NAMED
+            ));
+        }
         let message = format!(
             "{} of {} records failed: {}",
             failed.len(),
@@ -124,5 +182,67 @@ impl InvocationReport {
             details.join("; ")
         );
         Some(Diagnostic::new(error_type, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::FailureClass;
+
+    fn failures(n: usize) -> Vec<RecordResult> {
+        (0..n)
+            .map(|i| {
+                RecordResult::failed(
+                    "source-bucket",
+                    &format!("{i:06}/{}", "k".repeat(900)),
+                    "S3.NoSuchKey",
+                    FailureClass::Permanent,
+                    "source object is gone",
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ten_thousand_failures_fit_with_every_batch_item_failure() {
+        let mut report = InvocationReport::new(failures(10_000));
+        report.batch_item_failures = Some(
+            (0..10_000)
+                .map(|i| BatchItemFailure {
+                    item_identifier: format!("059f36b4-87a3-44ab-83d2-{i:012}"),
+                })
+                .collect(),
+        );
+        assert!(
+            json_len(&report) > 6 * 1024 * 1024,
+            "the test needs a big report"
+        );
+        let fitted = report.fit(MAX_RESPONSE_BYTES);
+        assert!(json_len(&fitted) <= MAX_RESPONSE_BYTES);
+        assert_eq!(
+            fitted.batch_item_failures.as_ref().map(Vec::len),
+            Some(10_000)
+        );
+        assert_eq!(fitted.summary.failed, 10_000);
+        assert!(!fitted.records.is_empty());
+        assert_eq!(fitted.records.len() + fitted.records_omitted, 10_000);
+        assert_eq!(
+            fitted.records[0].source.key,
+            format!("000000/{}", "k".repeat(900))
+        );
+    }
+
+    #[test]
+    fn a_small_report_is_left_whole_and_the_error_names_at_most_twenty() {
+        let report = InvocationReport::new(failures(30)).fit(MAX_RESPONSE_BYTES);
+        assert_eq!((report.records.len(), report.records_omitted), (30, 0));
+        let diagnostic = report.failure().expect("failures");
+        assert_eq!(diagnostic.error_type, "S3.NoSuchKey");
+        assert_eq!(
+            diagnostic.error_message.matches("s3://").count(),
+            MAX_FAILURES_NAMED
+        );
+        assert!(diagnostic.error_message.contains("and 10 more"));
     }
 }
