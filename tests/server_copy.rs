@@ -299,7 +299,12 @@ async fn refusals_streaming_cannot_overcome_fail_without_falling_back() {
         .copy(&s.proxied, "object", &etag, CopyMode::Auto)
         .await
         .expect_err("an archived source is refused for streaming too");
-    assert!(matches!(error, CopyError::Destination { .. }), "{error:?}");
+    assert!(
+        matches!(error, CopyError::SourceArchived { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.error_type(), "S3.ObjectArchived");
+    assert!(error.class().is_permanent());
     assert_eq!(s.ops(S3Op::GetObject), 0, "no fallback");
 }
 
@@ -479,4 +484,89 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
     assert!(matches!(error, CopyError::Cancelled { .. }), "{error:?}");
     // The abort finished before the copy returned: nothing to wait for.
     assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn streamed_copies_carry_metadata_and_tags_too() {
+    let s = setup("stream-carry").await;
+    for (key, size, parts) in [("one-put", 1_000, 1), ("piped", 2 * PART + 1, 3)] {
+        let data = common::bytes_of(size, size as u64);
+        let etag = s.put_described(key, data.clone()).await;
+        let report = s
+            .copy(&s.proxied, key, &etag, CopyMode::Stream)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {}", s3_stream_lambda::runtime::error_chain(&e)));
+        assert_eq!(report.method, CopyMethod::Stream, "{key}");
+        assert_eq!(report.parts, parts, "{key}");
+        s.assert_same_object(key, &data).await;
+    }
+    assert_eq!(s.ops(S3Op::CopyObject) + s.ops(S3Op::UploadPartCopy), 0);
+}
+
+#[tokio::test]
+async fn a_gzip_copy_is_a_gz_file_with_the_tags_metadata_and_its_own_name() {
+    let s = setup("gzip-headers").await;
+    let data = common::bytes_of(300_000, 5);
+    let etag = s
+        .direct
+        .put_object()
+        .bucket(&s.source_bucket)
+        .key("in/report.csv")
+        .content_type("text/csv")
+        .content_encoding("br")
+        .content_disposition("attachment; filename=\"report.csv\"")
+        .metadata("owner", "team-a")
+        .tagging("class=gold")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put the source")
+        .e_tag()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    let destination = s.destination("out/report.csv.gz");
+    copy_object(
+        &s.proxied,
+        s.source("in/report.csv", &etag),
+        &destination,
+        Box::new(s3_stream_lambda::transform::Gzip::default()),
+        &settings(CopyMode::Auto),
+        &CancellationToken::new(),
+        &CopyProgress::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", s3_stream_lambda::runtime::error_chain(&e)));
+    let head = common::head(&s.direct, &s.destination_bucket, &destination.key).await;
+    assert_eq!(head.content_type(), Some("application/gzip"));
+    assert_eq!(
+        head.content_encoding(),
+        None,
+        "a .gz file, not an encoded copy"
+    );
+    assert_eq!(
+        head.content_disposition(),
+        Some("attachment; filename=\"report.csv.gz\"")
+    );
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("owner"))
+            .map(String::as_str),
+        Some("team-a")
+    );
+    let tags = s
+        .direct
+        .get_object_tagging()
+        .bucket(&s.destination_bucket)
+        .key(&destination.key)
+        .send()
+        .await
+        .expect("get the copy's tags");
+    assert_eq!(tags.tag_set().len(), 1);
+    assert_eq!(tags.tag_set()[0].value(), "gold");
+    let gz = common::get(&s.direct, &s.destination_bucket, &destination.key).await;
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
+        .expect("a gzip file");
+    assert_eq!(common::sha256(&plain), common::sha256(&data));
 }

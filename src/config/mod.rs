@@ -317,6 +317,21 @@ impl Config {
             )?
             .map_or(DEFAULT_PART_COPY_CONCURRENCY, |n| n as usize),
         };
+        let copy_tags = match env
+            .get("COPY_TAGS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+            .as_deref()
+        {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(problem(
+                    "COPY_TAGS",
+                    format!("must be true or false, got {other:?}"),
+                ));
+            }
+        };
         if let Some(text) = env
             .get(crate::s3::FORCE_PATH_STYLE_ENV)
             .map(|v| v.trim())
@@ -345,6 +360,7 @@ impl Config {
                 },
                 mode,
                 server,
+                copy_tags,
                 ..CopySettings::default()
             },
             max_record_concurrency,
@@ -464,6 +480,10 @@ mod tests {
             (
                 vec![("DST_BUCKET", "dst"), ("COPY_MODE", "fast")],
                 "COPY_MODE",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("COPY_TAGS", "yes")],
+                "COPY_TAGS",
             ),
             (
                 vec![

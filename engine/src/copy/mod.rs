@@ -14,6 +14,7 @@
 //! ([`upload::condition`]).
 
 pub mod assembler;
+mod content_headers;
 pub mod error;
 pub mod failure_class;
 pub mod memory;
@@ -82,6 +83,9 @@ pub struct CopySettings {
     pub mode: CopyMode,
     /// Tunables of server-side copies.
     pub server: ServerCopySettings,
+    /// Carry the source's tags to the copy (`GetObjectTagging` for a copy
+    /// that rewrites the object, `TaggingDirective::Copy` for `CopyObject`).
+    pub copy_tags: bool,
     /// The memory a streamed copy reserves its plan from before it reads
     /// (shared by the copies of one invocation); `None` reserves nothing
     /// beyond `memory_budget`.
@@ -99,6 +103,7 @@ impl Default for CopySettings {
             read_retry: ReadRetryPolicy::default(),
             mode: CopyMode::default(),
             server: ServerCopySettings::default(),
+            copy_tags: true,
             memory_pool: None,
         }
     }

@@ -53,6 +53,11 @@ pub struct ObjectMetadata {
     pub expires: Option<String>,
     /// `x-amz-meta-*`.
     pub user: HashMap<String, String>,
+    /// `x-amz-tagging-count`: how many tags the source has (S3 leaves the
+    /// header out when it has none).
+    pub tag_count: Option<i32>,
+    /// The tags the destination gets (`k=v&…`, URL-encoded), once read.
+    pub tagging: Option<String>,
 }
 
 /// The [`ObjectMetadata`] a `HeadObject` or `GetObject` output carries in
@@ -68,6 +73,8 @@ macro_rules! metadata_of {
             cache_control: output.cache_control().map(str::to_owned),
             expires: output.expires_string().map(str::to_owned),
             user: output.metadata().cloned().unwrap_or_default(),
+            tag_count: output.tag_count(),
+            tagging: None,
         }
     }};
 }
@@ -353,6 +360,7 @@ mod backoff;
 mod content_range;
 mod range_reader;
 mod stall;
+pub(crate) mod tags;
 
 pub(crate) use backoff::{backoff, jitter};
 pub use range_reader::{

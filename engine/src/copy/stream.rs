@@ -6,10 +6,11 @@
 //! [`MultipartUpload::abort`]; any other exit (a panic, a dropped future) is
 //! caught by the upload's guard.
 
+use super::content_headers;
 use super::error::CopyError;
 use super::memory::{self, MemoryPlan};
 use super::report::{CopyReport, StreamedCounts};
-use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource};
+use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource, tags};
 use super::upload::condition::{Completion, WritePlan, write_newest};
 use super::upload::{self, Destination, MultipartUpload};
 use super::verify::Verify;
@@ -355,17 +356,22 @@ async fn pump(
                 Some(joined) => {
                     let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
                     if let Some(metadata) = block.metadata {
-                        pipeline.metadata = ObjectMetadata {
-                            content_type: transform
-                                .content_type()
-                                .map(str::to_owned)
-                                .or(metadata.content_type),
-                            content_encoding: transform
-                                .content_encoding()
-                                .map(str::to_owned)
-                                .or(metadata.content_encoding),
-                            ..metadata
-                        };
+                        let mut metadata = content_headers::for_output(
+                            metadata,
+                            transform,
+                            &pipeline.destination.key,
+                        );
+                        let carried = tags::carry(
+                            &client,
+                            resolved,
+                            &mut metadata,
+                            pipeline.settings.copy_tags,
+                        );
+                        tokio::select! {
+                            () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+                            carried = carried => carried?,
+                        }
+                        pipeline.metadata = metadata;
                     }
                     pipeline
                         .progress

@@ -12,7 +12,7 @@ use super::error::CopyError;
 use super::memory;
 use super::part_size::{self, PartSchedule};
 use super::report::{CopyReport, StreamedCounts};
-use super::source::{self, RangeReader, ReadCounters};
+use super::source::{self, RangeReader, ReadCounters, tags};
 use super::stream::StreamCopy;
 use super::upload::MultipartUpload;
 use super::upload::condition::Completion;
@@ -99,6 +99,12 @@ pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> 
         }
     };
     metadata.user.extend(write_plan.origin.clone());
+    if settings.copy_tags {
+        metadata.tagging = tokio::select! {
+            () = cancel.cancelled() => return Err(cancelled()),
+            tagging = tags::read(source_client, &resolved) => tagging?,
+        };
+    }
     let mut upload = MultipartUpload::create(
         client,
         destination,

@@ -9,7 +9,7 @@
 mod outcome;
 mod parts;
 pub mod plan;
-mod refusal;
+pub(crate) mod refusal;
 mod single;
 
 pub(crate) use outcome::{report, settle};

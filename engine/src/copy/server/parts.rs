@@ -1,14 +1,13 @@
 //! `UploadPartCopy` ranges in a guarded multipart upload: server-side copies above the part copy size.
 
-use super::refusal::{self, PreconditionOf, copy_error};
-use super::{COPY_SOURCE_KEY, PartCopyPlan, ServerCopy};
+use super::refusal::{PreconditionOf, copy_error};
+use super::{PartCopyPlan, ServerCopy};
 use crate::copy::error::CopyError;
-use crate::copy::failure_class::FailureClass;
-use crate::copy::source::{Pin, SourceSpec};
+use crate::copy::source::SourceSpec;
+use crate::copy::source::tags;
 use crate::copy::upload::condition::Completion;
 use crate::copy::upload::{Destination, MultipartUpload, UploadedPart, crc64_decode};
 use aws_sdk_s3::Client;
-use percent_encoding::utf8_percent_encode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,16 +24,18 @@ pub(super) async fn copy_parts(
     copy: &ServerCopy<'_>,
     plan: &PartCopyPlan,
 ) -> Result<Completion, CopyError> {
-    let tagging = tokio::select! {
-        () = copy.cancel.cancelled() => return Err(copy.cancelled()),
-        tagging = source_tagging(copy) => tagging?,
-    };
-    let mut upload = MultipartUpload::create_tagged(
+    let mut metadata = copy.destination_metadata();
+    if copy.settings.copy_tags {
+        metadata.tagging = tokio::select! {
+            () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+            tagging = tags::read(copy.source_client, copy.source) => tagging?,
+        };
+    }
+    let mut upload = MultipartUpload::create(
         copy.client,
         copy.destination,
-        &copy.destination_metadata(),
+        &metadata,
         &copy.settings.options,
-        tagging,
         Arc::clone(&copy.progress.bytes_written),
         copy.cancel,
     )
@@ -144,54 +145,4 @@ impl PartCopy {
             len,
         })
     }
-}
-
-/// The source's tags as `x-amz-tagging` carries them (`k=v&…`,
-/// URL-encoded), `None` when it has none.
-///
-/// # Cancellation
-///
-/// Dropping the future drops the request.
-async fn source_tagging(copy: &ServerCopy<'_>) -> Result<Option<String>, CopyError> {
-    let spec = &copy.source.spec;
-    let mut request = copy
-        .source_client
-        .get_object_tagging()
-        .bucket(&spec.bucket)
-        .key(&spec.key);
-    if let Pin::Version(version) = &copy.source.pin {
-        request = request.version_id(version);
-    }
-    let output = match request.send().await {
-        Ok(output) => output,
-        // A store without tagging has no tags to carry.
-        Err(error) if refusal::fallback_reason(&error).is_some() => {
-            tracing::warn!(
-                "s3://{}/{}: the store does not implement tagging: copying without tags",
-                spec.bucket,
-                spec.key
-            );
-            return Ok(None);
-        }
-        Err(error) => {
-            return Err(CopyError::SourceTags {
-                bucket: spec.bucket.clone(),
-                key: spec.key.clone(),
-                class: FailureClass::of_sdk(&error),
-                source: Box::new(error),
-            });
-        }
-    };
-    let encoded: Vec<String> = output
-        .tag_set()
-        .iter()
-        .map(|tag| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(tag.key(), COPY_SOURCE_KEY),
-                utf8_percent_encode(tag.value(), COPY_SOURCE_KEY)
-            )
-        })
-        .collect();
-    Ok((!encoded.is_empty()).then(|| encoded.join("&")))
 }

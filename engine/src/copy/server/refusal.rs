@@ -31,7 +31,7 @@ pub(super) enum PreconditionOf {
 /// that names the copy itself (e.g. a copy the store cannot make between
 /// these buckets). SSE-C, access denied and archived sources are refused
 /// for streaming too, so they are failures, not fallbacks.
-pub(super) fn fallback_reason<E>(error: &SdkError<E>) -> Option<String>
+pub(crate) fn fallback_reason<E>(error: &SdkError<E>) -> Option<String>
 where
     E: ProvideErrorMetadata,
 {

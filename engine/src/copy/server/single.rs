@@ -56,7 +56,11 @@ async fn send(
         .set_if_match(condition.if_match())
         .set_if_none_match(condition.if_none_match())
         .metadata_directive(MetadataDirective::Replace)
-        .tagging_directive(TaggingDirective::Copy)
+        .tagging_directive(if copy.settings.copy_tags {
+            TaggingDirective::Copy
+        } else {
+            TaggingDirective::Replace
+        })
         .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme);
     let request = with_metadata!(request, metadata, options).send();
     let output = tokio::select! {

@@ -119,6 +119,7 @@ macro_rules! with_metadata {
             .set_cache_control(metadata.cache_control.clone())
             .set_expires(expires)
             .set_metadata((!metadata.user.is_empty()).then(|| metadata.user.clone()))
+            .set_tagging(metadata.tagging.clone())
             .set_storage_class(options.storage_class.clone())
             .set_server_side_encryption(options.sse.clone())
             .set_ssekms_key_id(options.kms_key_id.clone())

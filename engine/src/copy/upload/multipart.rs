@@ -74,37 +74,10 @@ impl MultipartUpload {
         uploaded: Arc<AtomicU64>,
         cancel: &CancellationToken,
     ) -> Result<MultipartUpload, CopyError> {
-        Self::create_tagged(
-            client,
-            destination,
-            metadata,
-            options,
-            None,
-            uploaded,
-            cancel,
-        )
-        .await
-    }
-
-    /// [`MultipartUpload::create`] with the object's tags (`tagging`, URL-encoded).
-    ///
-    /// # Cancellation
-    ///
-    /// As [`MultipartUpload::create`].
-    pub async fn create_tagged(
-        client: &Client,
-        destination: &Destination,
-        metadata: &ObjectMetadata,
-        options: &UploadOptions,
-        tagging: Option<String>,
-        uploaded: Arc<AtomicU64>,
-        cancel: &CancellationToken,
-    ) -> Result<MultipartUpload, CopyError> {
         let create = client
             .create_multipart_upload()
             .bucket(&destination.bucket)
             .key(&destination.key)
-            .set_tagging(tagging)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .checksum_type(ChecksumType::FullObject);
         let request = with_metadata!(create, metadata, options).send();
