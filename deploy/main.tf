@@ -10,6 +10,18 @@ locals {
     consumer = local.consumer_bucket
   }
   sse = var.kms_key_arn == null ? {} : { SSE = "aws:kms", SSE_KMS_KEY_ID = var.kms_key_arn }
+  # Destinations the function writes: the consumer, and what Batch Operations jobs may choose.
+  destination_arns = concat(
+    [aws_s3_bucket.this["consumer"].arn],
+    [for b in var.allowed_dst_buckets : "arn:${data.aws_partition.current.partition}:s3:::${b}"],
+  )
+  manifest_bucket_arn = coalesce(var.batch_manifest_bucket_arn, aws_s3_bucket.this["consumer"].arn)
+  lists = { for k, v in {
+    ALLOWED_DST_BUCKETS     = var.allowed_dst_buckets
+    ALLOWED_DST_PREFIXES    = var.allowed_dst_prefixes
+    ALLOWED_TRANSFORMS      = var.allowed_transforms
+    ALLOWED_STORAGE_CLASSES = var.allowed_storage_classes
+  } : k => join(",", v) if length(v) > 0 }
   # Only the variables the user set reach the function; the rest keep its documented defaults.
   function_environment = merge(
     {
@@ -19,6 +31,8 @@ locals {
       # The consumer bucket is created in this provider's region: the
       # function never has to ask S3 where it is.
       DST_REGION = var.aws_region
+      # Events naming any other bucket are refused without a request.
+      SOURCE_BUCKETS = aws_s3_bucket.this["producer"].id
     },
     { for k, v in {
       PART_SIZE_MIB          = var.part_size_mib
@@ -30,7 +44,9 @@ locals {
       COPY_MODE              = var.copy_mode
       PART_COPY_SIZE_MIB     = var.part_copy_size_mib
       PART_COPY_CONCURRENCY  = var.part_copy_concurrency
+      COPY_TAGS              = var.copy_tags
     } : k => tostring(v) if v != null },
+    local.lists,
     local.sse,
   )
 }
@@ -86,6 +102,34 @@ resource "aws_s3_bucket_versioning" "this" {
   versioning_configuration {
     status = var.enable_versioning ? "Enabled" : "Suspended"
   }
+}
+
+data "aws_iam_policy_document" "tls_only" {
+  for_each = aws_s3_bucket.this
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [each.value.arn, "${each.value.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "tls_only" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+  policy   = data.aws_iam_policy_document.tls_only[each.key].json
+
+  depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
@@ -147,19 +191,26 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
+    sid = "ListProducer"
+    # So a missing source key is NoSuchKey (a permanent failure), not AccessDenied.
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.this["producer"].arn]
+  }
+
+  statement {
     sid = "WriteConsumer"
     # GetObject: the HeadObject of the destination that newest-wins reads
     # before its conditional write (which version a copy came from).
     # PutObjectTagging: copies carry the source's tags.
     actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = ["${aws_s3_bucket.this["consumer"].arn}/*"]
+    resources = [for arn in local.destination_arns : "${arn}/*"]
   }
 
   statement {
     sid = "ListConsumer"
     # So a destination key that does not exist yet is a 404, not a 403.
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.this["consumer"].arn]
+    resources = local.destination_arns
   }
 
   statement {
@@ -178,6 +229,15 @@ data "aws_iam_policy_document" "function" {
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.trigger == "sqs" ? [aws_sqs_queue.events[0].arn] : []
+    content {
+      sid       = "PollEvents"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [statement.value]
+    }
   }
 
   dynamic "statement" {
@@ -249,6 +309,7 @@ resource "aws_lambda_function_event_invoke_config" "copier" {
 # ---------------------------------------------------------------- trigger
 
 resource "aws_lambda_permission" "from_producer" {
+  count          = var.trigger == "s3" ? 1 : 0
   statement_id   = "AllowProducerBucket"
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.copier.function_name
@@ -260,12 +321,146 @@ resource "aws_lambda_permission" "from_producer" {
 resource "aws_s3_bucket_notification" "producer" {
   bucket = aws_s3_bucket.this["producer"].id
 
-  lambda_function {
-    lambda_function_arn = aws_lambda_function.copier.arn
-    events              = ["s3:ObjectCreated:*"]
-    filter_prefix       = var.filter_prefix
-    filter_suffix       = var.filter_suffix
+  dynamic "lambda_function" {
+    for_each = var.trigger == "s3" ? [aws_lambda_function.copier.arn] : []
+    content {
+      lambda_function_arn = lambda_function.value
+      events              = ["s3:ObjectCreated:*"]
+      filter_prefix       = var.filter_prefix
+      filter_suffix       = var.filter_suffix
+    }
   }
 
-  depends_on = [aws_lambda_permission.from_producer]
+  dynamic "queue" {
+    for_each = var.trigger == "sqs" ? [aws_sqs_queue.events[0].arn] : []
+    content {
+      queue_arn     = queue.value
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = var.filter_prefix
+      filter_suffix = var.filter_suffix
+    }
+  }
+
+  depends_on = [aws_lambda_permission.from_producer, aws_sqs_queue_policy.events]
+}
+
+# ---------------------------------------------------------------- sqs trigger (var.trigger = "sqs")
+
+resource "aws_sqs_queue" "events_dlq" {
+  count                     = var.trigger == "sqs" ? 1 : 0
+  name                      = "${var.env_name}-events-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+}
+
+resource "aws_sqs_queue" "events" {
+  count = var.trigger == "sqs" ? 1 : 0
+  name  = "${var.env_name}-events"
+  # AWS's advice for a Lambda-polled queue: six times the function's timeout,
+  # so a message is not delivered again while its copy still runs.
+  visibility_timeout_seconds = 6 * var.timeout
+  message_retention_seconds  = 1209600
+  sqs_managed_sse_enabled    = var.kms_key_arn == null ? true : null
+  kms_master_key_id          = var.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.events_dlq[0].arn
+    maxReceiveCount     = var.sqs_max_receive_count
+  })
+}
+
+data "aws_iam_policy_document" "events_queue" {
+  count = var.trigger == "sqs" ? 1 : 0
+
+  statement {
+    sid       = "ProducerNotifies"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events[0].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.this["producer"].arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  count     = var.trigger == "sqs" ? 1 : 0
+  queue_url = aws_sqs_queue.events[0].id
+  policy    = data.aws_iam_policy_document.events_queue[0].json
+}
+
+resource "aws_lambda_event_source_mapping" "events" {
+  count            = var.trigger == "sqs" ? 1 : 0
+  event_source_arn = aws_sqs_queue.events[0].arn
+  function_name    = aws_lambda_function.copier.arn
+  batch_size       = var.sqs_batch_size
+  # Only the messages whose copies failed return to the queue.
+  function_response_types            = ["ReportBatchItemFailures"]
+  maximum_batching_window_in_seconds = var.sqs_batch_size > 10 ? 1 : null
+}
+
+# ---------------------------------------------------------------- s3 batch operations (var.enable_batch_operations)
+
+data "aws_iam_policy_document" "batch_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batchoperations.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "batch_operations" {
+  count              = var.enable_batch_operations ? 1 : 0
+  name               = "${local.function_name}-batch-operations"
+  assume_role_policy = data.aws_iam_policy_document.batch_assume.json
+}
+
+data "aws_iam_policy_document" "batch_operations" {
+  statement {
+    sid       = "InvokeCopier"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.copier.arn]
+  }
+
+  statement {
+    sid       = "ReadManifest"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${local.manifest_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteReport"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.manifest_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "LocateManifestBucket"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [local.manifest_bucket_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "batch_operations" {
+  count  = var.enable_batch_operations ? 1 : 0
+  name   = "${local.function_name}-batch-operations"
+  role   = aws_iam_role.batch_operations[0].id
+  policy = data.aws_iam_policy_document.batch_operations.json
 }

@@ -27,3 +27,18 @@ output "partition" {
   description = "The AWS partition deployed to."
   value       = data.aws_partition.current.partition
 }
+
+output "events_queue_url" {
+  description = "With trigger = sqs: the queue the producer bucket notifies and the function polls."
+  value       = var.trigger == "sqs" ? aws_sqs_queue.events[0].url : null
+}
+
+output "events_dead_letter_queue_url" {
+  description = "With trigger = sqs: messages whose copies failed sqs_max_receive_count times."
+  value       = var.trigger == "sqs" ? aws_sqs_queue.events_dlq[0].url : null
+}
+
+output "batch_operations_role_arn" {
+  description = "With enable_batch_operations: the role to pass to `aws s3control create-job --role-arn`."
+  value       = var.enable_batch_operations ? aws_iam_role.batch_operations[0].arn : null
+}

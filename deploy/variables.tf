@@ -185,3 +185,67 @@ variable "part_copy_concurrency" {
   type        = number
   default     = null
 }
+
+variable "trigger" {
+  description = "How new objects reach the function: s3 (the bucket notifies the function) or sqs (the bucket notifies a queue the function polls, with partial-batch responses, a redrive policy and a dead-letter queue)."
+  type        = string
+  default     = "s3"
+  validation {
+    condition     = contains(["s3", "sqs"], var.trigger)
+    error_message = "trigger must be s3 or sqs."
+  }
+}
+
+variable "sqs_batch_size" {
+  description = "With trigger = sqs: messages per invocation (1-10000; above 10 needs a batching window)."
+  type        = number
+  default     = 10
+}
+
+variable "sqs_max_receive_count" {
+  description = "With trigger = sqs: deliveries of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "enable_batch_operations" {
+  description = "Create the role S3 Batch Operations assumes to invoke the function over a manifest (copying existing objects)."
+  type        = bool
+  default     = false
+}
+
+variable "batch_manifest_bucket_arn" {
+  description = "With enable_batch_operations: the bucket holding manifests and receiving completion reports (null: the consumer bucket)."
+  type        = string
+  default     = null
+}
+
+variable "copy_tags" {
+  description = "COPY_TAGS: carry the source's tags to the copy. Null keeps the default (true)."
+  type        = bool
+  default     = null
+}
+
+variable "allowed_dst_buckets" {
+  description = "ALLOWED_DST_BUCKETS: buckets a Batch Operations job may choose with userArguments.dstBucket (the function may write to them: they are added to its policy)."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_dst_prefixes" {
+  description = "ALLOWED_DST_PREFIXES: prefixes a Batch Operations job may choose with userArguments.dstPrefix."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_transforms" {
+  description = "ALLOWED_TRANSFORMS: transforms a Batch Operations job may choose with userArguments.transform."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_storage_classes" {
+  description = "ALLOWED_STORAGE_CLASSES: storage classes a Batch Operations job may choose with userArguments.storageClass."
+  type        = list(string)
+  default     = []
+}

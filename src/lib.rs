@@ -29,6 +29,7 @@ pub use s3_stream_engine::{copy, transform};
 pub mod allocator;
 pub mod cli;
 pub mod config;
+pub mod error_type;
 pub mod event;
 pub mod function;
 pub mod handler;

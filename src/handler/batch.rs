@@ -2,7 +2,8 @@
 
 use super::record::{Outcome, RecordResult};
 use crate::config::Config;
-use crate::copy::{CopyMode, FailureClass};
+use crate::copy::{CopyErrorType, CopyMode, FailureClass};
+use crate::error_type::FunctionErrorType;
 use aws_sdk_s3::types::StorageClass;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ pub const TREAT_MISSING_KEYS_AS: &str = "PermanentFailure";
 pub const MAX_RESULT_STRING_BYTES: usize = 512;
 
 /// The stable error type of a `userArguments` entry the operator did not allow.
-pub const ARGUMENT_ERROR_TYPE: &str = "Batch.ArgumentNotAllowed";
+pub const ARGUMENT_ERROR_TYPE: &str = FunctionErrorType::ArgumentNotAllowed.as_str();
 
 /// The `userArguments` keys a job may set, with the variable whose value
 /// each overrides.
@@ -158,7 +159,8 @@ pub fn task_result(task_id: String, record: &RecordResult) -> TaskResult {
         Outcome::Superseded => (
             ResultCode::TemporaryFailure,
             format!(
-                "Copy.Superseded: {}",
+                "{}: {}",
+                CopyErrorType::Superseded,
                 record.reason.as_deref().unwrap_or("the source changed")
             ),
         ),
@@ -169,7 +171,10 @@ pub fn task_result(task_id: String, record: &RecordResult) -> TaskResult {
             };
             let text = format!(
                 "{}: {}",
-                record.error_type.as_deref().unwrap_or("Copy.Failed"),
+                record
+                    .error_type
+                    .as_deref()
+                    .unwrap_or(FunctionErrorType::Failed.as_str()),
                 record.error.as_deref().unwrap_or("failed")
             );
             (code, text)

@@ -5,6 +5,7 @@ use crate::copy::{
     CopyError, CopyMethod, CopyOutcome, CopyProgress, CopySettings, Destination, FailureClass,
     MemoryPool, SourceSpec, copy_object,
 };
+use crate::error_type::FunctionErrorType;
 use crate::event::ObjectCreated;
 use crate::regions::RegionalClients;
 use serde::Serialize;
@@ -171,13 +172,13 @@ pub struct RecordContext<'a> {
 }
 
 /// The stable error type of a refused recursive copy.
-pub const RECURSION_ERROR_TYPE: &str = "Copy.Recursion";
+pub const RECURSION_ERROR_TYPE: &str = FunctionErrorType::Recursion.as_str();
 
 /// The stable error type of a destination key longer than S3 allows.
-pub const KEY_TOO_LONG_ERROR_TYPE: &str = "Copy.KeyTooLong";
+pub const KEY_TOO_LONG_ERROR_TYPE: &str = FunctionErrorType::KeyTooLong.as_str();
 
 /// The stable error type of a source bucket the allow-list refuses.
-pub const SOURCE_NOT_ALLOWED_ERROR_TYPE: &str = "Copy.SourceNotAllowed";
+pub const SOURCE_NOT_ALLOWED_ERROR_TYPE: &str = FunctionErrorType::SourceNotAllowed.as_str();
 
 /// Copies one object-created record.
 pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) -> RecordResult {
@@ -198,7 +199,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
             return RecordResult::failed(
                 &object.bucket,
                 &object.key,
-                "Runtime.InvalidConfiguration",
+                FunctionErrorType::InvalidConfiguration.as_str(),
                 FailureClass::Permanent,
                 "unknown transform",
             );

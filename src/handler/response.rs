@@ -1,11 +1,12 @@
 //! The invocation's response document, and the error posted when records failed.
 
 use super::record::{Outcome, RecordResult};
+use crate::error_type::FunctionErrorType;
 use crate::runtime::Diagnostic;
 use serde::Serialize;
 
 /// The error type when records failed for different reasons.
-pub const MIXED_FAILURE_ERROR_TYPE: &str = "Copy.Failed";
+pub const MIXED_FAILURE_ERROR_TYPE: &str = FunctionErrorType::Failed.as_str();
 
 /// Largest response document the function posts. Lambda refuses a response
 /// over 6 MB (6,291,456 bytes); one MiB less leaves room for what is not

@@ -1,5 +1,6 @@
 //! What can go wrong in a copy, each with a stable `errorType`.
 
+use super::error_type::CopyErrorType;
 use super::failure_class::FailureClass;
 use crate::transform::TransformError;
 
@@ -252,29 +253,33 @@ pub enum CopyError {
 impl CopyError {
     /// The stable `errorType` posted to Lambda (documented in the README).
     pub fn error_type(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> CopyErrorType {
+        use CopyErrorType as T;
         match self {
-            CopyError::SourceGone { .. } => "S3.NoSuchKey",
-            CopyError::Superseded { .. } => "Copy.Superseded",
-            CopyError::Source { .. } => "S3.GetObjectFailed",
-            CopyError::SourceArchived { .. } => "S3.ObjectArchived",
-            CopyError::SourceCustomerKey { .. } => "S3.SourceEncryptedWithCustomerKey",
-            CopyError::SourceTruncated { .. } => "S3.SourceTruncated",
-            CopyError::ReadExhausted { .. } => "S3.GetObjectFailed",
-            CopyError::WrongRange { .. } => "S3.SourceTruncated",
-            CopyError::DestinationBucketMissing { .. } => "S3.NoSuchBucket",
-            CopyError::Destination { .. } => "S3.UploadFailed",
-            CopyError::IncompleteResponse { .. } => "S3.UploadFailed",
-            CopyError::Transform(_) => "Transform.Failed",
-            CopyError::TooLarge { .. } => "Copy.ObjectTooLarge",
-            CopyError::MemoryTooSmall { .. } => "Copy.MemoryTooSmall",
-            CopyError::OutputTooLargeForMemory { .. } => "Copy.OutputTooLargeForMemory",
-            CopyError::Cancelled { .. } => "Copy.Timeout",
-            CopyError::ChecksumMismatch { .. } => "Copy.ChecksumMismatch",
-            CopyError::WriteConflict { .. } => "Copy.WriteConflict",
-            CopyError::ServerCopyRefused { .. } => "S3.CopyRefused",
-            CopyError::CopiedChecksumMismatch { .. } => "Copy.ChecksumMismatch",
-            CopyError::SourceTags { .. } => "S3.GetObjectTaggingFailed",
-            CopyError::Task(_) => "Copy.TaskFailed",
+            CopyError::SourceGone { .. } => T::NoSuchKey,
+            CopyError::Superseded { .. } => T::Superseded,
+            CopyError::Source { .. } | CopyError::ReadExhausted { .. } => T::GetObjectFailed,
+            CopyError::SourceArchived { .. } => T::ObjectArchived,
+            CopyError::SourceCustomerKey { .. } => T::SourceEncryptedWithCustomerKey,
+            CopyError::SourceTruncated { .. } | CopyError::WrongRange { .. } => T::SourceTruncated,
+            CopyError::DestinationBucketMissing { .. } => T::NoSuchBucket,
+            CopyError::Destination { .. } | CopyError::IncompleteResponse { .. } => T::UploadFailed,
+            CopyError::Transform(_) => T::TransformFailed,
+            CopyError::TooLarge { .. } => T::ObjectTooLarge,
+            CopyError::MemoryTooSmall { .. } => T::MemoryTooSmall,
+            CopyError::OutputTooLargeForMemory { .. } => T::OutputTooLargeForMemory,
+            CopyError::Cancelled { .. } => T::Timeout,
+            CopyError::ChecksumMismatch { .. } | CopyError::CopiedChecksumMismatch { .. } => {
+                T::ChecksumMismatch
+            }
+            CopyError::WriteConflict { .. } => T::WriteConflict,
+            CopyError::ServerCopyRefused { .. } => T::CopyRefused,
+            CopyError::SourceTags { .. } => T::GetObjectTaggingFailed,
+            CopyError::Task(_) => T::TaskFailed,
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod assembler;
 mod content_headers;
 pub mod error;
+pub mod error_type;
 pub mod failure_class;
 pub mod memory;
 pub mod memory_pool;
@@ -31,6 +32,7 @@ pub mod verify;
 
 pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
+pub use error_type::CopyErrorType;
 pub use failure_class::FailureClass;
 pub use memory::MemoryPlan;
 pub use memory_pool::MemoryPool;

@@ -102,7 +102,7 @@ pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> 
     if settings.copy_tags {
         metadata.tagging = tokio::select! {
             () = cancel.cancelled() => return Err(cancelled()),
-            tagging = tags::read(source_client, &resolved) => tagging?,
+            tagging = tags::read(source_client, resolved) => tagging?,
         };
     }
     let mut upload = MultipartUpload::create(
