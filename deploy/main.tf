@@ -45,6 +45,9 @@ locals {
       PART_COPY_SIZE_MIB     = var.part_copy_size_mib
       PART_COPY_CONCURRENCY  = var.part_copy_concurrency
       COPY_TAGS              = var.copy_tags
+      ACL                    = var.acl
+      EXPECTED_BUCKET_OWNER  = var.expected_bucket_owner
+      REQUEST_PAYER          = var.request_payer
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,

@@ -226,6 +226,24 @@ variable "copy_tags" {
   default     = null
 }
 
+variable "acl" {
+  description = "ACL: a canned ACL for every copy (e.g. bucket-owner-full-control for another account's bucket that uses ACLs). Null sets none."
+  type        = string
+  default     = null
+}
+
+variable "expected_bucket_owner" {
+  description = "EXPECTED_BUCKET_OWNER: the account that must own the destination bucket. Null checks nothing."
+  type        = string
+  default     = null
+}
+
+variable "request_payer" {
+  description = "REQUEST_PAYER: requester, to read requester-pays sources. Null sends no header."
+  type        = string
+  default     = null
+}
+
 variable "allowed_dst_buckets" {
   description = "ALLOWED_DST_BUCKETS: buckets a Batch Operations job may choose with userArguments.dstBucket (the function may write to them: they are added to its policy)."
   type        = list(string)

@@ -36,5 +36,6 @@ pub mod handler;
 pub mod https;
 pub mod logging;
 pub mod regions;
+pub mod requester_pays;
 pub mod runtime;
 pub mod s3;

@@ -289,3 +289,67 @@ async fn a_source_off_the_allow_list_is_refused_without_a_request_to_it() {
     );
     assert_eq!(object_count(&client, &destination).await, 0);
 }
+
+#[tokio::test]
+async fn cross_account_controls_reach_every_request_that_needs_them() {
+    use s3_stream_testkit::fault_proxy::S3Op;
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "xacct-src").await;
+    let destination = common::create_bucket(&client, "xacct-dst").await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start fault proxy");
+    let endpoint = proxy.endpoint();
+    let env = [
+        ("DST_BUCKET", destination.as_str()),
+        ("AWS_ENDPOINT_URL_S3", endpoint.as_str()),
+        ("ACL", "bucket-owner-full-control"),
+        // moto's account.
+        ("EXPECTED_BUCKET_OWNER", "123456789012"),
+        ("REQUEST_PAYER", "requester"),
+    ];
+    let server_side = function::start(&env).await;
+    // A pass-through rule per header counts the requests carrying it.
+    let checks = [
+        (Matcher::any().header("x-amz-request-payer"), None),
+        (
+            Matcher::s3(S3Op::CopyObject).header("x-amz-acl"),
+            Some(S3Op::CopyObject),
+        ),
+        (
+            Matcher::s3(S3Op::CopyObject).header("x-amz-expected-bucket-owner"),
+            Some(S3Op::CopyObject),
+        ),
+    ];
+    for (n, (matcher, op)) in checks.into_iter().enumerate() {
+        let key = format!("object-{n}.txt");
+        let etag = common::put(&client, &source, &key, b"cross-account".to_vec()).await;
+        proxy.clear_rules();
+        proxy.clear_log();
+        let rule = proxy.add_rule(Rule::new(matcher, Fault::Delay(std::time::Duration::ZERO)));
+        let post = server_side
+            .invoke(function::s3_event(&[(&source, &key, 13, &etag)]))
+            .await;
+        assert_eq!(post.kind, PostKind::Response, "{}", server_side.logs());
+        let expected = match op {
+            None => proxy.log().len(),
+            Some(op) => proxy.log().iter().filter(|e| e.op == op).count(),
+        };
+        assert!(expected > 0);
+        assert_eq!(proxy.hits(rule), expected, "check {n}");
+    }
+    drop(server_side);
+
+    let streamed = function::start(&[env.as_slice(), &[("TRANSFORM", "gzip")]].concat()).await;
+    let etag = common::put(&client, &source, "streamed.txt", b"streamed".to_vec()).await;
+    proxy.clear_rules();
+    let acl = proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::PutObject).header("x-amz-acl"),
+        Fault::Delay(std::time::Duration::ZERO),
+    ));
+    let post = streamed
+        .invoke(function::s3_event(&[(&source, "streamed.txt", 8, &etag)]))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", streamed.logs());
+    assert_eq!(proxy.hits(acl), 1, "the streamed PutObject carries the acl");
+}

@@ -9,7 +9,7 @@ use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZ
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::DEFAULT_SAFETY_MARGIN;
-use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -77,6 +77,9 @@ pub struct Config {
     pub dst_region: Option<String>,
     /// `SOURCE_BUCKETS` and the Batch Operations `ALLOWED_*` lists.
     pub allow: AllowLists,
+    /// `REQUEST_PAYER=requester`: every request accepts a requester-pays
+    /// bucket's charges.
+    pub requester_pays: bool,
 }
 
 pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -317,6 +320,45 @@ impl Config {
             )?
             .map_or(DEFAULT_PART_COPY_CONCURRENCY, |n| n as usize),
         };
+        let acl = match env.get("ACL").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => {
+                let known = ObjectCannedAcl::values();
+                if !known.contains(&text) {
+                    return Err(problem(
+                        "ACL",
+                        format!("must be one of {}, got {text:?}", known.join(", ")),
+                    ));
+                }
+                Some(ObjectCannedAcl::from(text))
+            }
+        };
+        let expected_bucket_owner = env
+            .get("EXPECTED_BUCKET_OWNER")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        if let Some(owner) = &expected_bucket_owner
+            && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(problem(
+                "EXPECTED_BUCKET_OWNER",
+                format!("must be a 12-digit aws account id, got {owner:?}"),
+            ));
+        }
+        let requester_pays = match env
+            .get("REQUEST_PAYER")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            None => false,
+            Some("requester") => true,
+            Some(other) => {
+                return Err(problem(
+                    "REQUEST_PAYER",
+                    format!("must be requester (or unset), got {other:?}"),
+                ));
+            }
+        };
         let copy_tags = match env
             .get("COPY_TAGS")
             .map(|v| v.trim().to_ascii_lowercase())
@@ -357,6 +399,8 @@ impl Config {
                     storage_class,
                     sse,
                     kms_key_id,
+                    acl,
+                    expected_bucket_owner,
                 },
                 mode,
                 server,
@@ -368,6 +412,7 @@ impl Config {
             deadline_margin,
             dst_region,
             allow: AllowLists::from_map(env)?,
+            requester_pays,
         })
     }
 }
@@ -484,6 +529,15 @@ mod tests {
             (
                 vec![("DST_BUCKET", "dst"), ("COPY_TAGS", "yes")],
                 "COPY_TAGS",
+            ),
+            (vec![("DST_BUCKET", "dst"), ("ACL", "everyone")], "ACL"),
+            (
+                vec![("DST_BUCKET", "dst"), ("EXPECTED_BUCKET_OWNER", "12345")],
+                "EXPECTED_BUCKET_OWNER",
+            ),
+            (
+                vec![("DST_BUCKET", "dst"), ("REQUEST_PAYER", "owner")],
+                "REQUEST_PAYER",
             ),
             (
                 vec![

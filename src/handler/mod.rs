@@ -29,6 +29,11 @@ pub struct CopyHandler {
 impl CopyHandler {
     /// A handler copying with `client` as `config` says.
     pub fn new(client: Client, config: Config) -> CopyHandler {
+        let client = if config.requester_pays {
+            crate::requester_pays::paying(&client)
+        } else {
+            client
+        };
         CopyHandler {
             clients: RegionalClients::new(client, config.dst_region.clone()),
             config: Arc::new(config),

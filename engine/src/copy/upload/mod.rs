@@ -6,7 +6,7 @@ use super::source::ObjectMetadata;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use tokio_util::sync::CancellationToken;
 
 pub mod abort;
@@ -30,6 +30,12 @@ pub struct UploadOptions {
     pub sse: Option<ServerSideEncryption>,
     /// The KMS key for `aws:kms`.
     pub kms_key_id: Option<String>,
+    /// A canned ACL for the copy (e.g. `bucket-owner-full-control` when
+    /// writing to another account's bucket that still uses ACLs).
+    pub acl: Option<ObjectCannedAcl>,
+    /// The account that must own the destination bucket: S3 refuses the
+    /// write (403) otherwise, so nothing lands in a bucket someone else took.
+    pub expected_bucket_owner: Option<String>,
 }
 
 /// What S3 reported for the written object.
@@ -123,6 +129,8 @@ macro_rules! with_metadata {
             .set_storage_class(options.storage_class.clone())
             .set_server_side_encryption(options.sse.clone())
             .set_ssekms_key_id(options.kms_key_id.clone())
+            .set_acl(options.acl.clone())
+            .set_expected_bucket_owner(options.expected_bucket_owner.clone())
     }};
 }
 
