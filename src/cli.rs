@@ -10,26 +10,43 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// `bootstrap --help`.
-pub const HELP: &str = "\
+/// `bootstrap --help`, without the transform list ([`help`] adds it).
+pub const USAGE: &str = "\
 bootstrap: stream S3 objects through a transform into another bucket
 
 USAGE:
     bootstrap                       serve as an AWS Lambda function (reads AWS_LAMBDA_RUNTIME_API)
     bootstrap invoke EVENT.json     run the handler once on an event file and print the response
                                     JSON; exit code 0 when every record succeeded, 1 otherwise
-    bootstrap copy s3://BUCKET/KEY s3://BUCKET/KEY [--transform NAME]
+    bootstrap copy s3://BUCKET/KEY s3://BUCKET/KEY [--transform NAME[,NAME...]]
                                     one streaming copy; progress on a terminal, report JSON on stdout
     bootstrap --help | --version
 
 CONFIGURATION (environment; see README):
     DST_BUCKET (required for serve/invoke), DST_PREFIX, TRANSFORM, PART_SIZE_MIB,
     UPLOAD_CONCURRENCY, READ_AHEAD, MAX_RECORD_CONCURRENCY, DEADLINE_MARGIN_MS,
-    STORAGE_CLASS, SSE, SSE_KMS_KEY_ID, S3_FORCE_PATH_STYLE,
+    STORAGE_CLASS, SSE, SSE_KMS_KEY_ID, GZIP_LEVEL, GZIP_MEMBERS, ZSTD_LEVEL,
+    COMPRESSION_WORKERS, S3_FORCE_PATH_STYLE,
     AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION and credentials as for any AWS SDK
-
-TRANSFORMS: identity (default), gzip (compress to KEY.gz)
 ";
+
+/// The whole `--help` text: [`USAGE`] and every built-in transform, from the registry.
+pub fn help() -> String {
+    let width = crate::transform::BUILTINS
+        .iter()
+        .map(|builtin| builtin.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text =
+        format!("{USAGE}\nTRANSFORMS (TRANSFORM=NAME, or NAME,NAME,... applied in order):\n");
+    for builtin in crate::transform::BUILTINS {
+        text.push_str(&format!(
+            "    {:width$}  {}\n",
+            builtin.name, builtin.summary
+        ));
+    }
+    text
+}
 
 /// Exit code of a usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
@@ -41,7 +58,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("bootstrap: {message}\n\n{HELP}");
+    eprintln!("bootstrap: {message}\n\n{}", help());
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -50,7 +67,7 @@ pub async fn main(args: Vec<String>) -> ExitCode {
     match args.first().map(String::as_str) {
         None => crate::function::serve().await,
         Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
+            print!("{}", help());
             ExitCode::SUCCESS
         }
         Some("-V" | "--version") => {
@@ -161,7 +178,9 @@ async fn copy(args: &[String]) -> ExitCode {
         Ok(config) => config,
         Err(error) => return usage_error(&error.to_string()),
     };
-    let Some(transform) = crate::transform::by_name(&config.transform) else {
+    let Some(transform) =
+        crate::transform::by_name_with(&config.transform, &config.transform_options)
+    else {
         return usage_error("unknown transform");
     };
     let client = crate::s3::client_from_env().await;

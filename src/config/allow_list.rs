@@ -85,7 +85,7 @@ impl AllowLists {
             "ALLOWED_TRANSFORMS",
             &lists.transforms,
             |name| crate::transform::by_name(name).is_some(),
-            &format!("transforms ({})", crate::transform::NAMES.join(", ")),
+            &format!("transforms ({})", crate::transform::names().join(", ")),
         )?;
         check(
             "ALLOWED_STORAGE_CLASSES",

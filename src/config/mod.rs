@@ -9,6 +9,7 @@ use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZ
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::DEFAULT_SAFETY_MARGIN;
+use crate::transform::{GzipMembers, TransformOptions};
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,6 +43,14 @@ pub const MAX_CONCURRENCY: usize = 64;
 /// open thousands.
 pub const MAX_PART_COPY_CONCURRENCY: usize = 256;
 
+/// Function memory per vCPU Lambda gives (1,769 MB is one full vCPU): the
+/// visible CPU count does not follow the function's share, so compression
+/// workers are sized from the memory instead.
+pub const MEMORY_MIB_PER_VCPU: u64 = 1769;
+
+/// Most compression workers: Lambda's largest function (10,240 MB) gets six vCPUs.
+pub const MAX_COMPRESSION_WORKERS: usize = 6;
+
 /// Longest `DST_PREFIX`: half of S3's 1,024-byte key, so the source key keeps the rest.
 pub const MAX_PREFIX_BYTES: usize = 512;
 
@@ -62,8 +71,10 @@ pub struct Config {
     pub dst_bucket: String,
     /// `DST_PREFIX`: prepended to every destination key.
     pub dst_prefix: String,
-    /// `TRANSFORM`: the transform's name.
+    /// `TRANSFORM`: the transform's name (or names, comma-separated).
     pub transform: String,
+    /// `GZIP_LEVEL`, `GZIP_MEMBERS`, `ZSTD_LEVEL`, `COMPRESSION_WORKERS`.
+    pub transform_options: TransformOptions,
     /// Part size, concurrency and destination options of each copy.
     pub copy: CopySettings,
     /// `MAX_RECORD_CONCURRENCY`: records copied at once.
@@ -137,6 +148,44 @@ fn default_record_concurrency(memory_mib: u64) -> usize {
         .clamp(MIN_DEFAULT_RECORD_CONCURRENCY, MAX_CONCURRENCY)
 }
 
+/// Compression workers when `COMPRESSION_WORKERS` is unset: one per vCPU
+/// the function's memory buys in Lambda, else the cores this machine has.
+fn default_workers(lambda_memory: Option<u64>) -> usize {
+    match lambda_memory {
+        Some(mib) => (mib.div_ceil(MEMORY_MIB_PER_VCPU) as usize).clamp(1, MAX_COMPRESSION_WORKERS),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// `GZIP_LEVEL`, `GZIP_MEMBERS`, `ZSTD_LEVEL`, `COMPRESSION_WORKERS`.
+fn transform_options(
+    env: &HashMap<String, String>,
+    lambda_memory: Option<u64>,
+) -> Result<TransformOptions, ConfigError> {
+    let defaults = TransformOptions::default();
+    let gzip_members = match env
+        .get("GZIP_MEMBERS")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None | Some("parallel") => GzipMembers::Parallel,
+        Some("single") => GzipMembers::Single,
+        Some(other) => {
+            return Err(problem(
+                "GZIP_MEMBERS",
+                format!("must be parallel or single, got {other:?}"),
+            ));
+        }
+    };
+    Ok(TransformOptions {
+        gzip_level: number(env, "GZIP_LEVEL", 1..=9)?.map_or(defaults.gzip_level, |n| n as u32),
+        gzip_members,
+        zstd_level: number(env, "ZSTD_LEVEL", 1..=19)?.map_or(defaults.zstd_level, |n| n as i32),
+        workers: number(env, "COMPRESSION_WORKERS", 1..=64)?
+            .map_or_else(|| default_workers(lambda_memory), |n| n as usize),
+    })
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -173,20 +222,21 @@ impl Config {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "identity".to_owned());
-        if crate::transform::by_name(&transform).is_none() {
+        let lambda_memory = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?;
+        let memory_mib = lambda_memory.unwrap_or(DEFAULT_MEMORY_MIB);
+        let transform_options = transform_options(env, lambda_memory)?;
+        let Some(built) = crate::transform::by_name_with(&transform, &transform_options) else {
             return Err(problem(
                 "TRANSFORM",
                 format!(
-                    "must be one of {}, got {transform:?}",
-                    crate::transform::NAMES.join(", ")
+                    "must be one of {} (or several, comma-separated, applied in order), got {transform:?}",
+                    crate::transform::names().join(", ")
                 ),
             ));
-        }
-        let memory_mib = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?
-            .unwrap_or(DEFAULT_MEMORY_MIB);
+        };
+        let window = built.window();
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
-        let output_known = crate::transform::by_name(&transform)
-            .is_some_and(|transform| transform.preserves_length());
+        let output_known = built.preserves_length();
         let part_size = match number(
             env,
             "PART_SIZE_MIB",
@@ -210,7 +260,18 @@ impl Config {
             // The default, shrunk (not below S3's minimum) where memory is small.
             None => DEFAULT_PART_SIZE.min(largest_part(buffer_budget, output_known)),
         };
-        if minimum_budget(part_size, output_known) > buffer_budget {
+        if minimum_budget(part_size, output_known) + window > buffer_budget {
+            if window > 0 {
+                return Err(problem(
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    format!(
+                        "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs: {} MiB of parts and its {} MiB window",
+                        buffer_budget / MIB,
+                        minimum_budget(part_size, output_known) / MIB,
+                        window.div_ceil(MIB)
+                    ),
+                ));
+            }
             return Err(problem(
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 format!(
@@ -390,6 +451,7 @@ impl Config {
             dst_bucket,
             dst_prefix,
             transform,
+            transform_options,
             copy: CopySettings {
                 part_size,
                 upload_concurrency,

@@ -193,20 +193,24 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
             refusal,
         );
     }
-    let transform = match crate::transform::by_name(&config.transform) {
-        Some(transform) => transform,
-        None => {
-            return RecordResult::failed(
-                &object.bucket,
-                &object.key,
-                FunctionErrorType::InvalidConfiguration.as_str(),
-                FailureClass::Permanent,
-                "unknown transform",
-            );
-        }
-    };
-    let suffix = transform.key_suffix().to_owned();
-    let destination_key = format!("{}{}{}", config.dst_prefix, object.key, suffix);
+    let transform =
+        match crate::transform::by_name_with(&config.transform, &config.transform_options) {
+            Some(transform) => transform,
+            None => {
+                return RecordResult::failed(
+                    &object.bucket,
+                    &object.key,
+                    FunctionErrorType::InvalidConfiguration.as_str(),
+                    FailureClass::Permanent,
+                    "unknown transform",
+                );
+            }
+        };
+    let destination_key = format!(
+        "{}{}",
+        config.dst_prefix,
+        transform.destination_key(&object.key)
+    );
     if object.bucket == config.dst_bucket {
         if destination_key == object.key {
             let message = format!(
@@ -221,7 +225,11 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 message,
             );
         }
-        if object.key.starts_with(&config.dst_prefix) && object.key.ends_with(&suffix) {
+        if object
+            .key
+            .strip_prefix(&config.dst_prefix)
+            .is_some_and(|rest| transform.is_output_key(rest))
+        {
             return RecordResult::skipped(
                 &object.bucket,
                 &object.key,

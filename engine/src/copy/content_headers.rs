@@ -41,8 +41,7 @@ pub(crate) fn for_output(
         .unwrap_or(destination_key);
     ObjectMetadata {
         content_type: transform
-            .content_type()
-            .map(str::to_owned)
+            .content_type_for(destination_key)
             .or(source.content_type),
         content_encoding: transform.content_encoding().map(str::to_owned),
         content_disposition: source

@@ -17,6 +17,7 @@ use super::verify::Verify;
 use super::{CopyProgress, CopySettings, Part, PartAssembler, part_size};
 use crate::transform::Transform;
 use aws_sdk_s3::Client;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -246,14 +247,16 @@ pub(crate) async fn copy(
             limit: part_size::MAX_OBJECT_SIZE,
         });
     }
+    // The transform's own window counts against the copy's budget, never beside it.
+    let window = transform.window();
     let plan = memory::plan(
         settings,
         Some(resolved.size),
         output_known,
-        settings.memory_budget,
+        settings.memory_budget.saturating_sub(window),
     )?;
     let _reserved = match &settings.memory_pool {
-        Some(pool) => Some(pool.reserve(plan.reservation, cancel).await?),
+        Some(pool) => Some(pool.reserve(plan.reservation + window, cancel).await?),
         None => None,
     };
     let schedule = plan.schedule;
@@ -275,7 +278,7 @@ pub(crate) async fn copy(
         write_plan,
     };
     let reads = Arc::new(ReadCounters::default());
-    let result = pump(&mut pipeline, resolved, &plan, transform.as_mut(), &reads).await;
+    let result = pump(&mut pipeline, resolved, &plan, &mut transform, &reads).await;
     let verified = pipeline.verify.word().to_owned();
     let completion = match result {
         Ok(()) => pipeline.finish().await?,
@@ -306,13 +309,52 @@ pub(crate) async fn copy(
 }
 
 /// Reads, transforms and dispatches until the input ends or something fails.
+/// Pushes `input` through `transform` (or finishes it, for `None`), on a
+/// blocking thread when the transform is CPU-heavy so the async workers keep
+/// driving the GETs and uploads.
+///
+/// # Cancellation
+///
+/// A push on a blocking thread runs to its end (one block's work) even when
+/// the future is dropped; the transform is then lost with the copy.
+async fn run_transform(
+    transform: &mut Box<dyn Transform>,
+    input: Option<Bytes>,
+    output: &mut Vec<Bytes>,
+) -> Result<(), CopyError> {
+    let step = |transform: &mut dyn Transform, output: &mut Vec<Bytes>, input: Option<Bytes>| {
+        match input {
+            Some(input) => transform.push(input, output),
+            None => transform.finish(output),
+        }
+    };
+    if !transform.is_cpu_heavy() {
+        return Ok(step(transform.as_mut(), output, input)?);
+    }
+    let mut moved = std::mem::replace(transform, Box::new(crate::transform::Identity));
+    let mut out = std::mem::take(output);
+    let (moved, out, result) = tokio::task::spawn_blocking(move || {
+        let result = step(moved.as_mut(), &mut out, input);
+        (moved, out, result)
+    })
+    .await
+    .map_err(|e| CopyError::Task(format!("the transform's thread failed: {e}")))?;
+    *transform = moved;
+    *output = out;
+    Ok(result?)
+}
+
 async fn pump(
     pipeline: &mut Pipeline<'_>,
     resolved: &ResolvedSource,
     plan: &MemoryPlan,
-    transform: &mut dyn Transform,
+    transform: &mut Box<dyn Transform>,
     counters: &Arc<ReadCounters>,
 ) -> Result<(), CopyError> {
+    let max_push = transform.max_push();
+    // The rest of the current block, not yet pushed (a transform that
+    // expands takes it in pieces of `max_push`, each drained before the next).
+    let mut unpushed = Bytes::new();
     let schedule = plan.schedule;
     let known_output = transform.preserves_length().then_some(resolved.size);
     let client = pipeline.source_client.clone();
@@ -348,6 +390,17 @@ async fn pump(
             _ => Some(pipeline.permit(next).await?),
         };
         while assembler.ready_len() == 0 && !ended {
+            if !unpushed.is_empty() {
+                let piece = match max_push {
+                    Some(max) if unpushed.len() > max => unpushed.split_to(max),
+                    _ => std::mem::take(&mut unpushed),
+                };
+                run_transform(transform, Some(piece), &mut output).await?;
+                for chunk in output.drain(..) {
+                    assembler.push(chunk);
+                }
+                continue;
+            }
             let next = tokio::select! {
                 () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
                 next = reads.next() => next,
@@ -358,7 +411,7 @@ async fn pump(
                     if let Some(metadata) = block.metadata {
                         let mut metadata = content_headers::for_output(
                             metadata,
-                            transform,
+                            transform.as_ref(),
                             &pipeline.destination.key,
                         );
                         let carried = tags::carry(
@@ -377,10 +430,10 @@ async fn pump(
                         .progress
                         .bytes_read
                         .fetch_add(block.data.len() as u64, Ordering::Relaxed);
-                    transform.push(block.data, &mut output)?;
+                    unpushed = block.data;
                 }
                 None => {
-                    transform.finish(&mut output)?;
+                    run_transform(transform, None, &mut output).await?;
                     ended = true;
                 }
             }

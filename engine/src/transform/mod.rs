@@ -1,13 +1,34 @@
 //! Streaming transforms: push chunks in, take chunks out, flush at the end.
 //!
 //! The copy engine feeds every byte of the source through one [`Transform`].
-//! Implement it for your own business logic and register it in [`by_name`].
+//! Implement it for your own business logic and build it into `bootstrap`
+//! with a [`Builtin`] entry (see `examples/uniform_requests.rs`); the
+//! built-ins are in [`BUILTINS`], the one table that `TRANSFORM` validation,
+//! [`by_name`], the CLI help and the README list come from. A comma-separated
+//! `TRANSFORM` (`gunzip,gzip`) chains transforms ([`Chain`]).
+//!
+//! # Layout
+//!
+//! - `registry`: [`BUILTINS`], [`by_name`], [`TransformOptions`];
+//! - `chain`: [`Chain`], transforms in sequence;
+//! - `identity`, `gzip` (parallel members), `gunzip`, `zstd` (`zstd` / `unzstd`);
+//! - `content_type`: the type a decompressed key's extension names.
 
+mod chain;
+mod content_type;
+mod gunzip;
 mod gzip;
 mod identity;
+mod registry;
+mod zstd;
 
-pub use gzip::Gzip;
+pub use chain::Chain;
+pub use content_type::type_of_key;
+pub use gunzip::Gunzip;
+pub use gzip::{GZIP_LEVEL, Gzip, GzipMembers};
 pub use identity::Identity;
+pub use registry::{BUILTINS, Builtin, TransformOptions, by_name, by_name_with, names};
+pub use zstd::{Unzstd, ZSTD_LEVEL, Zstd};
 
 use bytes::Bytes;
 
@@ -17,7 +38,7 @@ use bytes::Bytes;
 pub struct TransformError {
     /// The transform's name.
     pub name: &'static str,
-    /// What went wrong.
+    /// What went wrong, naming the position in its input where it can.
     pub message: String,
 }
 
@@ -25,6 +46,8 @@ pub struct TransformError {
 ///
 /// `push` may emit zero or more chunks per input chunk; `finish` emits what is
 /// left. Emitting the input `Bytes` itself (as [`Identity`] does) costs no copy.
+/// Memory is the transform's own documented window ([`Transform::window`]),
+/// which the copy reserves from its budget, never the object's size.
 pub trait Transform: Send {
     /// The name users select it by (`TRANSFORM`, `--transform`).
     fn name(&self) -> &'static str;
@@ -52,6 +75,14 @@ pub trait Transform: Send {
         None
     }
 
+    /// The destination's `Content-Type` for an output written at
+    /// `destination_key` (a decompressor names the type the key's extension
+    /// says); by default [`Transform::content_type`].
+    fn content_type_for(&self, destination_key: &str) -> Option<String> {
+        let _ = destination_key;
+        self.content_type().map(str::to_owned)
+    }
+
     /// The destination's `Content-Encoding`, when the transform changes it.
     fn content_encoding(&self) -> Option<&str> {
         None
@@ -61,16 +92,36 @@ pub trait Transform: Send {
     fn key_suffix(&self) -> &str {
         ""
     }
-}
 
-/// The names [`by_name`] knows.
-pub const NAMES: &[&str] = &["identity", "gzip"];
+    /// The destination key of the source key `key`: by default `key` plus
+    /// [`Transform::key_suffix`]; a decompressor drops its suffix instead.
+    fn destination_key(&self, key: &str) -> String {
+        format!("{key}{}", self.key_suffix())
+    }
 
-/// Builds the transform called `name`, or `None` when there is none.
-pub fn by_name(name: &str) -> Option<Box<dyn Transform>> {
-    match name {
-        "identity" => Some(Box::new(Identity)),
-        "gzip" => Some(Box::new(Gzip::default())),
-        _ => None,
+    /// True when `key` looks like this transform's output of some source
+    /// key (the recursion guard skips such keys in the source bucket).
+    fn is_output_key(&self, key: &str) -> bool {
+        key.ends_with(self.key_suffix())
+    }
+
+    /// The largest input a single `push` may take, when output can grow
+    /// beyond the input (a decompressor): the engine cuts longer chunks, so
+    /// one push never emits more than [`Transform::window`].
+    fn max_push(&self) -> Option<usize> {
+        None
+    }
+
+    /// Bytes the transform may hold beyond its input and output chunks
+    /// (buffers, compression workers' state, the output of one push). The
+    /// copy reserves them from its memory budget before it starts.
+    fn window(&self) -> u64 {
+        0
+    }
+
+    /// True when `push` is CPU-heavy (compression): the engine runs it on a
+    /// blocking thread, off the async workers that drive the GETs and uploads.
+    fn is_cpu_heavy(&self) -> bool {
+        false
     }
 }

@@ -1,0 +1,117 @@
+//! Transforms in sequence (`TRANSFORM=gunzip,gzip`): each stage's output is the next one's input.
+
+use super::{Transform, TransformError};
+use bytes::Bytes;
+
+/// Runs its stages in order on every chunk.
+pub struct Chain {
+    stages: Vec<Box<dyn Transform>>,
+}
+
+impl Chain {
+    /// A chain of `stages`, first to last.
+    pub fn new(stages: Vec<Box<dyn Transform>>) -> Chain {
+        Chain { stages }
+    }
+
+    /// Feeds `input` through the stages from `first` on, cutting each
+    /// stage's input to its [`Transform::max_push`].
+    fn run(
+        &mut self,
+        first: usize,
+        input: Vec<Bytes>,
+        output: &mut Vec<Bytes>,
+    ) -> Result<(), TransformError> {
+        let mut chunks = input;
+        for stage in &mut self.stages[first..] {
+            let mut next = Vec::new();
+            for chunk in chunks {
+                match stage.max_push() {
+                    Some(max) if chunk.len() > max => {
+                        let mut rest = chunk;
+                        while !rest.is_empty() {
+                            let piece = rest.split_to(max.min(rest.len()));
+                            stage.push(piece, &mut next)?;
+                        }
+                    }
+                    _ => stage.push(chunk, &mut next)?,
+                }
+            }
+            chunks = next;
+        }
+        output.extend(chunks);
+        Ok(())
+    }
+}
+
+impl Transform for Chain {
+    fn name(&self) -> &'static str {
+        "chain"
+    }
+
+    fn push(&mut self, input: Bytes, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        self.run(0, vec![input], output)
+    }
+
+    fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        for index in 0..self.stages.len() {
+            let mut flushed = Vec::new();
+            self.stages[index].finish(&mut flushed)?;
+            self.run(index + 1, flushed, output)?;
+        }
+        Ok(())
+    }
+
+    fn preserves_length(&self) -> bool {
+        self.stages.iter().all(|stage| stage.preserves_length())
+    }
+
+    fn is_identity(&self) -> bool {
+        self.stages.iter().all(|stage| stage.is_identity())
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|stage| stage.content_type())
+    }
+
+    fn content_type_for(&self, destination_key: &str) -> Option<String> {
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|stage| stage.content_type_for(destination_key))
+    }
+
+    fn content_encoding(&self) -> Option<&str> {
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|stage| stage.content_encoding())
+    }
+
+    fn destination_key(&self, key: &str) -> String {
+        self.stages
+            .iter()
+            .fold(key.to_owned(), |key, stage| stage.destination_key(&key))
+    }
+
+    fn is_output_key(&self, key: &str) -> bool {
+        self.stages
+            .last()
+            .is_some_and(|stage| stage.is_output_key(key))
+    }
+
+    fn max_push(&self) -> Option<usize> {
+        self.stages.first().and_then(|stage| stage.max_push())
+    }
+
+    fn window(&self) -> u64 {
+        self.stages.iter().map(|stage| stage.window()).sum()
+    }
+
+    fn is_cpu_heavy(&self) -> bool {
+        self.stages.iter().any(|stage| stage.is_cpu_heavy())
+    }
+}
