@@ -3,6 +3,9 @@
 # against glibc 2.34 (Amazon Linux 2023) and verified, zipped reproducibly.
 #   ./build.sh                 x86_64 (and arm64 when that Rust target is installed)
 #   ARCHS="x86_64" ./build.sh  only the named architectures (x86_64, arm64)
+#   EXAMPLE=uniform_requests ./build.sh
+#                              a bootstrap of your own (examples/NAME.rs, with
+#                              your transforms registered) instead of the product's
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -61,8 +64,13 @@ PY
 ensure_zigbuild
 for arch in ${ARCHS:-$(default_archs)}; do
   target=$(rust_target "$arch")
-  cargo zigbuild --profile lambda --locked --bin bootstrap --target "$target.$GLIBC_MAX"
-  binary="$CARGO_TARGET_DIR/$target/lambda/bootstrap"
+  if [ -n "${EXAMPLE:-}" ]; then
+    cargo zigbuild --profile lambda --locked --example "$EXAMPLE" --target "$target.$GLIBC_MAX"
+    binary="$CARGO_TARGET_DIR/$target/lambda/examples/$EXAMPLE"
+  else
+    cargo zigbuild --profile lambda --locked --bin bootstrap --target "$target.$GLIBC_MAX"
+    binary="$CARGO_TARGET_DIR/$target/lambda/bootstrap"
+  fi
   check_glibc "$binary"
   archive=lambda.zip
   [ "$arch" = x86_64 ] || archive="lambda-$arch.zip"

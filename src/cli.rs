@@ -32,14 +32,13 @@ CONFIGURATION (environment; see README):
 
 /// The whole `--help` text: [`USAGE`] and every built-in transform, from the registry.
 pub fn help() -> String {
-    let width = crate::transform::BUILTINS
-        .iter()
+    let width = crate::transform::all()
         .map(|builtin| builtin.name.len())
         .max()
         .unwrap_or(0);
     let mut text =
         format!("{USAGE}\nTRANSFORMS (TRANSFORM=NAME, or NAME,NAME,... applied in order):\n");
-    for builtin in crate::transform::BUILTINS {
+    for builtin in crate::transform::all() {
         text.push_str(&format!(
             "    {:width$}  {}\n",
             builtin.name, builtin.summary
@@ -261,5 +260,30 @@ mod tests {
         );
         assert_eq!(parse_s3_url("s3://b/"), None);
         assert_eq!(parse_s3_url("http://b/k"), None);
+    }
+
+    #[test]
+    fn help_and_the_readme_list_every_builtin_transform_and_no_other() {
+        let text = help();
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Transforms\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("the README has a Transforms section");
+        let listed: Vec<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .collect();
+        let names = crate::transform::names();
+        assert_eq!(listed, names, "README transform table vs BUILTINS");
+        for builtin in crate::transform::BUILTINS {
+            assert!(
+                text.contains(&format!("    {}", builtin.name)) && text.contains(builtin.summary),
+                "{} missing from --help",
+                builtin.name
+            );
+        }
     }
 }

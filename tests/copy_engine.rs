@@ -414,7 +414,8 @@ async fn gzip_output_of_unknown_length_round_trips() {
         let compressed = common::get(&b.client, &b.destination, key).await;
         assert_eq!(report.bytes_written, compressed.len() as u64);
         let mut decoded = Vec::new();
-        flate2::read::GzDecoder::new(&compressed[..])
+        // Concatenated members (one per MiB): a multi-member reader.
+        flate2::read::MultiGzDecoder::new(&compressed[..])
             .read_to_end(&mut decoded)
             .unwrap();
         assert_eq!(common::sha256(&decoded), common::sha256(&data), "{key}");

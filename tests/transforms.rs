@@ -18,7 +18,7 @@ fn text(len: usize) -> Vec<u8> {
             format!(
                 "{{\"request\":{i},\"path\":\"/api/v1/items/{}\",\"status\":{},\"ms\":{}}}\n",
                 i * 7919 % 100_003,
-                if i % 13 == 0 { 500 } else { 200 },
+                if i.is_multiple_of(13) { 500 } else { 200 },
                 i % 977
             )
             .as_bytes(),

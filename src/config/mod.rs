@@ -237,13 +237,15 @@ impl Config {
         let window = built.window();
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
         let output_known = built.preserves_length();
+        // The transform's window comes out of the same budget as the parts.
+        let part_budget = buffer_budget.saturating_sub(window);
         let part_size = match number(
             env,
             "PART_SIZE_MIB",
             MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
         )? {
             Some(mib) => {
-                let needed = minimum_budget(mib * MIB, output_known);
+                let needed = minimum_budget(mib * MIB, output_known) + window;
                 if needed > buffer_budget {
                     return Err(problem(
                         "PART_SIZE_MIB",
@@ -251,14 +253,14 @@ impl Config {
                             "of {mib} needs {} MiB of copy buffers with TRANSFORM={transform}, but a {memory_mib} MB function buffers at most {} MiB: use at most {} or more memory",
                             needed / MIB,
                             buffer_budget / MIB,
-                            largest_part(buffer_budget, output_known) / MIB
+                            largest_part(part_budget, output_known) / MIB
                         ),
                     ));
                 }
                 mib * MIB
             }
             // The default, shrunk (not below S3's minimum) where memory is small.
-            None => DEFAULT_PART_SIZE.min(largest_part(buffer_budget, output_known)),
+            None => DEFAULT_PART_SIZE.min(largest_part(part_budget, output_known)),
         };
         if minimum_budget(part_size, output_known) + window > buffer_budget {
             if window > 0 {
@@ -540,7 +542,10 @@ mod tests {
         let gzip = at_512(&[("PART_SIZE_MIB", "21"), ("TRANSFORM", "gzip")]).unwrap_err();
         assert_eq!(gzip.variable, "PART_SIZE_MIB");
         assert!(at_512(&[("PART_SIZE_MIB", "21")]).is_ok());
-        assert!(at_512(&[("PART_SIZE_MIB", "16"), ("TRANSFORM", "gzip")]).is_ok());
+        // gzip's 2 MiB window (one worker at 512 MB) comes out of the budget.
+        let gzip = at_512(&[("PART_SIZE_MIB", "16"), ("TRANSFORM", "gzip")]).unwrap_err();
+        assert!(gzip.problem.contains("use at most 15"), "{gzip}");
+        assert!(at_512(&[("PART_SIZE_MIB", "15"), ("TRANSFORM", "gzip")]).is_ok());
         let tiny = Config::from_map(&env(&[
             ("DST_BUCKET", "dst"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),

@@ -1,8 +1,8 @@
 //! Streaming transforms: push chunks in, take chunks out, flush at the end.
 //!
 //! The copy engine feeds every byte of the source through one [`Transform`].
-//! Implement it for your own business logic and build it into `bootstrap`
-//! with a [`Builtin`] entry (see `examples/uniform_requests.rs`); the
+//! Implement it for your own business logic and [`register`] it in a
+//! `bootstrap` of your own (see `examples/uniform_requests.rs`); the
 //! built-ins are in [`BUILTINS`], the one table that `TRANSFORM` validation,
 //! [`by_name`], the CLI help and the README list come from. A comma-separated
 //! `TRANSFORM` (`gunzip,gzip`) chains transforms ([`Chain`]).
@@ -27,7 +27,9 @@ pub use content_type::type_of_key;
 pub use gunzip::Gunzip;
 pub use gzip::{GZIP_LEVEL, Gzip, GzipMembers};
 pub use identity::Identity;
-pub use registry::{BUILTINS, Builtin, TransformOptions, by_name, by_name_with, names};
+pub use registry::{
+    BUILTINS, Builtin, TransformOptions, all, by_name, by_name_with, names, register,
+};
 pub use zstd::{Unzstd, ZSTD_LEVEL, Zstd};
 
 use bytes::Bytes;

@@ -1,6 +1,25 @@
 //! The one table of built-in transforms: `TRANSFORM` validation, [`by_name`], the CLI help and the README list.
 
 use super::{Chain, Gunzip, Gzip, GzipMembers, Identity, Transform, Unzstd, Zstd};
+use std::sync::OnceLock;
+
+/// Transforms a binary of your own adds to the built-ins ([`register`]).
+static REGISTERED: OnceLock<Vec<Builtin>> = OnceLock::new();
+
+/// Adds your own transforms to the registry, so `TRANSFORM` accepts their
+/// names (alone or in chains) and `--help` lists them. Call it once, first
+/// thing in `main`, before the configuration is read (see
+/// `examples/uniform_requests.rs`); a second call returns its argument.
+pub fn register(transforms: Vec<Builtin>) -> Result<(), Vec<Builtin>> {
+    REGISTERED.set(transforms)
+}
+
+/// The built-ins, then the registered transforms.
+pub fn all() -> impl Iterator<Item = &'static Builtin> {
+    BUILTINS
+        .iter()
+        .chain(REGISTERED.get().into_iter().flatten())
+}
 
 /// Settings the built-ins share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +91,9 @@ pub const BUILTINS: &[Builtin] = &[
     },
 ];
 
-/// The built-ins' names, in table order.
+/// The names of every transform, in table order.
 pub fn names() -> Vec<&'static str> {
-    BUILTINS.iter().map(|builtin| builtin.name).collect()
+    all().map(|builtin| builtin.name).collect()
 }
 
 /// Builds the transform `spec` names with the default options: one name,
@@ -87,7 +106,7 @@ pub fn by_name(spec: &str) -> Option<Box<dyn Transform>> {
 pub fn by_name_with(spec: &str, options: &TransformOptions) -> Option<Box<dyn Transform>> {
     let mut stages = Vec::new();
     for name in spec.split(',').map(str::trim) {
-        let builtin = BUILTINS.iter().find(|builtin| builtin.name == name)?;
+        let builtin = all().find(|builtin| builtin.name == name)?;
         stages.push((builtin.build)(options));
     }
     match stages.len() {
