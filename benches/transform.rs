@@ -44,7 +44,7 @@ fn json_lines(len: usize) -> Vec<u8> {
             i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ["GET", "PUT", "POST", "DELETE"][(i % 4) as usize],
             i * 7_919 % 100_003,
-            if i % 17 == 0 { 500 } else { 200 },
+            if i.is_multiple_of(17) { 500 } else { 200 },
             i * 31 % 997,
             i % 256,
             i / 256 % 256,
