@@ -192,3 +192,54 @@ async fn a_corrupt_archive_aborts_with_its_position_and_leaves_nothing() {
     assert!(ops(S3Op::UploadPart) >= 2, "parts before the corruption");
     assert!(ops(S3Op::AbortMultipartUpload) >= 1);
 }
+
+#[tokio::test]
+async fn ndjson_and_yaml_json_write_one_value_per_line() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "txlines-src").await;
+    let destination = common::create_bucket(&client, "txlines-dst").await;
+    let array = br#"[{"b": 1.0, "a": [1, 2]}, "two", 3]"#.to_vec();
+    let etag = put_typed(
+        &client,
+        &source,
+        "data/items.json",
+        array.clone(),
+        "application/json",
+    )
+    .await;
+    let f = function::start(&[("DST_BUCKET", &destination), ("TRANSFORM", "ndjson")]).await;
+    let post = f
+        .invoke(s3_event(&[(
+            &source,
+            "data/items.json",
+            array.len(),
+            &etag,
+        )]))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", f.logs());
+    assert_eq!(
+        common::get(&client, &destination, "data/items.json").await,
+        b"{\"b\":1.0,\"a\":[1,2]}\n\"two\"\n3\n"
+    );
+    let head = common::head(&client, &destination, "data/items.json").await;
+    assert_eq!(head.content_type(), Some("application/x-ndjson"));
+
+    let yaml = b"a: 1\n---\nb: [x, y]\n".to_vec();
+    let etag = put_typed(
+        &client,
+        &source,
+        "cfg/app.yaml",
+        yaml.clone(),
+        "application/yaml",
+    )
+    .await;
+    let f = function::start(&[("DST_BUCKET", &destination), ("TRANSFORM", "yaml-json")]).await;
+    let post = f
+        .invoke(s3_event(&[(&source, "cfg/app.yaml", yaml.len(), &etag)]))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", f.logs());
+    assert_eq!(
+        common::get(&client, &destination, "cfg/app.ndjson").await,
+        b"{\"a\":1}\n{\"b\":[\"x\",\"y\"]}\n"
+    );
+}

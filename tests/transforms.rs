@@ -136,3 +136,77 @@ fn zstd_and_unzstd_round_trip_at_every_size_and_zstd_reads_them() {
         assert_eq!(through(unzstd.as_mut(), &from_tool, 8 * MIB), input);
     }
 }
+
+/// A pretty-printed JSON array of `n` records: nested values, unicode,
+/// escapes jq writes the same way, and numbers jq keeps intact.
+fn json_array(n: usize) -> String {
+    let mut out = String::from("[\n");
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        out.push_str(&format!(
+            "  {{\n    \"id\": {i},\n    \"name\": \"r\u{e9}quest \u{2713} #{i} \\\"q\\\" \\\\ \\n\",\n    \"ok\": {},\n    \"tags\": [ \"a\", \"b{}\" , null ],\n    \"nested\": {{ \"z\": -{i}, \"a\": [ [], {{}} ] }}\n  }}",
+            i % 3 == 0,
+            i % 7
+        ));
+    }
+    out.push_str("\n]\n");
+    out
+}
+
+#[test]
+fn ndjson_lines_are_byte_identical_to_jq_and_keep_numbers_as_written() {
+    let input = json_array(30_000);
+    assert!(input.len() > 4 * MIB, "{} bytes", input.len());
+    let options = options(1, GzipMembers::Parallel);
+    let mut ndjson = by_name_with("ndjson", &options).expect("ndjson");
+    let ours = through(ndjson.as_mut(), input.as_bytes(), 64 * 1024);
+    let jq = tool("jq", &["-c", ".[]"], input.as_bytes());
+    assert!(ours == jq, "ndjson differs from jq -c '.[]'");
+    assert_eq!(ours.iter().filter(|&&b| b == b'\n').count(), 30_000);
+    // Numbers jq 1.6 would rewrite stay exactly as written, in key order.
+    let exact = r#"[{"b": 1.0, "a": 12345678901234567890123, "c": 1e400, "d": -0.0}]"#;
+    let mut ndjson = by_name_with("ndjson", &options).expect("ndjson");
+    assert_eq!(
+        through(ndjson.as_mut(), exact.as_bytes(), 5),
+        b"{\"b\":1.0,\"a\":12345678901234567890123,\"c\":1e400,\"d\":-0.0}\n"
+    );
+}
+
+#[test]
+fn yaml_json_lines_parse_back_to_the_documents_pyyaml_reads() {
+    let mut yaml = String::new();
+    for i in 0..2_000 {
+        yaml.push_str(&format!(
+            "---\nkind: request\nid: {i}\npath: \"/items/{i}\"\nratio: {}.25\nok: {}\nlabels:\n  - a\n  - \"b c\"\nmeta: {{owner: team-{}, empty: ~}}\nnote: |\n  line one {i}\n  line two\n",
+            i % 10,
+            i % 2 == 0,
+            i % 4
+        ));
+    }
+    let options = options(1, GzipMembers::Parallel);
+    let mut transform = by_name_with("yaml-json", &options).expect("yaml-json");
+    let ours =
+        String::from_utf8(through(transform.as_mut(), yaml.as_bytes(), 4096)).expect("utf-8");
+    let python = s3_stream_testkit::python_env::PythonEnv::ensure()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .bin("python");
+    let script = "import sys, json, yaml\nfor d in yaml.safe_load_all(sys.stdin):\n    print(json.dumps(d))\n";
+    let theirs = String::from_utf8(tool(
+        python.to_str().expect("utf-8 path"),
+        &["-c", script],
+        yaml.as_bytes(),
+    ))
+    .expect("utf-8");
+    let ours: Vec<serde_json::Value> = ours
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let theirs: Vec<serde_json::Value> = theirs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(ours.len(), 2_000);
+    assert_eq!(ours, theirs, "yaml-json vs PyYAML");
+}

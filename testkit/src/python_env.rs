@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 /// The moto version that first parses the Rust SDK's CompleteMultipartUpload
 /// (5.2.1 answers with an XML root the SDK cannot read); awscrt gives moto
 /// real CRC64NVME checksums (it falls back to CRC32 without it).
-pub const REQUIREMENTS: &[&str] = &["moto[server]>=5.2.5", "awscrt>=0.20"];
+/// PyYAML checks the `yaml-json` transform against an independent parser.
+pub const REQUIREMENTS: &[&str] = &["moto[server]>=5.2.5", "awscrt>=0.20", "PyYAML>=6"];
 
 /// Overrides where the environment lives (any directory).
 pub const VENV_DIR_ENV: &str = "S3SL_PYTHON_VENV";
@@ -19,8 +20,8 @@ pub const VENV_DIR_ENV: &str = "S3SL_PYTHON_VENV";
 /// The environment's directory name inside the target directory.
 const VENV_DIR_NAME: &str = "py-venv";
 
-/// Proves the environment is complete: both packages import and moto is new enough.
-const CHECK_SCRIPT: &str = "import moto, awscrt\n\
+/// Proves the environment is complete: the packages import and moto is new enough.
+const CHECK_SCRIPT: &str = "import moto, awscrt, yaml\n\
 from importlib.metadata import version\n\
 v = tuple(int(x) for x in version('moto').split('.')[:3])\n\
 raise SystemExit(0 if v >= (5, 2, 5) else 1)\n";

@@ -11,7 +11,8 @@
 //!
 //! - `registry`: [`BUILTINS`], [`by_name`], [`TransformOptions`];
 //! - `chain`: [`Chain`], transforms in sequence;
-//! - `identity`, `gzip` (parallel members), `gunzip`, `zstd` (`zstd` / `unzstd`);
+//! - `identity`, `gzip` (parallel members), `gunzip`, `zstd` (`zstd` / `unzstd`),
+//!   `ndjson`, `yaml_json`;
 //! - `content_type`: the type a decompressed key's extension names.
 
 mod chain;
@@ -19,7 +20,9 @@ mod content_type;
 mod gunzip;
 mod gzip;
 mod identity;
+mod ndjson;
 mod registry;
+mod yaml_json;
 mod zstd;
 
 pub use chain::Chain;
@@ -27,9 +30,11 @@ pub use content_type::type_of_key;
 pub use gunzip::Gunzip;
 pub use gzip::{GZIP_LEVEL, Gzip, GzipMembers};
 pub use identity::Identity;
+pub use ndjson::{NDJSON_MAX_ELEMENT, Ndjson};
 pub use registry::{
     BUILTINS, Builtin, TransformOptions, all, by_name, by_name_with, names, register,
 };
+pub use yaml_json::{YAML_MAX_DOCUMENT, YamlJson};
 pub use zstd::{Unzstd, ZSTD_LEVEL, Zstd};
 
 use bytes::Bytes;

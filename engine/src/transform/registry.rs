@@ -1,6 +1,8 @@
 //! The one table of built-in transforms: `TRANSFORM` validation, [`by_name`], the CLI help and the README list.
 
-use super::{Chain, Gunzip, Gzip, GzipMembers, Identity, Transform, Unzstd, Zstd};
+use super::{
+    Chain, Gunzip, Gzip, GzipMembers, Identity, Ndjson, Transform, Unzstd, YamlJson, Zstd,
+};
 use std::sync::OnceLock;
 
 /// Transforms a binary of your own adds to the built-ins ([`register`]).
@@ -88,6 +90,16 @@ pub const BUILTINS: &[Builtin] = &[
         name: "unzstd",
         summary: "decompresses zstd (every frame); drops .zst and names the type the key's extension says",
         build: |_| Box::new(Unzstd::new()),
+    },
+    Builtin {
+        name: "ndjson",
+        summary: "a JSON array, or concatenated JSON values, to one compact value per line (numbers and key order exactly as written; an element up to 8 MiB)",
+        build: |_| Box::new(Ndjson::new()),
+    },
+    Builtin {
+        name: "yaml-json",
+        summary: "a (multi-document) YAML stream to one JSON document per line in KEY.ndjson (.yaml / .yml dropped), one document (up to 4 MiB) at a time",
+        build: |_| Box::new(YamlJson::new()),
     },
 ];
 
