@@ -226,6 +226,68 @@ fn zstd(_: &mut Criterion) {
     ratio(&ours, &cli, 1.0);
 }
 
+/// A JSON array of records, pretty-printed as exports write them.
+fn json_array(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 512);
+    out.extend_from_slice(b"[\n");
+    let mut i: u64 = 0;
+    while out.len() < len {
+        if i > 0 {
+            out.extend_from_slice(b",\n");
+        }
+        out.extend_from_slice(
+            format!(
+                "  {{\n    \"id\": {i},\n    \"path\": \"/v1/items/{}\",\n    \"ok\": {},\n    \"tags\": [\"a\", \"b\"],\n    \"latency\": {}.5\n  }}",
+                i * 7_919 % 100_003,
+                i.is_multiple_of(3),
+                i % 997
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    out.extend_from_slice(b"\n]\n");
+    out
+}
+
+/// A multi-document YAML stream of small records.
+fn yaml_documents(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 512);
+    let mut i: u64 = 0;
+    while out.len() < len {
+        out.extend_from_slice(
+            format!(
+                "---\nkind: request\nid: {i}\npath: /v1/items/{}\nok: {}\nlabels: [a, b]\nmeta:\n  owner: team-{}\n  ratio: {}.25\n",
+                i * 7_919 % 100_003,
+                i.is_multiple_of(3),
+                i % 4,
+                i % 10
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    out
+}
+
+/// Measures ndjson against `jq -c '.[]'` on a JSON array, asserting the
+/// same lines, and yaml-json's throughput on a multi-document stream.
+fn lines(_: &mut Criterion) {
+    let input = Bytes::from(json_array(input_size()));
+    let len = input.len();
+    let (time, ours) = timed(|| builtin("ndjson", &options(1, 1), &input));
+    let ndjson = report("ndjson", "builtin", len, time);
+    let (time, jq) = timed(|| tool("jq", &["-c", ".[]"], &input));
+    let peer = report("ndjson", "jq-c", len, time);
+    assert!(ours == jq, "ndjson's lines are jq's");
+    ratio(&ndjson, &peer, 1.0);
+    let yaml = Bytes::from(yaml_documents(input_size()));
+    let (time, out) = timed(|| builtin("yaml-json", &options(1, 1), &yaml));
+    let documents = yaml.windows(4).filter(|w| w == b"---\n").count();
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), documents);
+    report("yaml-json", "builtin", yaml.len(), time);
+}
+
 /// Measures identity against handing the same chunks on without a transform.
 fn identity(_: &mut Criterion) {
     let input = Bytes::from(json_lines(input_size()));
@@ -374,5 +436,77 @@ fn copy_gzip(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, gzip, zstd, identity, copy_gzip);
+/// Peak RSS of `bootstrap copy` at 512 MB (a 64 MiB budget) for `transform`
+/// over `key`, and of the same command over a 1 KiB object (the idle process).
+fn peak_rss(source: &str, destination: &str, key: &str, transform: &str) -> u64 {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .args([
+            "copy",
+            &format!("s3://{source}/{key}"),
+            &format!("s3://{destination}/{transform}/{key}"),
+            "--transform",
+            transform,
+        ]);
+    for (key, value) in common::s3_env() {
+        command.env(key, value);
+    }
+    support::run_measured(&mut command).peak_rss
+}
+
+/// Measures the peak RSS of `ndjson` over a 1 GiB JSON array and of
+/// `gunzip` over a gzip file of 1 GiB of JSON lines (16 MiB each in a smoke
+/// test), against the idle process plus the 64 MiB budget (the window is
+/// reserved inside it); asserts they stay within it.
+fn memory(_: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let size = copy_size();
+    let array = Bytes::from(json_array(size));
+    let plain = json_lines(size);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    encoder.write_all(&plain).expect("compress");
+    let gz = Bytes::from(encoder.finish().expect("compress"));
+    drop(plain);
+    let (source, destination) = rt.block_on(async {
+        let client = common::client().await;
+        let source = common::create_bucket(&client, "bench-lines-src").await;
+        let destination = common::create_bucket(&client, "bench-lines-dst").await;
+        upload(&client, &source, "array.json", &array).await;
+        upload(&client, &source, "lines.jsonl.gz", &gz).await;
+        upload(
+            &client,
+            &source,
+            "tiny.json",
+            &Bytes::from_static(b"[1, 2, 3]"),
+        )
+        .await;
+        (source, destination)
+    });
+    let idle = peak_rss(&source, &destination, "tiny.json", "ndjson");
+    let budget = 64 * MIB as u64;
+    for (transform, key, bytes) in [
+        ("ndjson", "array.json", array.len()),
+        ("gunzip", "lines.jsonl.gz", size),
+    ] {
+        let peak = peak_rss(&source, &destination, key, transform);
+        let growth = peak.saturating_sub(idle);
+        println!(
+            "copy/rss/{transform}-{}MiB: peak RSS {:.1} MiB, idle {:.1} MiB, growth {:.1} MiB (budget with the window inside it: {} MiB)",
+            bytes / MIB,
+            peak as f64 / MIB as f64,
+            idle as f64 / MIB as f64,
+            growth as f64 / MIB as f64,
+            budget / MIB as u64
+        );
+        assert!(
+            growth <= budget,
+            "{transform}: growth {growth} over the budget"
+        );
+    }
+}
+
+criterion_group!(benches, gzip, zstd, lines, identity, copy_gzip, memory);
 criterion_main!(benches);

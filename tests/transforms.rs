@@ -147,7 +147,7 @@ fn json_array(n: usize) -> String {
         }
         out.push_str(&format!(
             "  {{\n    \"id\": {i},\n    \"name\": \"r\u{e9}quest \u{2713} #{i} \\\"q\\\" \\\\ \\n\",\n    \"ok\": {},\n    \"tags\": [ \"a\", \"b{}\" , null ],\n    \"nested\": {{ \"z\": -{i}, \"a\": [ [], {{}} ] }}\n  }}",
-            i % 3 == 0,
+            i.is_multiple_of(3),
             i % 7
         ));
     }
