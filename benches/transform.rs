@@ -67,8 +67,14 @@ fn builtin(name: &str, options: &TransformOptions, input: &Bytes) -> Vec<u8> {
     while !rest.is_empty() {
         let chunk = rest.split_to(piece.min(rest.len()));
         transform.push(chunk, &mut output).expect("push");
+        while transform.has_pending() {
+            transform.drain(&mut output).expect("drain");
+        }
     }
     transform.finish(&mut output).expect("finish");
+    while transform.has_pending() {
+        transform.drain(&mut output).expect("drain");
+    }
     output.concat()
 }
 
@@ -154,6 +160,9 @@ fn options(workers: usize, level_gzip: u32) -> TransformOptions {
 /// and `pigz -p N`, and gunzip against `gzip -d`; asserts each output
 /// decompresses to the input.
 fn gzip(_: &mut Criterion) {
+    if !wanted("gzip") {
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let input = Bytes::from(json_lines(input_size()));
     let len = input.len();
@@ -197,6 +206,9 @@ fn gzip(_: &mut Criterion) {
 /// Measures zstd at level 3 with one and N workers against `zstd -3 -T1`
 /// and `zstd -3 -T N`, and unzstd against `zstd -d`; asserts the round trips.
 fn zstd(_: &mut Criterion) {
+    if !wanted("zstd") {
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let input = Bytes::from(json_lines(input_size()));
     let len = input.len();
@@ -273,6 +285,9 @@ fn yaml_documents(len: usize) -> Vec<u8> {
 /// Measures ndjson against `jq -c '.[]'` on a JSON array, asserting the
 /// same lines, and yaml-json's throughput on a multi-document stream.
 fn lines(_: &mut Criterion) {
+    if !wanted("lines") {
+        return;
+    }
     let input = Bytes::from(json_array(input_size()));
     let len = input.len();
     let (time, ours) = timed(|| builtin("ndjson", &options(1, 1), &input));
@@ -290,6 +305,9 @@ fn lines(_: &mut Criterion) {
 
 /// Measures identity against handing the same chunks on without a transform.
 fn identity(_: &mut Criterion) {
+    if !wanted("identity") {
+        return;
+    }
     let input = Bytes::from(json_lines(input_size()));
     let len = input.len();
     let (time, out) = timed(|| builtin("identity", &options(1, 1), &input));
@@ -369,6 +387,9 @@ async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &Byt
 /// vCPUs' worth), alternating, and checks the output with `gzip -t` and
 /// `zcat | sha256sum`. Goal: 2 workers ≥ 1.4× faster.
 fn copy_gzip(_: &mut Criterion) {
+    if !wanted("copy_gzip") {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let data = Bytes::from(json_lines(copy_size()));
     let (source, destination) = rt.block_on(async {
@@ -457,24 +478,35 @@ fn peak_rss(source: &str, destination: &str, key: &str, transform: &str) -> u64 
     support::run_measured(&mut command).peak_rss
 }
 
+/// True unless `TRANSFORM_BENCH` (comma-separated: gzip, zstd, lines,
+/// identity, copy_gzip, memory) leaves `name` out.
+fn wanted(name: &str) -> bool {
+    std::env::var("TRANSFORM_BENCH").map_or(true, |list| list.split(',').any(|n| n.trim() == name))
+}
+
 /// Measures the peak RSS of `ndjson` over a 1 GiB JSON array and of
 /// `gunzip` over a gzip file of 1 GiB of JSON lines (16 MiB each in a smoke
 /// test), against the idle process plus the 64 MiB budget (the window is
 /// reserved inside it); asserts they stay within it.
 fn memory(_: &mut Criterion) {
+    if !wanted("memory") {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let size = copy_size();
-    let array = Bytes::from(json_array(size));
-    let plain = json_lines(size);
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    encoder.write_all(&plain).expect("compress");
-    let gz = Bytes::from(encoder.finish().expect("compress"));
-    drop(plain);
+    let array_len = json_array(size).len();
+    // The inputs are made, uploaded and dropped before any copy runs: a child
+    // spawned from a large process starts with its parent's resident size.
     let (source, destination) = rt.block_on(async {
         let client = common::client().await;
         let source = common::create_bucket(&client, "bench-lines-src").await;
         let destination = common::create_bucket(&client, "bench-lines-dst").await;
+        let array = Bytes::from(json_array(size));
         upload(&client, &source, "array.json", &array).await;
+        drop(array);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        encoder.write_all(&json_lines(size)).expect("compress");
+        let gz = Bytes::from(encoder.finish().expect("compress"));
         upload(&client, &source, "lines.jsonl.gz", &gz).await;
         upload(
             &client,
@@ -488,7 +520,7 @@ fn memory(_: &mut Criterion) {
     let idle = peak_rss(&source, &destination, "tiny.json", "ndjson");
     let budget = 64 * MIB as u64;
     for (transform, key, bytes) in [
-        ("ndjson", "array.json", array.len()),
+        ("ndjson", "array.json", array_len),
         ("gunzip", "lines.jsonl.gz", size),
     ] {
         let peak = peak_rss(&source, &destination, key, transform);

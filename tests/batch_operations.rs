@@ -353,3 +353,50 @@ async fn cross_account_controls_reach_every_request_that_needs_them() {
     assert_eq!(post.kind, PostKind::Response, "{}", streamed.logs());
     assert_eq!(proxy.hits(acl), 1, "the streamed PutObject carries the acl");
 }
+
+#[tokio::test]
+async fn an_sse_c_source_is_a_permanent_failure_of_its_own_type() {
+    use s3_stream_testkit::fault_proxy::S3Op;
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "ssec-src").await;
+    let destination = common::create_bucket(&client, "ssec-dst").await;
+    common::put(&client, &source, "locked.bin", b"sealed".to_vec()).await;
+    let proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start fault proxy");
+    // What S3 answers for an SSE-C object without its key: a HEAD gets a
+    // bare 400 (no body can say why), a GET says it.
+    proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::HeadObject),
+        Fault::Respond {
+            status: http::StatusCode::BAD_REQUEST,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+        },
+    ));
+    proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::GetObject),
+        Fault::s3_error(
+            http::StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+        ),
+    ));
+    let endpoint = proxy.endpoint();
+    let f = function::start(&[
+        ("DST_BUCKET", &destination),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+    ])
+    .await;
+    let post = f
+        .invoke(invocation_2_0(&source, "locked.bin", None, json!({})))
+        .await;
+    let result = only_result(&post, "2.0");
+    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
+    let text = result["resultString"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("S3.SourceEncryptedWithCustomerKey: "),
+        "{text}"
+    );
+    assert_eq!(object_count(&client, &destination).await, 0);
+}

@@ -243,3 +243,35 @@ async fn ndjson_and_yaml_json_write_one_value_per_line() {
         b"{\"a\":1}\n{\"b\":[\"x\",\"y\"]}\n"
     );
 }
+
+#[tokio::test]
+async fn unzstd_of_any_ratio_streams_through_the_pipeline() {
+    let client = common::client().await;
+    let source = common::create_bucket(&client, "txzeros-src").await;
+    let destination = common::create_bucket(&client, "txzeros-dst").await;
+    // 64 MiB of zeros compress about 10,000:1: one input block expands to
+    // the whole object, which the pipeline takes in 4 MiB steps.
+    let zeros = vec![0u8; 64 * MIB];
+    let zst = zstd::encode_all(&zeros[..], 3).expect("zstd");
+    assert!(zst.len() < 64 * 1024, "{} bytes", zst.len());
+    let etag = put_typed(
+        &client,
+        &source,
+        "disk.img.zst",
+        zst.clone(),
+        "application/zstd",
+    )
+    .await;
+    let f = function::start(&[("DST_BUCKET", &destination), ("TRANSFORM", "unzstd")]).await;
+    let post = f
+        .invoke(s3_event(&[(&source, "disk.img.zst", zst.len(), &etag)]))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", f.logs());
+    assert!(
+        post.json()["records"][0]["parts"].as_u64() >= Some(8),
+        "{}",
+        post.json()
+    );
+    let restored = common::get(&client, &destination, "disk.img").await;
+    assert_eq!(common::sha256(&restored), common::sha256(&zeros));
+}

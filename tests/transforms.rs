@@ -37,11 +37,20 @@ fn through(transform: &mut dyn Transform, input: &[u8], chunk: usize) -> Vec<u8>
         transform
             .push(Bytes::copy_from_slice(part), &mut output)
             .unwrap_or_else(|e| panic!("{e}"));
+        drain(transform, &mut output);
     }
     transform
         .finish(&mut output)
         .unwrap_or_else(|e| panic!("{e}"));
+    drain(transform, &mut output);
     output.concat()
+}
+
+/// Takes the output a transform held back, as the engine does.
+fn drain(transform: &mut dyn Transform, output: &mut Vec<Bytes>) {
+    while transform.has_pending() {
+        transform.drain(output).unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 /// Runs `command args` with `input` on stdin; returns stdout, asserting success.

@@ -309,7 +309,19 @@ pub(crate) async fn copy(
 }
 
 /// Reads, transforms and dispatches until the input ends or something fails.
-/// Pushes `input` through `transform` (or finishes it, for `None`), on a
+/// One call into a transform.
+enum Step {
+    /// `push` this input.
+    Push(Bytes),
+    /// `drain` output it held back.
+    Drain,
+    /// `finish`: the input has ended.
+    Finish,
+    /// Not a call: read the next block.
+    Read,
+}
+
+/// Runs one [`Step`] of `transform`, on a
 /// blocking thread when the transform is CPU-heavy so the async workers keep
 /// driving the GETs and uploads.
 ///
@@ -319,22 +331,22 @@ pub(crate) async fn copy(
 /// the future is dropped; the transform is then lost with the copy.
 async fn run_transform(
     transform: &mut Box<dyn Transform>,
-    input: Option<Bytes>,
+    step: Step,
     output: &mut Vec<Bytes>,
 ) -> Result<(), CopyError> {
-    let step = |transform: &mut dyn Transform, output: &mut Vec<Bytes>, input: Option<Bytes>| {
-        match input {
-            Some(input) => transform.push(input, output),
-            None => transform.finish(output),
-        }
+    let apply = |transform: &mut dyn Transform, output: &mut Vec<Bytes>, step: Step| match step {
+        Step::Push(input) => transform.push(input, output),
+        Step::Drain => transform.drain(output),
+        Step::Finish => transform.finish(output),
+        Step::Read => Ok(()),
     };
     if !transform.is_cpu_heavy() {
-        return Ok(step(transform.as_mut(), output, input)?);
+        return Ok(apply(transform.as_mut(), output, step)?);
     }
     let mut moved = std::mem::replace(transform, Box::new(crate::transform::Identity));
     let mut out = std::mem::take(output);
     let (moved, out, result) = tokio::task::spawn_blocking(move || {
-        let result = step(moved.as_mut(), &mut out, input);
+        let result = apply(moved.as_mut(), &mut out, step);
         (moved, out, result)
     })
     .await
@@ -355,6 +367,8 @@ async fn pump(
     // The rest of the current block, not yet pushed (a transform that
     // expands takes it in pieces of `max_push`, each drained before the next).
     let mut unpushed = Bytes::new();
+    // `finish` was called; the copy's input ends once nothing is held back.
+    let mut finished = false;
     let schedule = plan.schedule;
     let known_output = transform.preserves_length().then_some(resolved.size);
     let client = pipeline.source_client.clone();
@@ -390,16 +404,37 @@ async fn pump(
             _ => Some(pipeline.permit(next).await?),
         };
         while assembler.ready_len() == 0 && !ended {
-            if !unpushed.is_empty() {
-                let piece = match max_push {
+            // Held-back output first, then the rest of the block, then the next block.
+            let step = if transform.has_pending() {
+                Some(Step::Drain)
+            } else if !unpushed.is_empty() {
+                Some(Step::Push(match max_push {
                     Some(max) if unpushed.len() > max => unpushed.split_to(max),
                     _ => std::mem::take(&mut unpushed),
-                };
-                run_transform(transform, Some(piece), &mut output).await?;
-                for chunk in output.drain(..) {
-                    assembler.push(chunk);
+                }))
+            } else if finished {
+                None
+            } else {
+                Some(Step::Read)
+            };
+            match step {
+                Some(Step::Read) => {}
+                Some(step) => {
+                    run_transform(transform, step, &mut output).await?;
+                    for chunk in output.drain(..) {
+                        assembler.push(chunk);
+                    }
+                    if finished && !transform.has_pending() {
+                        ended = true;
+                        assembler.finish();
+                    }
+                    continue;
                 }
-                continue;
+                None => {
+                    ended = true;
+                    assembler.finish();
+                    continue;
+                }
             }
             let next = tokio::select! {
                 () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
@@ -433,8 +468,9 @@ async fn pump(
                     unpushed = block.data;
                 }
                 None => {
-                    run_transform(transform, None, &mut output).await?;
-                    ended = true;
+                    run_transform(transform, Step::Finish, &mut output).await?;
+                    finished = true;
+                    ended = !transform.has_pending();
                 }
             }
             for chunk in output.drain(..) {

@@ -6,12 +6,37 @@ use bytes::Bytes;
 /// Runs its stages in order on every chunk.
 pub struct Chain {
     stages: Vec<Box<dyn Transform>>,
+    /// Once finishing: the next stage to finish (the ones before it are
+    /// finished; a stage is finished only when none up to it holds output).
+    finishing: Option<usize>,
 }
 
 impl Chain {
     /// A chain of `stages`, first to last.
     pub fn new(stages: Vec<Box<dyn Transform>>) -> Chain {
-        Chain { stages }
+        Chain {
+            stages,
+            finishing: None,
+        }
+    }
+
+    /// Finishes the stages in order, each once nothing before or in it is
+    /// held back, feeding what each flushes through the stages after it.
+    fn advance(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        while let Some(index) = self.finishing {
+            if index == self.stages.len()
+                || self.stages[..=index]
+                    .iter()
+                    .any(|stage| stage.has_pending())
+            {
+                return Ok(());
+            }
+            let mut flushed = Vec::new();
+            self.stages[index].finish(&mut flushed)?;
+            self.run(index + 1, flushed, output)?;
+            self.finishing = Some(index + 1);
+        }
+        Ok(())
     }
 
     /// Feeds `input` through the stages from `first` on, cutting each
@@ -54,12 +79,24 @@ impl Transform for Chain {
     }
 
     fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
-        for index in 0..self.stages.len() {
-            let mut flushed = Vec::new();
-            self.stages[index].finish(&mut flushed)?;
-            self.run(index + 1, flushed, output)?;
+        self.finishing = Some(0);
+        self.advance(output)
+    }
+
+    fn has_pending(&self) -> bool {
+        self.stages.iter().any(|stage| stage.has_pending())
+            || self
+                .finishing
+                .is_some_and(|index| index < self.stages.len())
+    }
+
+    fn drain(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        if let Some(index) = self.stages.iter().position(|stage| stage.has_pending()) {
+            let mut drained = Vec::new();
+            self.stages[index].drain(&mut drained)?;
+            self.run(index + 1, drained, output)?;
         }
-        Ok(())
+        self.advance(output)
     }
 
     fn preserves_length(&self) -> bool {

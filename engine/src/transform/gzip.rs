@@ -12,6 +12,8 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Compression level by default: 1 keeps one core near network speed; level
 /// 6 (gzip's default) is several times slower for a few percent smaller
@@ -65,6 +67,9 @@ fn failed(error: std::io::Error) -> TransformError {
     }
 }
 
+/// A compressed member, or why it could not be made.
+type MemberResult = Result<Vec<u8>, TransformError>;
+
 /// One member of `input`.
 fn member(input: &[Bytes], level: Compression) -> Result<Vec<u8>, TransformError> {
     let len: usize = input.iter().map(Bytes::len).sum();
@@ -94,34 +99,49 @@ impl Gzip {
         }
     }
 
-    /// Compresses `members` (each a list of input slices) at once, one
-    /// thread per member, and appends them in order.
+    /// Compresses `members` (each a list of input slices) on `workers`
+    /// threads, each taking the next member until none is left, and appends
+    /// them in order.
     fn compress(
         &self,
         members: Vec<Vec<Bytes>>,
         output: &mut Vec<Bytes>,
     ) -> Result<(), TransformError> {
         let level = self.level;
-        let compressed: Vec<Result<Vec<u8>, TransformError>> = if members.len() == 1 {
+        let threads = self.workers.min(members.len());
+        let compressed: Vec<MemberResult> = if threads <= 1 {
             members.iter().map(|input| member(input, level)).collect()
         } else {
+            let next = AtomicUsize::new(0);
+            let slots: Vec<Mutex<Option<MemberResult>>> =
+                members.iter().map(|_| Mutex::new(None)).collect();
             std::thread::scope(|scope| {
-                let running: Vec<_> = members
-                    .iter()
-                    .map(|input| scope.spawn(move || member(input, level)))
-                    .collect();
-                running
-                    .into_iter()
-                    .map(|thread| {
-                        thread.join().unwrap_or_else(|_| {
-                            Err(TransformError {
-                                name: "gzip",
-                                message: "a compression thread panicked".into(),
-                            })
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(input) = members.get(index) else {
+                                break;
+                            };
+                            let result = member(input, level);
+                            if let Ok(mut slot) = slots[index].lock() {
+                                *slot = Some(result);
+                            }
+                        }
+                    });
+                }
+            });
+            slots
+                .into_iter()
+                .map(|slot| {
+                    slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                        Err(TransformError {
+                            name: "gzip",
+                            message: "a compression thread panicked".into(),
                         })
                     })
-                    .collect()
-            })
+                })
+                .collect()
         };
         for member in compressed {
             output.push(Bytes::from(member?));
@@ -176,9 +196,11 @@ impl Transform for Gzip {
                     *pending_len += input.len();
                     pending.push(input);
                 }
+                // Every whole member of the input so far, compressed in one
+                // pass; once a batch is due, so threads never wait on a tail.
                 let mut members = Vec::new();
-                while *pending_len >= batch {
-                    for _ in 0..self.workers {
+                if *pending_len >= batch {
+                    while *pending_len >= MEMBER_BYTES {
                         members.push(take(pending, pending_len, MEMBER_BYTES));
                     }
                 }
@@ -189,10 +211,7 @@ impl Transform for Gzip {
         if members.is_empty() {
             return Ok(());
         }
-        for batch in members.chunks(self.workers) {
-            self.compress(batch.to_vec(), output)?;
-        }
-        Ok(())
+        self.compress(members, output)
     }
 
     fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
@@ -224,10 +243,7 @@ impl Transform for Gzip {
                 members
             }
         };
-        for batch in members.chunks(self.workers) {
-            self.compress(batch.to_vec(), output)?;
-        }
-        Ok(())
+        self.compress(members, output)
     }
 
     fn content_type(&self) -> Option<&str> {
@@ -238,7 +254,8 @@ impl Transform for Gzip {
         ".gz"
     }
 
-    /// Input held for the next batch plus that batch's compressed output.
+    /// The input tail held for the next batch, and the workers' own state
+    /// (each compresses one member at a time).
     fn window(&self) -> u64 {
         match self.state {
             State::Single(_) => 0,

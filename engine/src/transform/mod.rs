@@ -131,4 +131,19 @@ pub trait Transform: Send {
     fn is_cpu_heavy(&self) -> bool {
         false
     }
+
+    /// True when output is waiting that the last `push`, `drain` or `finish`
+    /// held back to stay within its window (a decompressor whose input
+    /// expands without bound): the engine hands each batch on to the upload
+    /// and calls [`Transform::drain`] until this is false, before it pushes
+    /// more input or counts the transform finished.
+    fn has_pending(&self) -> bool {
+        false
+    }
+
+    /// Emits the next window's worth of the waiting output.
+    fn drain(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        let _ = output;
+        Ok(())
+    }
 }

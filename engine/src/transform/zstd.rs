@@ -1,7 +1,7 @@
 //! The zstd and unzstd transforms: Zstandard compression on several threads, and decompression of every frame.
 
 use super::{Transform, TransformError, type_of_key};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::io::Write;
 
 /// Compression level by default: 3 is zstd's own default (`zstd -3`),
@@ -18,12 +18,13 @@ pub const ZSTD_JOB_BYTES: u32 = 4 << 20;
 /// instead of allocating it.
 pub const UNZSTD_WINDOW_LOG_MAX: u32 = 23;
 
-/// Compressed bytes per push of `unzstd`.
-pub const UNZSTD_MAX_PUSH: usize = 8 * 1024;
+/// Output `unzstd` emits per push or drain at most: the rest waits in the
+/// decoder ([`Transform::has_pending`]) until the engine has handed this on,
+/// so any ratio (a file of zeros compresses 10,000:1) streams in bounded memory.
+pub const UNZSTD_STEP_OUTPUT: usize = 4 << 20;
 
-/// The most `unzstd` output one push may hold before it is refused as a
-/// decompression bomb (a ratio over 2,048:1 within one push).
-pub const UNZSTD_OUTPUT_LIMIT: u64 = (UNZSTD_MAX_PUSH as u64) * 2_048;
+/// Output buffer the decoder writes into, cut into chunks without copying.
+const UNZSTD_SCRATCH: usize = 1 << 20;
 
 /// Zstandard-compresses the stream into `KEY.zst` (`application/zstd`).
 pub struct Zstd {
@@ -128,15 +129,20 @@ impl Transform for Zstd {
     }
 }
 
-/// Output buffer of one decoder step.
-const UNZSTD_OUT_STEP: usize = 128 * 1024;
-
 /// Decompresses a Zstandard stream of any number of frames.
 pub struct Unzstd {
     decoder: Option<zstd::stream::raw::Decoder<'static>>,
+    /// Compressed input not yet fed to the decoder.
+    pending: Bytes,
+    /// True when the last step filled its buffer: the decoder may hold more.
+    more: bool,
+    /// Compressed bytes consumed so far.
     consumed: u64,
     /// True between frames (a stream may only end there).
     at_frame_end: bool,
+    /// `finish` was called: the end is checked once nothing is pending.
+    finishing: bool,
+    scratch: BytesMut,
     error: Option<String>,
 }
 
@@ -149,31 +155,71 @@ impl Unzstd {
             ))?;
             Ok(decoder)
         });
-        match built {
-            Ok(decoder) => Unzstd {
-                decoder: Some(decoder),
-                consumed: 0,
-                at_frame_end: true,
-                error: None,
-            },
-            Err(error) => Unzstd {
-                decoder: None,
-                consumed: 0,
-                at_frame_end: true,
-                error: Some(error.to_string()),
-            },
+        let (decoder, error) = match built {
+            Ok(decoder) => (Some(decoder), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        Unzstd {
+            decoder,
+            pending: Bytes::new(),
+            more: false,
+            consumed: 0,
+            at_frame_end: true,
+            finishing: false,
+            scratch: BytesMut::new(),
+            error,
         }
     }
 
-    fn positioned(&self, len: usize, error: impl std::fmt::Display) -> TransformError {
+    fn positioned(&self, error: impl std::fmt::Display) -> TransformError {
         failed(
             "unzstd",
             format!(
-                "corrupt zstd input in compressed bytes {}..{}: {error}",
-                self.consumed,
-                self.consumed + len as u64
+                "corrupt zstd input at compressed byte {}: {error}",
+                self.consumed
             ),
         )
+    }
+
+    /// Decodes until the input is used up and the decoder holds nothing, or
+    /// [`UNZSTD_STEP_OUTPUT`] bytes came out.
+    fn run(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        use zstd::stream::raw::Operation;
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Err(failed(
+                "unzstd",
+                self.error.as_deref().unwrap_or("input after the end"),
+            ));
+        };
+        let mut produced = 0;
+        while produced < UNZSTD_STEP_OUTPUT && (!self.pending.is_empty() || self.more) {
+            if self.scratch.len() < UNZSTD_SCRATCH / 4 {
+                self.scratch = BytesMut::zeroed(UNZSTD_SCRATCH);
+            }
+            let status = match decoder.run_on_buffers(&self.pending, &mut self.scratch) {
+                Ok(status) => status,
+                Err(error) => {
+                    let message = error.to_string();
+                    return Err(self.positioned(message));
+                }
+            };
+            let _ = self.pending.split_to(status.bytes_read);
+            self.consumed += status.bytes_read as u64;
+            if status.bytes_read > 0 || status.bytes_written > 0 {
+                self.at_frame_end = status.remaining == 0;
+            }
+            self.more = status.bytes_written == self.scratch.len();
+            if status.bytes_written > 0 {
+                output.push(self.scratch.split_to(status.bytes_written).freeze());
+                produced += status.bytes_written;
+            } else if status.bytes_read == 0 {
+                break;
+            }
+        }
+        if self.finishing && !self.has_pending() && !self.at_frame_end {
+            return Err(self.positioned("the input ends inside a frame"));
+        }
+        Ok(())
     }
 }
 
@@ -189,61 +235,25 @@ impl Transform for Unzstd {
     }
 
     fn push(&mut self, input: Bytes, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
-        use zstd::stream::raw::Operation;
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Err(failed(
-                "unzstd",
-                self.error.as_deref().unwrap_or("input after the end"),
-            ));
+        self.pending = if self.pending.is_empty() {
+            input
+        } else {
+            Bytes::from([&self.pending[..], &input[..]].concat())
         };
-        let mut rest = &input[..];
-        let mut produced = 0u64;
-        let mut result = Ok(());
-        let mut at_frame_end = self.at_frame_end;
-        loop {
-            let mut out = vec![0u8; UNZSTD_OUT_STEP];
-            let status = match decoder.run_on_buffers(rest, &mut out) {
-                Ok(status) => status,
-                Err(error) => {
-                    result = Err(error.to_string());
-                    break;
-                }
-            };
-            rest = &rest[status.bytes_read..];
-            if status.bytes_read > 0 || status.bytes_written > 0 {
-                at_frame_end = status.remaining == 0;
-            }
-            out.truncate(status.bytes_written);
-            produced += out.len() as u64;
-            let full = out.len() == UNZSTD_OUT_STEP;
-            if !out.is_empty() {
-                output.push(Bytes::from(out));
-            }
-            if produced > UNZSTD_OUTPUT_LIMIT {
-                result = Err(format!(
-                    "output over {UNZSTD_OUTPUT_LIMIT} bytes from {} compressed bytes: refused as a decompression bomb",
-                    input.len()
-                ));
-                break;
-            }
-            if rest.is_empty() && !full {
-                break;
-            }
-        }
-        if let Err(error) = result {
-            return Err(self.positioned(input.len(), error));
-        }
-        self.at_frame_end = at_frame_end;
-        self.consumed += input.len() as u64;
-        Ok(())
+        self.run(output)
     }
 
-    fn finish(&mut self, _output: &mut Vec<Bytes>) -> Result<(), TransformError> {
-        self.decoder = None;
-        if !self.at_frame_end {
-            return Err(self.positioned(0, "the input ends inside a frame"));
-        }
-        Ok(())
+    fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        self.finishing = true;
+        self.run(output)
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.more
+    }
+
+    fn drain(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        self.run(output)
     }
 
     fn content_type_for(&self, destination_key: &str) -> Option<String> {
@@ -258,13 +268,13 @@ impl Transform for Unzstd {
         !key.ends_with(".zst")
     }
 
-    fn max_push(&self) -> Option<usize> {
-        Some(UNZSTD_MAX_PUSH)
+    /// One step's output, the frame window and the scratch buffer.
+    fn window(&self) -> u64 {
+        (UNZSTD_STEP_OUTPUT + (1 << UNZSTD_WINDOW_LOG_MAX) + UNZSTD_SCRATCH) as u64
     }
 
-    /// One push's output at most, plus the frame window.
-    fn window(&self) -> u64 {
-        UNZSTD_OUTPUT_LIMIT + (1 << UNZSTD_WINDOW_LOG_MAX)
+    fn is_cpu_heavy(&self) -> bool {
+        true
     }
 }
 
@@ -280,9 +290,39 @@ mod tests {
         let mut output = Vec::new();
         for piece in input.chunks(chunk.max(1)) {
             transform.push(Bytes::copy_from_slice(piece), &mut output)?;
+            while transform.has_pending() {
+                transform.drain(&mut output)?;
+            }
         }
         transform.finish(&mut output)?;
+        while transform.has_pending() {
+            transform.drain(&mut output)?;
+        }
         Ok(output.concat())
+    }
+
+    #[test]
+    fn any_ratio_streams_in_steps() {
+        let zeros = vec![0u8; 100 << 20];
+        let compressed = through(&mut Zstd::new(3, 1), &zeros, 8 << 20).unwrap();
+        assert!(compressed.len() < 100_000, "{}", compressed.len());
+        let mut unzstd = Unzstd::new();
+        let mut output = Vec::new();
+        unzstd.push(Bytes::from(compressed), &mut output).unwrap();
+        let mut total = 0;
+        loop {
+            let step: usize = output.drain(..).map(|chunk| chunk.len()).sum();
+            assert!(step <= UNZSTD_STEP_OUTPUT, "{step} bytes in one step");
+            total += step;
+            if !unzstd.has_pending() {
+                break;
+            }
+            unzstd.drain(&mut output).unwrap();
+        }
+        unzstd.finish(&mut output).unwrap();
+        assert!(!unzstd.has_pending());
+        total += output.iter().map(Bytes::len).sum::<usize>();
+        assert_eq!(total, 100 << 20);
     }
 
     #[test]
@@ -294,7 +334,7 @@ mod tests {
         assert!(compressed.len() < input.len() / 4);
         let mut two_frames = compressed.clone();
         two_frames.extend(through(&mut Zstd::new(1, 1), b"tail", 4).unwrap());
-        let plain = through(&mut Unzstd::new(), &two_frames, UNZSTD_MAX_PUSH).unwrap();
+        let plain = through(&mut Unzstd::new(), &two_frames, 64 * 1024).unwrap();
         assert_eq!(plain.len(), input.len() + 4);
         assert_eq!(&plain[..input.len()], &input[..]);
         assert_eq!(&plain[input.len()..], b"tail");
@@ -307,21 +347,17 @@ mod tests {
         let middle = compressed.len() / 2;
         compressed[middle] ^= 0x5a;
         compressed[middle + 1] ^= 0xa5;
-        let Err(error) = through(&mut Unzstd::new(), &compressed, UNZSTD_MAX_PUSH) else {
+        let Err(error) = through(&mut Unzstd::new(), &compressed, 64 * 1024) else {
             panic!("a corrupted frame decoded");
         };
         assert!(
             error
                 .message
-                .contains("corrupt zstd input in compressed bytes"),
+                .contains("corrupt zstd input at compressed byte"),
             "{error}"
         );
         let whole = through(&mut Zstd::new(3, 1), &input, 1 << 16).unwrap();
-        let Err(error) = through(
-            &mut Unzstd::new(),
-            &whole[..whole.len() / 2],
-            UNZSTD_MAX_PUSH,
-        ) else {
+        let Err(error) = through(&mut Unzstd::new(), &whole[..whole.len() / 2], 64 * 1024) else {
             panic!("a truncated frame decoded");
         };
         assert!(error.message.contains("corrupt zstd input"), "{error}");
