@@ -458,13 +458,16 @@ fn copy_gzip(_: &mut Criterion) {
 }
 
 /// Peak RSS of `bootstrap copy` at 512 MB (a 64 MiB budget) for `transform`
-/// over `key`, and of the same command over a 1 KiB object (the idle process).
+/// over `key`: the child's `VmHWM`, read every 5 ms while it runs (a child
+/// spawned from this large process would report the parent's size in its
+/// `ru_maxrss`; `VmHWM` belongs to the program it became).
 fn peak_rss(source: &str, destination: &str, key: &str, transform: &str) -> u64 {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .stdout(Stdio::null())
         .args([
             "copy",
             &format!("s3://{source}/{key}"),
@@ -475,7 +478,28 @@ fn peak_rss(source: &str, destination: &str, key: &str, transform: &str) -> u64 
     for (key, value) in common::s3_env() {
         command.env(key, value);
     }
-    support::run_measured(&mut command).peak_rss
+    let mut child = command.spawn().expect("bootstrap starts");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        let hwm = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        peak = peak.max(hwm * 1024);
+        if let Ok(Some(exit)) = child.try_wait() {
+            assert!(
+                exit.success(),
+                "bootstrap copy --transform {transform} failed"
+            );
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// True unless `TRANSFORM_BENCH` (comma-separated: gzip, zstd, lines,
