@@ -1,9 +1,12 @@
 //! S3 Batch Operations: a job's `userArguments` checked against the allow-lists, one result per task.
 
-use super::record::{Outcome, RecordResult};
+use super::record::{Outcome, RecordContext, RecordResult};
+use super::response::InvocationReport;
+use super::run_items;
 use crate::config::Config;
 use crate::copy::{CopyErrorType, CopyMode, FailureClass};
 use crate::error_type::FunctionErrorType;
+use crate::event::{BatchJob, Item};
 use aws_sdk_s3::types::StorageClass;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -184,6 +187,60 @@ pub fn task_result(task_id: String, record: &RecordResult) -> TaskResult {
         task_id,
         result_code,
         result_string: shortened(text),
+    }
+}
+
+/// Runs a Batch Operations job's tasks under its `userArguments` (each
+/// checked against the allow-lists; a refused one fails every task
+/// permanently, before any request) and answers one result per task.
+/// The invocation itself succeeds: the results carry the outcome.
+pub async fn run(context: &RecordContext<'_>, job: BatchJob, concurrency: usize) -> BatchResponse {
+    let (task_ids, items): (Vec<String>, Vec<Item>) = job
+        .tasks
+        .into_iter()
+        .map(|task| (task.task_id, task.item))
+        .unzip();
+    let records = match job_config(context.config, &job.user_arguments) {
+        Ok(config) => {
+            let job_context = RecordContext {
+                config: &config,
+                ..*context
+            };
+            run_items(&job_context, items, concurrency).await
+        }
+        Err(refusal) => {
+            tracing::error!("batch operations job {}: {refusal}", job.job_id);
+            items
+                .iter()
+                .map(|item| {
+                    let (bucket, key) = item.source();
+                    RecordResult::failed(
+                        bucket,
+                        key,
+                        ARGUMENT_ERROR_TYPE,
+                        FailureClass::Permanent,
+                        refusal.clone(),
+                    )
+                })
+                .collect()
+        }
+    };
+    let report = InvocationReport::new(records);
+    tracing::info!(
+        "batch operations job {} invocation {}: {}",
+        job.job_id,
+        job.invocation_id,
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    BatchResponse {
+        invocation_schema_version: job.schema_version,
+        treat_missing_keys_as: TREAT_MISSING_KEYS_AS,
+        invocation_id: job.invocation_id,
+        results: task_ids
+            .into_iter()
+            .zip(&report.records)
+            .map(|(task_id, record)| task_result(task_id, record))
+            .collect(),
     }
 }
 

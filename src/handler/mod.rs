@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod record;
 pub mod response;
+pub mod sqs;
 
 pub use batch::BatchResponse;
 pub use record::{Outcome, RecordResult};
@@ -10,13 +11,13 @@ pub use response::{FunctionResponse, InvocationReport};
 
 use crate::config::Config;
 use crate::copy::{FailureClass, MemoryPool};
-use crate::event::{BatchJob, Envelope, Item, ObjectCreated, SqsItem};
+use crate::event::{Envelope, Item, ObjectCreated};
 use crate::regions::RegionalClients;
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
 use record::RecordContext;
-use response::{BatchItemFailure, MAX_RESPONSE_BYTES};
+use response::MAX_RESPONSE_BYTES;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -65,7 +66,9 @@ impl CopyHandler {
                 Ok(FunctionResponse::Report(report))
             }
             Envelope::Notification(items) | Envelope::EventBridge(items) => {
-                let report = InvocationReport::new(self.run(&context, items).await);
+                let report = InvocationReport::new(
+                    run_items(&context, items, self.config.max_record_concurrency).await,
+                );
                 match report.failure() {
                     None => Ok(FunctionResponse::Report(within_limit(report))),
                     Some(diagnostic) => {
@@ -78,133 +81,26 @@ impl CopyHandler {
                 }
             }
             Envelope::Sqs(messages) => Ok(FunctionResponse::Report(within_limit(
-                self.run_sqs(&context, messages).await,
+                sqs::run(&context, messages, self.config.max_record_concurrency).await,
             ))),
-            Envelope::BatchOperations(job) => {
-                Ok(FunctionResponse::Batch(self.run_batch(&context, job).await))
-            }
+            Envelope::BatchOperations(job) => Ok(FunctionResponse::Batch(
+                batch::run(&context, job, self.config.max_record_concurrency).await,
+            )),
         }
     }
+}
 
-    /// Runs a Batch Operations job's tasks under its `userArguments` (each
-    /// checked against the allow-lists; a refused one fails every task
-    /// permanently, before any request) and answers one result per task.
-    /// The invocation itself succeeds: the results carry the outcome.
-    async fn run_batch(&self, context: &RecordContext<'_>, job: BatchJob) -> BatchResponse {
-        let (task_ids, items): (Vec<String>, Vec<Item>) = job
-            .tasks
-            .into_iter()
-            .map(|task| (task.task_id, task.item))
-            .unzip();
-        let records = match batch::job_config(context.config, &job.user_arguments) {
-            Ok(config) => {
-                let job_context = RecordContext {
-                    config: &config,
-                    ..*context
-                };
-                self.run(&job_context, items).await
-            }
-            Err(refusal) => {
-                tracing::error!("batch operations job {}: {refusal}", job.job_id);
-                items
-                    .iter()
-                    .map(|item| {
-                        let (bucket, key) = item.source();
-                        RecordResult::failed(
-                            bucket,
-                            key,
-                            batch::ARGUMENT_ERROR_TYPE,
-                            FailureClass::Permanent,
-                            refusal.clone(),
-                        )
-                    })
-                    .collect()
-            }
-        };
-        let report = InvocationReport::new(records);
-        tracing::info!(
-            "batch operations job {} invocation {}: {}",
-            job.job_id,
-            job.invocation_id,
-            serde_json::to_string(&report).unwrap_or_default()
-        );
-        BatchResponse {
-            invocation_schema_version: job.schema_version,
-            treat_missing_keys_as: batch::TREAT_MISSING_KEYS_AS,
-            invocation_id: job.invocation_id,
-            results: task_ids
-                .into_iter()
-                .zip(&report.records)
-                .map(|(task_id, record)| batch::task_result(task_id, record))
-                .collect(),
-        }
-    }
-
-    /// Runs records concurrently (at most `MAX_RECORD_CONCURRENCY`), results in order.
-    async fn run(&self, context: &RecordContext<'_>, items: Vec<Item>) -> Vec<RecordResult> {
-        futures_util::stream::iter(items)
-            .map(|item| run_item(context, item))
-            .buffered(self.config.max_record_concurrency.max(1))
-            .collect()
-            .await
-    }
-
-    /// Runs the records of every message concurrently under the one limit
-    /// and budget; a message with any failure returns to the queue, and the
-    /// report keeps each message's records together, in order.
-    async fn run_sqs(
-        &self,
-        context: &RecordContext<'_>,
-        messages: Vec<SqsItem>,
-    ) -> InvocationReport {
-        let mut work = Vec::new();
-        let mut unusable = vec![None; messages.len()];
-        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
-        for (index, message) in messages.into_iter().enumerate() {
-            match message.items {
-                Ok(items) => work.extend(items.into_iter().map(|item| (index, item))),
-                Err(reason) => {
-                    tracing::error!("sqs message {} is unusable: {reason}", message.message_id);
-                    unusable[index] = Some(reason);
-                }
-            }
-        }
-        let done: Vec<(usize, RecordResult)> = futures_util::stream::iter(work)
-            .map(|(index, item)| async move { (index, run_item(context, item).await) })
-            .buffered(self.config.max_record_concurrency.max(1))
-            .collect()
-            .await;
-        let mut per_message: Vec<Vec<RecordResult>> = vec![Vec::new(); ids.len()];
-        for (index, result) in done {
-            per_message[index].push(result);
-        }
-        let mut records = Vec::new();
-        let mut failures = Vec::new();
-        for ((id, results), reason) in ids.into_iter().zip(per_message).zip(unusable) {
-            if let Some(reason) = reason {
-                records.push(RecordResult::failed(
-                    "",
-                    "",
-                    error_type::MALFORMED_EVENT,
-                    FailureClass::Permanent,
-                    reason,
-                ));
-                failures.push(BatchItemFailure {
-                    item_identifier: id,
-                });
-                continue;
-            }
-            if results.iter().any(|r| r.outcome == Outcome::Failed) {
-                failures.push(BatchItemFailure {
-                    item_identifier: id,
-                });
-            }
-            records.extend(results);
-        }
-        let mut report = InvocationReport::new(records);
-        report.batch_item_failures = Some(failures);
-        report
-    }
+/// Runs records concurrently (at most `concurrency`), results in order.
+pub(crate) async fn run_items(
+    context: &RecordContext<'_>,
+    items: Vec<Item>,
+    concurrency: usize,
+) -> Vec<RecordResult> {
+    futures_util::stream::iter(items)
+        .map(|item| run_item(context, item))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// The report as posted: cut to [`MAX_RESPONSE_BYTES`] (Lambda refuses a
@@ -218,7 +114,7 @@ fn within_limit(report: InvocationReport) -> InvocationReport {
     report.fit(MAX_RESPONSE_BYTES)
 }
 
-async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
+pub(crate) async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
     match item {
         Item::Copy(object) => copy_one(context, object).await,
         Item::Skip {
