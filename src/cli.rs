@@ -47,6 +47,26 @@ pub fn help() -> String {
     text
 }
 
+/// The whole `bootstrap` program: allocator and logging set up, a tokio
+/// runtime, [`main`] on the process's arguments. `src/main.rs` is this, and so
+/// is a `bootstrap` of your own after it registers its transforms
+/// (`examples/uniform_requests.rs`).
+pub fn run() -> ExitCode {
+    crate::allocator::return_large_buffers_to_the_os();
+    crate::logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("failed to start the tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(main(std::env::args().skip(1).collect()))
+}
+
 /// Exit code of a usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
 

@@ -63,6 +63,28 @@ async fn object_count(client: &aws_sdk_s3::Client, bucket: &str) -> usize {
         .len()
 }
 
+/// A fault proxy in front of the test server.
+async fn fault_proxy() -> FaultProxy {
+    FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start fault proxy")
+}
+
+/// `bootstrap` with `env`, sending every S3 request through `proxy`.
+async fn start_through(proxy: &FaultProxy, env: &[(&str, &str)]) -> function::Function {
+    let endpoint = proxy.endpoint();
+    let mut all = env.to_vec();
+    all.push(("AWS_ENDPOINT_URL_S3", &endpoint));
+    function::start(&all).await
+}
+
+/// Asserts `result` is a `PermanentFailure` whose string starts with `error_type`.
+fn assert_permanent(result: &Value, error_type: &str) {
+    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
+    let text = result["resultString"].as_str().unwrap_or_default();
+    assert!(text.starts_with(&format!("{error_type}: ")), "{text}");
+}
+
 #[tokio::test]
 async fn schema_1_0_with_a_bucket_arn_and_an_encoded_key_copies() {
     let client = common::client().await;
@@ -158,10 +180,7 @@ async fn a_missing_key_and_a_disallowed_destination_are_permanent_failures() {
     let post = f
         .invoke(invocation_2_0(&source, "absent.txt", None, json!({})))
         .await;
-    let result = only_result(&post, "2.0");
-    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
-    let text = result["resultString"].as_str().unwrap_or_default();
-    assert!(text.starts_with("S3.NoSuchKey: "), "{text}");
+    assert_permanent(&only_result(&post, "2.0"), "S3.NoSuchKey");
 
     let post = f
         .invoke(invocation_2_0(
@@ -226,9 +245,7 @@ async fn a_throttled_source_is_a_temporary_failure() {
     let source = common::create_bucket(&client, "batchslow-src").await;
     let destination = common::create_bucket(&client, "batchslow-dst").await;
     common::put(&client, &source, "hot.bin", common::bytes_of(10_000, 3)).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start fault proxy");
+    let proxy = fault_proxy().await;
     let throttle = proxy.add_rule(Rule::new(
         Matcher::any().path_contains(format!("/{source}/")),
         Fault::s3_error(
@@ -237,12 +254,7 @@ async fn a_throttled_source_is_a_temporary_failure() {
             "Please reduce your request rate.",
         ),
     ));
-    let endpoint = proxy.endpoint();
-    let f = function::start(&[
-        ("DST_BUCKET", &destination),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-    ])
-    .await;
+    let f = start_through(&proxy, &[("DST_BUCKET", &destination)]).await;
     let post = f
         .invoke(invocation_2_0(&source, "hot.bin", None, json!({})))
         .await;
@@ -259,15 +271,11 @@ async fn a_source_off_the_allow_list_is_refused_without_a_request_to_it() {
     let other = common::create_bucket(&client, "allow-other").await;
     let destination = common::create_bucket(&client, "allow-dst").await;
     let etag = common::put(&client, &other, "secret.txt", b"secret".to_vec()).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start fault proxy");
-    let endpoint = proxy.endpoint();
-    let f = function::start(&[
-        ("DST_BUCKET", &destination),
-        ("SOURCE_BUCKETS", &allowed),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-    ])
+    let proxy = fault_proxy().await;
+    let f = start_through(
+        &proxy,
+        &[("DST_BUCKET", &destination), ("SOURCE_BUCKETS", &allowed)],
+    )
     .await;
     let post = f
         .invoke(function::s3_event(&[(&other, "secret.txt", 6, &etag)]))
@@ -296,19 +304,15 @@ async fn cross_account_controls_reach_every_request_that_needs_them() {
     let client = common::client().await;
     let source = common::create_bucket(&client, "xacct-src").await;
     let destination = common::create_bucket(&client, "xacct-dst").await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start fault proxy");
-    let endpoint = proxy.endpoint();
+    let proxy = fault_proxy().await;
     let env = [
         ("DST_BUCKET", destination.as_str()),
-        ("AWS_ENDPOINT_URL_S3", endpoint.as_str()),
         ("ACL", "bucket-owner-full-control"),
         // moto's account.
         ("EXPECTED_BUCKET_OWNER", "123456789012"),
         ("REQUEST_PAYER", "requester"),
     ];
-    let server_side = function::start(&env).await;
+    let server_side = start_through(&proxy, &env).await;
     // A pass-through rule per header counts the requests carrying it.
     let checks = [
         (Matcher::any().header("x-amz-request-payer"), None),
@@ -340,7 +344,8 @@ async fn cross_account_controls_reach_every_request_that_needs_them() {
     }
     drop(server_side);
 
-    let streamed = function::start(&[env.as_slice(), &[("TRANSFORM", "gzip")]].concat()).await;
+    let streamed =
+        start_through(&proxy, &[env.as_slice(), &[("TRANSFORM", "gzip")]].concat()).await;
     let etag = common::put(&client, &source, "streamed.txt", b"streamed".to_vec()).await;
     proxy.clear_rules();
     let acl = proxy.add_rule(Rule::new(
@@ -361,9 +366,7 @@ async fn an_sse_c_source_is_a_permanent_failure_of_its_own_type() {
     let source = common::create_bucket(&client, "ssec-src").await;
     let destination = common::create_bucket(&client, "ssec-dst").await;
     common::put(&client, &source, "locked.bin", b"sealed".to_vec()).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start fault proxy");
+    let proxy = fault_proxy().await;
     // What S3 answers for an SSE-C object without its key: a HEAD gets a
     // bare 400 (no body can say why), a GET says it.
     proxy.add_rule(Rule::new(
@@ -382,21 +385,13 @@ async fn an_sse_c_source_is_a_permanent_failure_of_its_own_type() {
             "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
         ),
     ));
-    let endpoint = proxy.endpoint();
-    let f = function::start(&[
-        ("DST_BUCKET", &destination),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-    ])
-    .await;
+    let f = start_through(&proxy, &[("DST_BUCKET", &destination)]).await;
     let post = f
         .invoke(invocation_2_0(&source, "locked.bin", None, json!({})))
         .await;
-    let result = only_result(&post, "2.0");
-    assert_eq!(result["resultCode"], "PermanentFailure", "{result}");
-    let text = result["resultString"].as_str().unwrap_or_default();
-    assert!(
-        text.starts_with("S3.SourceEncryptedWithCustomerKey: "),
-        "{text}"
+    assert_permanent(
+        &only_result(&post, "2.0"),
+        "S3.SourceEncryptedWithCustomerKey",
     );
     assert_eq!(object_count(&client, &destination).await, 0);
 }

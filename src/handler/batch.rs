@@ -247,13 +247,9 @@ pub async fn run(context: &RecordContext<'_>, job: BatchJob, concurrency: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let mut env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut env = crate::config::tests::env(pairs);
         env.insert("DST_BUCKET".into(), "dst".into());
         Config::from_map(&env).expect("valid configuration")
     }

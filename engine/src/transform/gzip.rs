@@ -150,6 +150,13 @@ impl Gzip {
     }
 }
 
+/// Appends `bytes` to `output` unless it is empty.
+fn emit(output: &mut Vec<Bytes>, bytes: Vec<u8>) {
+    if !bytes.is_empty() {
+        output.push(Bytes::from(bytes));
+    }
+}
+
 /// Takes the first `len` bytes of `pending` as slices.
 fn take(pending: &mut Vec<Bytes>, pending_len: &mut usize, len: usize) -> Vec<Bytes> {
     let mut taken = Vec::new();
@@ -181,10 +188,7 @@ impl Transform for Gzip {
                     .as_mut()
                     .ok_or_else(|| failed(std::io::ErrorKind::BrokenPipe.into()))?;
                 encoder.write_all(&input).map_err(failed)?;
-                let compressed = std::mem::take(encoder.get_mut());
-                if !compressed.is_empty() {
-                    output.push(Bytes::from(compressed));
-                }
+                emit(output, std::mem::take(encoder.get_mut()));
                 return Ok(());
             }
             State::Members {
@@ -218,10 +222,7 @@ impl Transform for Gzip {
         let members = match &mut self.state {
             State::Single(encoder) => {
                 if let Some(encoder) = encoder.take() {
-                    let rest = encoder.finish().map_err(failed)?;
-                    if !rest.is_empty() {
-                        output.push(Bytes::from(rest));
-                    }
+                    emit(output, encoder.finish().map_err(failed)?);
                 }
                 return Ok(());
             }
