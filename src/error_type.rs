@@ -65,47 +65,50 @@ impl ErrorType {
     }
 }
 
-// The runtime module names its own types (it serves any handler); they must
-// be the ones in the taxonomy.
-const _: () = {
-    const fn same(a: &str, b: &str) -> bool {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        if a.len() != b.len() {
+/// The runtime module names its own types (it serves any handler): each
+/// with the taxonomy's value it must equal.
+const RUNTIME_TYPES: [(&str, FunctionErrorType); 6] = [
+    (runtime::MALFORMED_EVENT, FunctionErrorType::MalformedEvent),
+    (runtime::HANDLER_PANIC, FunctionErrorType::HandlerPanic),
+    (runtime::HANDLER_TIMEOUT, FunctionErrorType::HandlerTimeout),
+    (
+        runtime::SERIALIZATION,
+        FunctionErrorType::SerializationError,
+    ),
+    (
+        runtime::INVALID_INVOCATION,
+        FunctionErrorType::InvalidInvocation,
+    ),
+    (
+        runtime::INVALID_CONFIG,
+        FunctionErrorType::InvalidConfiguration,
+    ),
+];
+
+/// True when `a` and `b` are the same string (in a constant).
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
             return false;
         }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        i += 1;
     }
-    assert!(same(
-        runtime::MALFORMED_EVENT,
-        FunctionErrorType::MalformedEvent.as_str()
-    ));
-    assert!(same(
-        runtime::HANDLER_PANIC,
-        FunctionErrorType::HandlerPanic.as_str()
-    ));
-    assert!(same(
-        runtime::HANDLER_TIMEOUT,
-        FunctionErrorType::HandlerTimeout.as_str()
-    ));
-    assert!(same(
-        runtime::SERIALIZATION,
-        FunctionErrorType::SerializationError.as_str()
-    ));
-    assert!(same(
-        runtime::INVALID_INVOCATION,
-        FunctionErrorType::InvalidInvocation.as_str()
-    ));
-    assert!(same(
-        runtime::INVALID_CONFIG,
-        FunctionErrorType::InvalidConfiguration.as_str()
-    ));
+    true
+}
+
+// Checked when the crate compiles: a runtime type that drifts from the
+// taxonomy is a build error.
+const _: () = {
+    let mut i = 0;
+    while i < RUNTIME_TYPES.len() {
+        assert!(same(RUNTIME_TYPES[i].0, RUNTIME_TYPES[i].1.as_str()));
+        i += 1;
+    }
 };
 
 #[cfg(test)]

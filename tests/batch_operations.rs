@@ -122,17 +122,7 @@ async fn schema_2_0_copies_the_pinned_old_version_under_an_allowed_prefix() {
     let client = common::client().await;
     let source = common::create_bucket(&client, "batch20-src").await;
     let destination = common::create_bucket(&client, "batch20-dst").await;
-    client
-        .put_bucket_versioning()
-        .bucket(&source)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("enable versioning");
+    common::enable_versioning(&client, &source).await;
     let old = common::bytes_of(40_000, 2);
     let put = client
         .put_object()

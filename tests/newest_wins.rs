@@ -6,7 +6,6 @@
 mod common;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::upload::condition::META_SOURCE_SEQUENCER;
 use s3_stream_lambda::copy::{
@@ -47,17 +46,7 @@ async fn setup_sized(test: &str, v1_size: usize, v2_size: usize) -> Setup {
     let direct = common::client().await;
     let source = common::create_bucket(&direct, &format!("{test}-src")).await;
     let destination = common::create_bucket(&direct, &format!("{test}-dst")).await;
-    direct
-        .put_bucket_versioning()
-        .bucket(&source)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("enable versioning");
+    common::enable_versioning(&direct, &source).await;
     let mut specs = Vec::new();
     for (size, seed, sequencer) in [(v1_size, 1, "0000000001"), (v2_size, 2, "0000000002")] {
         let put = direct

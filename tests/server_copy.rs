@@ -355,17 +355,7 @@ async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught()
 #[tokio::test]
 async fn a_versioned_source_is_copied_at_the_announced_version() {
     let s = setup("server-versioned").await;
-    s.direct
-        .put_bucket_versioning()
-        .bucket(&s.source_bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("enable versioning");
+    common::enable_versioning(&s.direct, &s.source_bucket).await;
     let old = common::bytes_of(2 * PART + 5, 1);
     let first = s
         .direct

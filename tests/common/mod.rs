@@ -98,6 +98,21 @@ pub async fn create_bucket(client: &Client, test: &str) -> String {
     bucket
 }
 
+/// Turns versioning on for `bucket`.
+pub async fn enable_versioning(client: &Client, bucket: &str) {
+    client
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+}
+
 /// Deterministic pseudo-random bytes, so failures reproduce.
 pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
     s3_stream_testkit::sample::sample_bytes(len, seed)
