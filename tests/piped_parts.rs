@@ -67,3 +67,53 @@ async fn parts_larger_than_the_budget_stream_with_trailing_checksums() {
     assert_eq!(copied.crc64nvme, source.crc64nvme);
     assert_eq!(s3.open_uploads("destination"), 0);
 }
+
+#[tokio::test]
+async fn server_side_part_copies_move_no_bytes_and_are_verified() {
+    let s3 = SyntheticS3::start(SyntheticS3Config::default())
+        .await
+        .expect("synthetic s3 starts");
+    s3.create_bucket("destination");
+    let mut spec = GeneratedObject::new("source", "big.bin", SIZE, 22);
+    spec.crc64nvme = true;
+    let source = s3.add_generated(spec);
+    let client = local_s3::client(&s3.endpoint());
+    let settings = CopySettings {
+        mode: CopyMode::Server,
+        server: s3_stream_lambda::copy::ServerCopySettings {
+            part_size: PART,
+            concurrency: 4,
+        },
+        ..CopySettings::default()
+    };
+    let report = copy_object(
+        &client,
+        SourceSpec {
+            bucket: "source".into(),
+            key: "big.bin".into(),
+            ..SourceSpec::default()
+        },
+        &Destination {
+            bucket: "destination".into(),
+            key: "big.bin".into(),
+        },
+        Box::new(Identity),
+        &settings,
+        &CancellationToken::new(),
+        &CopyProgress::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
+    assert_eq!(report.parts, 3);
+    assert_eq!(report.bytes_through_function, 0);
+    assert_eq!(report.verified, "source-crc64nvme", "{report:?}");
+    let stats = s3.stats();
+    assert_eq!(stats.requests_of(Operation::UploadPartCopy), 3);
+    assert!(stats.bytes_received < MIB, "{stats:?}");
+    let copied = s3
+        .object("destination", "big.bin")
+        .expect("the destination exists");
+    assert_eq!(copied.len, SIZE);
+    assert_eq!(copied.crc64nvme, source.crc64nvme);
+    assert_eq!(s3.open_uploads("destination"), 0);
+}

@@ -15,6 +15,7 @@ pub enum Operation {
     DeleteObject,
     CreateMultipartUpload,
     UploadPart,
+    UploadPartCopy,
     CompleteMultipartUpload,
     AbortMultipartUpload,
     GetObjectTagging,
@@ -26,7 +27,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in counter order.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::HeadBucket,
         Operation::CreateBucket,
         Operation::ListMultipartUploads,
@@ -36,6 +37,7 @@ impl Operation {
         Operation::DeleteObject,
         Operation::CreateMultipartUpload,
         Operation::UploadPart,
+        Operation::UploadPartCopy,
         Operation::CompleteMultipartUpload,
         Operation::AbortMultipartUpload,
         Operation::GetObjectTagging,

@@ -3,6 +3,7 @@
 
 mod bucket;
 mod complete;
+mod copy;
 mod multipart;
 mod read;
 mod tagging;
@@ -62,6 +63,9 @@ fn classify(method: &Method, target: &Target, request: &Request<Incoming>) -> Op
         }
         (&Method::GET, Some(_)) => Operation::GetObject,
         (&Method::PUT, Some(_)) if query.has("tagging") => Operation::PutObjectTagging,
+        (&Method::PUT, Some(_)) if copy && query.has("partNumber") && query.has("uploadId") => {
+            Operation::UploadPartCopy
+        }
         (&Method::PUT, Some(_)) if copy => Operation::Unsupported,
         (&Method::PUT, Some(_)) if query.has("partNumber") && query.has("uploadId") => {
             Operation::UploadPart
@@ -141,6 +145,7 @@ async fn dispatch(
         Operation::DeleteObject => write::delete_object(ctx),
         Operation::CreateMultipartUpload => multipart::create(ctx, &request),
         Operation::UploadPart => multipart::upload_part(ctx, request).await,
+        Operation::UploadPartCopy => copy::upload_part_copy(ctx, &request),
         Operation::CompleteMultipartUpload => complete::complete(ctx, request).await,
         Operation::AbortMultipartUpload => multipart::abort(ctx),
         Operation::GetObjectTagging => tagging::get(ctx),
