@@ -19,6 +19,31 @@ const PART: u64 = 32 * MIB;
 /// The copy's memory budget.
 const BUDGET: u64 = 16 * MIB;
 
+/// Copies `source/big.bin` to `destination/big.bin` with `settings`.
+async fn copy_big(
+    client: &aws_sdk_s3::Client,
+    settings: &CopySettings,
+) -> s3_stream_lambda::copy::CopyReport {
+    copy_object(
+        client,
+        SourceSpec {
+            bucket: "source".into(),
+            key: "big.bin".into(),
+            ..SourceSpec::default()
+        },
+        &Destination {
+            bucket: "destination".into(),
+            key: "big.bin".into(),
+        },
+        Box::new(Identity),
+        settings,
+        &CancellationToken::new(),
+        &CopyProgress::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)))
+}
+
 #[tokio::test]
 async fn parts_larger_than_the_budget_stream_with_trailing_checksums() {
     let s3 = SyntheticS3::start(SyntheticS3Config::default())
@@ -35,24 +60,7 @@ async fn parts_larger_than_the_budget_stream_with_trailing_checksums() {
         mode: CopyMode::Stream,
         ..CopySettings::default()
     };
-    let report = copy_object(
-        &client,
-        SourceSpec {
-            bucket: "source".into(),
-            key: "big.bin".into(),
-            ..SourceSpec::default()
-        },
-        &Destination {
-            bucket: "destination".into(),
-            key: "big.bin".into(),
-        },
-        Box::new(Identity),
-        &settings,
-        &CancellationToken::new(),
-        &CopyProgress::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
+    let report = copy_big(&client, &settings).await;
     assert_eq!(report.parts, 3);
     assert_eq!(report.part_size, PART);
     assert_eq!(report.verified, "source-crc64nvme", "{report:?}");
@@ -86,24 +94,7 @@ async fn server_side_part_copies_move_no_bytes_and_are_verified() {
         },
         ..CopySettings::default()
     };
-    let report = copy_object(
-        &client,
-        SourceSpec {
-            bucket: "source".into(),
-            key: "big.bin".into(),
-            ..SourceSpec::default()
-        },
-        &Destination {
-            bucket: "destination".into(),
-            key: "big.bin".into(),
-        },
-        Box::new(Identity),
-        &settings,
-        &CancellationToken::new(),
-        &CopyProgress::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
+    let report = copy_big(&client, &settings).await;
     assert_eq!(report.parts, 3);
     assert_eq!(report.bytes_through_function, 0);
     assert_eq!(report.verified, "source-crc64nvme", "{report:?}");
