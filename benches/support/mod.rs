@@ -139,9 +139,9 @@ pub fn run_measured(command: &mut Command) -> ChildRun {
 }
 
 /// The median of `values`.
-pub fn median(values: &mut [u64]) -> u64 {
+pub fn median<T: Ord + Copy + Default>(values: &mut [T]) -> T {
     values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or(0)
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 /// Bytes received on the loopback interface so far (`/proc/net/dev`), 0
