@@ -101,6 +101,24 @@ pub struct ChildRun {
     pub peak_rss: u64,
     /// Standard output.
     pub stdout: String,
+    /// CPU time the child used, user plus system (`ru_utime + ru_stime`).
+    pub cpu: Duration,
+}
+
+/// User plus system time of an rusage.
+pub fn cpu_of(usage: &libc::rusage) -> Duration {
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// CPU time this process has used so far (every thread: in the benches
+/// that is the in-process S3 server's work).
+pub fn own_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    cpu_of(&usage)
 }
 
 /// Runs `command` to completion and reports its wall time and peak RSS.
@@ -135,6 +153,7 @@ pub fn run_measured(command: &mut Command) -> ChildRun {
         elapsed,
         peak_rss: usage.ru_maxrss as u64 * 1024,
         stdout: reader.join().unwrap_or_default(),
+        cpu: cpu_of(&usage),
     }
 }
 

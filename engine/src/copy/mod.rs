@@ -22,6 +22,7 @@ pub mod memory;
 pub mod memory_pool;
 pub mod part_size;
 mod piped;
+mod read_window;
 pub mod report;
 mod requests;
 pub mod server;

@@ -9,6 +9,7 @@
 use super::content_headers;
 use super::error::CopyError;
 use super::memory::{self, MemoryPlan};
+use super::read_window::ReadWindow;
 use super::report::{CopyReport, StreamedCounts};
 use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource, tags};
 use super::upload::condition::{Completion, WritePlan, write_newest};
@@ -18,13 +19,11 @@ use super::{CopyProgress, CopySettings, Part, PartAssembler, part_size};
 use crate::transform::Transform;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
 
 /// Upload permits count KiB, so parts of any size share one semaphore.
 const PERMIT_UNIT: u64 = memory::KIB;
@@ -374,19 +373,17 @@ async fn pump(
     let client = pipeline.source_client.clone();
     let policy = pipeline.settings.read_retry.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
-    let mut reads = futures_util::stream::iter(ranges.into_iter().enumerate())
-        .map(|(index, range)| {
-            let task = tokio::spawn(source::fetch_block(
-                client.clone(),
-                resolved.clone(),
-                range,
-                index == 0,
-                policy.clone(),
-                Arc::clone(counters),
-            ));
-            AbortOnDropHandle::new(task)
-        })
-        .buffered(plan.read_ahead.max(1));
+    let reads = ranges.into_iter().enumerate().map(|(index, range)| {
+        source::fetch_block(
+            client.clone(),
+            resolved.clone(),
+            range,
+            index == 0,
+            policy.clone(),
+            Arc::clone(counters),
+        )
+    });
+    let mut reads = ReadWindow::new(reads, plan.read_ahead);
     let mut assembler = PartAssembler::new(schedule);
     let mut output = Vec::new();
     let mut ended = false;
@@ -441,8 +438,8 @@ async fn pump(
                 next = reads.next() => next,
             };
             match next {
-                Some(joined) => {
-                    let block: Block = joined.map_err(|e| CopyError::Task(e.to_string()))??;
+                Some(read) => {
+                    let block: Block = read?;
                     if let Some(metadata) = block.metadata {
                         let mut metadata = content_headers::for_output(
                             metadata,
@@ -488,5 +485,10 @@ async fn pump(
             pipeline.dispatch(part, part_permit).await?;
         }
     }
+    tracing::debug!(
+        "read window ended at {} of {} reads in flight",
+        reads.depth(),
+        plan.read_ahead.max(1)
+    );
     Ok(())
 }
