@@ -288,11 +288,16 @@ fn netmodel(_c: &mut Criterion) {
             ))
         })
         .collect();
-    let alone: Vec<(usize, u64)> = GZIP_MEMORY_SIZES_MB
+    // Keyed by the gzip copy each is the bound of: (name, workers, ms).
+    let alone: Vec<(String, usize, u64)> = GZIP_MEMORY_SIZES_MB
         .iter()
-        .map(|&(_, workers)| {
+        .map(|&(memory, workers)| {
             let mut times: Vec<u64> = (0..rounds).map(|_| gzip_alone(&chunks, workers)).collect();
-            (workers, support::median(&mut times))
+            (
+                format!("gzip-{memory}MB"),
+                workers,
+                support::median(&mut times),
+            )
         })
         .collect();
     drop(chunks);
@@ -318,14 +323,10 @@ fn netmodel(_c: &mut Criterion) {
     for ((name, ms), busy) in medians.iter().zip(&busy) {
         let versus = match name.as_str() {
             name if name.starts_with("gzip-") => {
-                let workers = GZIP_MEMORY_SIZES_MB
+                let (workers, transform) = alone
                     .iter()
-                    .find(|(memory, _)| name == format!("gzip-{memory}MB"))
-                    .map_or(1, |&(_, workers)| workers);
-                let transform = alone
-                    .iter()
-                    .find(|(w, _)| *w == workers)
-                    .map_or(0, |(_, ms)| *ms);
+                    .find(|(copy, _, _)| copy == name)
+                    .map_or((0, 0), |(_, workers, ms)| (*workers, *ms));
                 format!(
                     ", {:.3}× the slower reference, {:.3}× the slower of it and gzip alone with {workers} worker(s) ({:.2} s)",
                     *ms as f64 / limit as f64,
