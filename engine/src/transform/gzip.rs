@@ -1,19 +1,19 @@
 //! The gzip transform: compresses into `KEY.gz`, as independent members compressed on several threads.
 //!
 //! A gzip file is a sequence of members (RFC 1952 §2.2), so 1 MiB of input
-//! per member, compressed by `workers` threads at once and emitted in order,
-//! is one valid file: `gzip -d`, `zcat`, Python's `gzip` and flate2's
-//! `MultiGzDecoder` read it whole. Single-member decoders (flate2's
+//! per member, compressed by `workers` threads at once (a [`MemberPool`]
+//! that outlives each push) and emitted in order, is one valid file:
+//! `gzip -d`, `zcat`, Python's `gzip` and flate2's `MultiGzDecoder` read it
+//! whole. Single-member decoders (flate2's
 //! `GzDecoder`, zlib's one-shot `inflate`) stop after the first member: for
 //! them, [`GzipMembers::Single`] writes one member on one thread.
 
+use super::member_pool::{MemberPool, MemberResult};
 use super::{Transform, TransformError};
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Compression level by default: 2. With the zlib-rs backend, level 1 is
 /// zlib-ng's "quick" strategy: on JSON lines it wrote 19.1% of the input at
@@ -41,7 +41,6 @@ pub enum GzipMembers {
 /// `application/gzip`.
 pub struct Gzip {
     level: Compression,
-    workers: usize,
     state: State,
 }
 
@@ -51,8 +50,10 @@ enum State {
         /// Input not yet compressed (slices of the pushed chunks: no copy).
         pending: Vec<Bytes>,
         pending_len: usize,
-        /// True once a member was emitted (empty input still gets one).
+        /// True once a member was made (empty input still gets one).
         emitted: bool,
+        /// The threads compressing whole members.
+        pool: MemberPool,
     },
 }
 
@@ -69,11 +70,15 @@ fn failed(error: std::io::Error) -> TransformError {
     }
 }
 
-/// A compressed member, or why it could not be made.
-type MemberResult = Result<Vec<u8>, TransformError>;
+/// The most a member of `len` input bytes can take compressed: deflate's
+/// stored and fixed-Huffman blocks expand by at most 1/8 (9-bit literals),
+/// plus the gzip header and trailer.
+fn member_bound(len: usize) -> usize {
+    len + len / 8 + 64
+}
 
 /// One member of `input`.
-fn member(input: &[Bytes], level: Compression) -> Result<Vec<u8>, TransformError> {
+fn member(input: &[Bytes], level: Compression) -> MemberResult {
     let len: usize = input.iter().map(Bytes::len).sum();
     let mut encoder = GzEncoder::new(Vec::with_capacity(len / 2 + 64), level);
     for chunk in input {
@@ -92,63 +97,10 @@ impl Gzip {
                 pending: Vec::new(),
                 pending_len: 0,
                 emitted: false,
+                pool: MemberPool::new(workers, move |input: &[Bytes]| member(input, level)),
             },
         };
-        Gzip {
-            level,
-            workers: workers.max(1),
-            state,
-        }
-    }
-
-    /// Compresses `members` (each a list of input slices) on `workers`
-    /// threads, each taking the next member until none is left, and appends
-    /// them in order.
-    fn compress(
-        &self,
-        members: Vec<Vec<Bytes>>,
-        output: &mut Vec<Bytes>,
-    ) -> Result<(), TransformError> {
-        let level = self.level;
-        let threads = self.workers.min(members.len());
-        let compressed: Vec<MemberResult> = if threads <= 1 {
-            members.iter().map(|input| member(input, level)).collect()
-        } else {
-            let next = AtomicUsize::new(0);
-            let slots: Vec<Mutex<Option<MemberResult>>> =
-                members.iter().map(|_| Mutex::new(None)).collect();
-            std::thread::scope(|scope| {
-                for _ in 0..threads {
-                    scope.spawn(|| {
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(input) = members.get(index) else {
-                                break;
-                            };
-                            let result = member(input, level);
-                            if let Ok(mut slot) = slots[index].lock() {
-                                *slot = Some(result);
-                            }
-                        }
-                    });
-                }
-            });
-            slots
-                .into_iter()
-                .map(|slot| {
-                    slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                        Err(TransformError {
-                            name: "gzip",
-                            message: "a compression thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        };
-        for member in compressed {
-            output.push(Bytes::from(member?));
-        }
-        Ok(())
+        Gzip { level, state }
     }
 }
 
@@ -183,70 +135,62 @@ impl Transform for Gzip {
     }
 
     fn push(&mut self, input: Bytes, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
-        let batch = MEMBER_BYTES * self.workers;
-        let members = match &mut self.state {
+        match &mut self.state {
             State::Single(encoder) => {
                 let encoder = encoder
                     .as_mut()
                     .ok_or_else(|| failed(std::io::ErrorKind::BrokenPipe.into()))?;
                 encoder.write_all(&input).map_err(failed)?;
                 emit(output, std::mem::take(encoder.get_mut()));
-                return Ok(());
             }
             State::Members {
                 pending,
                 pending_len,
                 emitted,
+                pool,
             } => {
                 if !input.is_empty() {
                     *pending_len += input.len();
                     pending.push(input);
                 }
-                // Every whole member of the input so far, compressed in one
-                // pass; once a batch is due, so threads never wait on a tail.
-                let mut members = Vec::new();
-                if *pending_len >= batch {
-                    while *pending_len >= MEMBER_BYTES {
-                        members.push(take(pending, pending_len, MEMBER_BYTES));
-                    }
+                // Every whole member goes to the pool as soon as it fills.
+                while *pending_len >= MEMBER_BYTES {
+                    pool.submit(take(pending, pending_len, MEMBER_BYTES), output)?;
+                    *emitted = true;
                 }
-                *emitted |= !members.is_empty();
-                members
             }
-        };
-        if members.is_empty() {
-            return Ok(());
         }
-        self.compress(members, output)
+        Ok(())
     }
 
     fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
-        let members = match &mut self.state {
+        match &mut self.state {
             State::Single(encoder) => {
                 if let Some(encoder) = encoder.take() {
                     emit(output, encoder.finish().map_err(failed)?);
                 }
-                return Ok(());
             }
             State::Members {
                 pending,
                 pending_len,
                 emitted,
+                pool,
             } => {
-                let mut members = Vec::new();
-                while *pending_len > 0 {
-                    let len = MEMBER_BYTES.min(*pending_len);
-                    members.push(take(pending, pending_len, len));
-                }
-                // An empty input is still a gzip file: one empty member.
-                if members.is_empty() && !*emitted {
-                    members.push(Vec::new());
-                }
+                // The tail is under a member; an empty input is still a gzip
+                // file, of one empty member.
+                let tail = take(pending, pending_len, *pending_len);
+                let needed = !tail.is_empty() || !*emitted;
                 *emitted = true;
-                members
+                if needed && pool.is_idle() {
+                    // A small object: no thread is started for it.
+                    emit(output, member(&tail, self.level)?);
+                } else if needed {
+                    pool.submit(tail, output)?;
+                }
+                pool.flush(output)?;
             }
-        };
-        self.compress(members, output)
+        }
+        Ok(())
     }
 
     fn content_type(&self) -> Option<&str> {
@@ -257,12 +201,14 @@ impl Transform for Gzip {
         ".gz"
     }
 
-    /// The input tail held for the next batch, and the workers' own state
-    /// (each compresses one member at a time).
+    /// The input tail under a member, and the members in the pool: each
+    /// one's input and its compressed output until it is handed on.
     fn window(&self) -> u64 {
-        match self.state {
+        match &self.state {
             State::Single(_) => 0,
-            State::Members { .. } => (2 * MEMBER_BYTES * self.workers) as u64,
+            State::Members { pool, .. } => {
+                (MEMBER_BYTES + pool.limit() * (MEMBER_BYTES + member_bound(MEMBER_BYTES))) as u64
+            }
         }
     }
 
@@ -309,6 +255,22 @@ mod tests {
             .read_to_end(&mut first)
             .unwrap();
         assert_eq!(first.len(), MEMBER_BYTES);
+    }
+
+    #[test]
+    fn an_object_under_a_member_starts_no_thread() {
+        let input = sample(MEMBER_BYTES - 1);
+        let mut gzip = Gzip::new(6, GzipMembers::Parallel, 2);
+        let output = compressed(&mut gzip, &input, 1 << 16);
+        let State::Members { pool, .. } = &gzip.state else {
+            panic!("parallel members")
+        };
+        assert!(pool.is_idle());
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&output[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, input);
     }
 
     #[test]

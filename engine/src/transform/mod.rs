@@ -20,6 +20,7 @@ mod content_type;
 mod gunzip;
 mod gzip;
 mod identity;
+mod member_pool;
 mod ndjson;
 mod registry;
 mod yaml_json;
