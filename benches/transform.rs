@@ -435,12 +435,8 @@ fn copy_gzip(_: &mut Criterion) {
             times[slot].push(run.elapsed);
         }
     }
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    let one = median(&mut times[0]);
-    let two = median(&mut times[1]);
+    let one = support::median(&mut times[0]);
+    let two = support::median(&mut times[1]);
     let gz = rt.block_on(async {
         let client = common::client().await;
         common::get(&client, &destination, "logs.jsonl.gz").await

@@ -9,8 +9,9 @@
 //!
 //! # Cancellation
 //!
-//! Dropping the pool closes its queue: each worker finishes the member it
-//! holds (one member's work) and exits; nothing is waited for, so a copy
+//! Dropping the pool closes its queue and its results: each worker finishes
+//! the member it holds (one member's work), finds no one to hand it to and
+//! exits, leaving queued members untouched; nothing is waited for, so a copy
 //! dropped on an async thread never blocks on compression.
 
 use super::TransformError;
@@ -182,6 +183,7 @@ fn stopped(what: &str) -> TransformError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     /// Reverses each member, slower for earlier members, so results come
     /// back out of order.
@@ -230,6 +232,29 @@ mod tests {
         };
         assert_eq!(failure.message, "member 2 failed");
         assert_eq!(output, vec![Bytes::from(vec![0]), Bytes::from(vec![1])]);
+    }
+
+    #[test]
+    fn a_dropped_pool_compresses_no_queued_member() {
+        let (started_tx, started) = std::sync::mpsc::channel::<u8>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started_tx, released) = (Mutex::new(started_tx), Mutex::new(released));
+        let mut pool = MemberPool::new(1, move |input: &[Bytes]| {
+            let _ = started_tx.lock().unwrap().send(input[0][0]);
+            let _ = released.lock().unwrap().recv();
+            Ok(input.concat())
+        });
+        let mut output = Vec::new();
+        for n in 0..2u8 {
+            pool.submit(vec![Bytes::from(vec![n])], &mut output)
+                .unwrap();
+        }
+        assert_eq!(started.recv(), Ok(0), "the worker holds member 0");
+        drop(pool);
+        release.send(()).unwrap();
+        // Member 0's result has nowhere to go, so the worker exits (dropping
+        // the closure and its sender) without starting member 1.
+        assert_eq!(started.recv(), Err(std::sync::mpsc::RecvError));
     }
 
     #[test]
