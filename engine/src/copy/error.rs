@@ -127,10 +127,12 @@ pub enum CopyError {
     },
     /// S3 answered success without the fields a success carries (e.g. a 200
     /// with an `<Error>` body to `CompleteMultipartUpload`).
-    #[error("{operation} of s3://{bucket}/{key} returned no etag: treating it as failed")]
+    #[error("{operation} of s3://{bucket}/{key} returned no {field}: treating it as failed")]
     IncompleteResponse {
         /// The S3 operation.
         operation: &'static str,
+        /// The missing field (`etag`, `upload id`).
+        field: &'static str,
         /// Destination bucket.
         bucket: String,
         /// Destination key.

@@ -171,13 +171,10 @@ async fn attempt(
             crc64_base64(crc)
         ))));
     }
-    let etag = output.e_tag().ok_or_else(|| {
-        Attempt::Fatal(CopyError::IncompleteResponse {
-            operation: "upload part",
-            bucket: target.destination.bucket.clone(),
-            key: target.destination.key.clone(),
-        })
-    })?;
+    let etag = target
+        .destination
+        .required("upload part", "etag", output.e_tag())
+        .map_err(Attempt::Fatal)?;
     Ok(UploadedPart {
         number,
         etag: etag.to_owned(),

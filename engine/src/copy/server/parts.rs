@@ -127,13 +127,11 @@ impl PartCopy {
                 )
             })?;
         let result = output.copy_part_result();
-        let etag = result.and_then(|result| result.e_tag()).ok_or_else(|| {
-            CopyError::IncompleteResponse {
-                operation: "upload part copy",
-                bucket: self.destination.bucket.clone(),
-                key: self.destination.key.clone(),
-            }
-        })?;
+        let etag = self.destination.required(
+            "upload part copy",
+            "etag",
+            result.and_then(|result| result.e_tag()),
+        )?;
         let len = self.end - self.start + 1;
         self.written.fetch_add(len, Ordering::Relaxed);
         Ok(UploadedPart {

@@ -88,14 +88,11 @@ async fn send(
         other => other?,
     };
     let result = output.copy_object_result();
-    let etag =
-        result
-            .and_then(|result| result.e_tag())
-            .ok_or_else(|| CopyError::IncompleteResponse {
-                operation: "copy object",
-                bucket: destination.bucket.clone(),
-                key: destination.key.clone(),
-            })?;
+    let etag = destination.required(
+        "copy object",
+        "etag",
+        result.and_then(|result| result.e_tag()),
+    )?;
     copy.progress
         .bytes_written
         .fetch_add(copy.source.size, Ordering::Relaxed);

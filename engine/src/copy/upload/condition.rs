@@ -137,14 +137,8 @@ impl NewestWins {
             );
             return Ok(Decision::Superseded);
         }
-        match output.e_tag() {
-            Some(etag) => Ok(Decision::Write(WriteCondition::IfMatch(etag.to_owned()))),
-            None => Err(CopyError::IncompleteResponse {
-                operation: "head",
-                bucket: self.destination.bucket.clone(),
-                key: self.destination.key.clone(),
-            }),
-        }
+        let etag = self.destination.required("head", "etag", output.e_tag())?;
+        Ok(Decision::Write(WriteCondition::IfMatch(etag.to_owned())))
     }
 }
 

@@ -21,6 +21,24 @@ pub struct Destination {
     pub key: String,
 }
 
+impl Destination {
+    /// `value`, the `field` of a successful `operation` on this destination,
+    /// or [`CopyError::IncompleteResponse`] when S3 left it out.
+    pub(crate) fn required<'a>(
+        &self,
+        operation: &'static str,
+        field: &'static str,
+        value: Option<&'a str>,
+    ) -> Result<&'a str, CopyError> {
+        value.ok_or_else(|| CopyError::IncompleteResponse {
+            operation,
+            field,
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+        })
+    }
+}
+
 /// Destination options beyond the carried metadata.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UploadOptions {
@@ -196,13 +214,7 @@ pub async fn put_single(
         output = request => output,
     }
     .map_err(|e| write_error("put object", destination, e))?;
-    let etag = output
-        .e_tag()
-        .ok_or_else(|| CopyError::IncompleteResponse {
-            operation: "put object",
-            bucket: destination.bucket.clone(),
-            key: destination.key.clone(),
-        })?;
+    let etag = destination.required("put object", "etag", output.e_tag())?;
     Ok(Written {
         etag: etag.to_owned(),
         version_id: output.version_id().map(str::to_owned),

@@ -86,13 +86,8 @@ impl MultipartUpload {
             output = request => output,
         }
         .map_err(|e| write_error("create multipart upload", destination, e))?;
-        let upload_id = output
-            .upload_id()
-            .ok_or_else(|| CopyError::IncompleteResponse {
-                operation: "create multipart upload",
-                bucket: destination.bucket.clone(),
-                key: destination.key.clone(),
-            })?;
+        let upload_id =
+            destination.required("create multipart upload", "upload id", output.upload_id())?;
         Ok(MultipartUpload {
             target: AbortTarget {
                 client: client.clone(),
@@ -179,13 +174,7 @@ impl MultipartUpload {
                 .send()
                 .await
                 .map_err(|e| write_error("upload part", &destination, e))?;
-            let etag = output
-                .e_tag()
-                .ok_or_else(|| CopyError::IncompleteResponse {
-                    operation: "upload part",
-                    bucket: destination.bucket.clone(),
-                    key: destination.key.clone(),
-                })?;
+            let etag = destination.required("upload part", "etag", output.e_tag())?;
             uploaded.fetch_add(len, Ordering::Relaxed);
             Ok(UploadedPart {
                 number: part.number,
@@ -346,13 +335,7 @@ impl MultipartUpload {
             output = request => output,
         }
         .map_err(|e| write_error("complete multipart upload", destination, e))?;
-        let etag = output
-            .e_tag()
-            .ok_or_else(|| CopyError::IncompleteResponse {
-                operation: "complete multipart upload",
-                bucket: destination.bucket.clone(),
-                key: destination.key.clone(),
-            })?;
+        let etag = destination.required("complete multipart upload", "etag", output.e_tag())?;
         Ok(Written {
             etag: etag.to_owned(),
             version_id: output.version_id().map(str::to_owned),
