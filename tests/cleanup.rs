@@ -156,6 +156,38 @@ async fn a_cancel_during_complete_aborts_before_the_copy_returns() {
     s.assert_no_incomplete_uploads().await;
 }
 
+#[tokio::test]
+async fn a_cancel_while_the_upload_is_being_created_aborts_the_upload_s3_made() {
+    let s = setup("cancel-create").await;
+    // moto creates the upload; its answer (the upload id) is held back, so
+    // the cancellation comes while S3 has an upload the copy has not named.
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::CreateMultipartUpload),
+        Fault::HoldResponse(Duration::from_millis(150)),
+    ));
+    let cancel = CancellationToken::new();
+    let copy = s.spawn_copy(Box::new(Identity), cancel.clone());
+    s.wait_for(S3Op::CreateMultipartUpload).await;
+    cancel.cancel();
+    let result = timeout(PATIENCE, copy)
+        .await
+        .expect("the cancelled copy returns")
+        .expect("the copy task does not panic");
+    assert!(
+        matches!(result, Err(CopyError::Cancelled { .. })),
+        "{result:?}"
+    );
+    assert!(
+        s.proxy
+            .log()
+            .iter()
+            .any(|exchange| exchange.op == S3Op::AbortMultipartUpload
+                && exchange.responded_at.is_some()),
+        "the upload S3 created was aborted before the copy returned"
+    );
+    s.assert_no_incomplete_uploads().await;
+}
+
 /// Identity, except that its third chunk panics.
 struct PanicsOnThird {
     seen: usize,

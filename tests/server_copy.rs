@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use http::StatusCode;
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::{
-    CopyError, CopyMethod, CopyMode, CopyOutcome, CopyProgress, CopyReport, CopySettings,
+    Clients, CopyError, CopyMethod, CopyMode, CopyOutcome, CopyProgress, CopyReport, CopySettings,
     Destination, ServerCopySettings, SourceSpec, copy_object,
 };
 use s3_stream_lambda::transform::Identity;
@@ -98,6 +98,15 @@ impl Setup {
         }
     }
 
+    /// `key` as an event announces it: pinned to `etag`, with a sequencer,
+    /// so newest wins is on.
+    fn announced(&self, key: &str, etag: &str) -> SourceSpec {
+        SourceSpec {
+            sequencer: Some("0000000001".into()),
+            ..self.source(key, etag)
+        }
+    }
+
     async fn copy(
         &self,
         client: &Client,
@@ -105,13 +114,31 @@ impl Setup {
         etag: &str,
         mode: CopyMode,
     ) -> Result<CopyReport, CopyError> {
-        copy_object(
+        self.copy_from(
             client,
             self.source(key, etag),
-            &self.destination(key),
+            mode,
+            &CancellationToken::new(),
+        )
+        .await
+    }
+
+    /// Copies `source` to the same key in the destination bucket.
+    async fn copy_from(
+        &self,
+        clients: impl Into<Clients>,
+        source: SourceSpec,
+        mode: CopyMode,
+        cancel: &CancellationToken,
+    ) -> Result<CopyReport, CopyError> {
+        let destination = self.destination(&source.key);
+        copy_object(
+            clients,
+            source,
+            &destination,
             Box::new(Identity),
             &settings(mode),
-            &CancellationToken::new(),
+            cancel,
             &CopyProgress::default(),
         )
         .await
@@ -458,14 +485,11 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
     });
     let copied = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        copy_object(
+        s.copy_from(
             &s.proxied,
             s.source("object", &etag),
-            &s.destination("object"),
-            Box::new(Identity),
-            &settings(CopyMode::Server),
+            CopyMode::Server,
             &cancel,
-            &CopyProgress::default(),
         ),
     )
     .await
@@ -473,6 +497,162 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
     let error = copied.expect_err("a cancelled copy fails");
     assert!(matches!(error, CopyError::Cancelled { .. }), "{error:?}");
     // The abort finished before the copy returned: nothing to wait for.
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_changed_source_is_checked_with_the_sources_own_client() {
+    let s = setup("server-source-region").await;
+    let etag = s.put_described("object", common::bytes_of(1_000, 8)).await;
+    // The source's region: its second HeadObject (after the copy's 412) finds
+    // the source changed.
+    let source_proxy = FaultProxy::start_url(common::endpoint())
+        .await
+        .expect("start the source's fault proxy");
+    source_proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::HeadObject),
+            Fault::s3_error(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", ""),
+        )
+        .times(Times::Nth(2)),
+    );
+    let source_client = common::client_for(&source_proxy.endpoint()).await;
+    // The destination's region: the CopyObject fails a condition (the source's
+    // or the destination's), and the source bucket is not served here.
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::CopyObject),
+            Fault::s3_error(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            ),
+        )
+        .times(Times::Always),
+    );
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::HeadObject).path_contains(s.source_bucket.clone()),
+            Fault::wrong_region("eu-west-1"),
+        )
+        .times(Times::Always),
+    );
+    let clients = Clients {
+        source: source_client,
+        destination: s.proxied.clone(),
+    };
+    let error = s
+        .copy_from(
+            clients,
+            s.announced("object", &etag),
+            CopyMode::Server,
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("a changed source is not copied");
+    assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
+    assert_eq!(
+        source_proxy
+            .log()
+            .iter()
+            .filter(|e| e.op == S3Op::HeadObject)
+            .count(),
+        2,
+        "the source was read in its own region, twice"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
+    let s = setup("server-decide-cancel").await;
+    let etag = s
+        .put_described("object", common::bytes_of(2 * PART + 1, 9))
+        .await;
+    // The completion fails its condition, so the destination is read again;
+    // that read's answer is held far beyond the test.
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::CompleteMultipartUpload),
+            Fault::s3_error(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", ""),
+        )
+        .times(Times::Always),
+    );
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::HeadObject).path_contains(s.destination_bucket.clone()),
+            Fault::HoldResponse(std::time::Duration::from_secs(60)),
+        )
+        .times(Times::Nth(2)),
+    );
+    let cancel = CancellationToken::new();
+    let destination_heads = || {
+        s.proxy
+            .log()
+            .iter()
+            .filter(|e| e.op == S3Op::HeadObject && e.path.contains(&s.destination_bucket))
+            .count()
+    };
+    let cancel_at_the_second_read = async {
+        while destination_heads() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+        std::time::Instant::now()
+    };
+    let copying = s.copy_from(
+        &s.proxied,
+        s.announced("object", &etag),
+        CopyMode::Server,
+        &cancel,
+    );
+    let (copied, cancelled_at) = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        tokio::join!(copying, cancel_at_the_second_read)
+    })
+    .await
+    .expect("the destination is read again and the copy ends");
+    assert!(
+        cancelled_at.elapsed() < std::time::Duration::from_secs(5),
+        "the copy returned {:?} after its cancellation",
+        cancelled_at.elapsed()
+    );
+    let error = copied.expect_err("a cancelled copy fails");
+    assert!(matches!(error, CopyError::Cancelled { .. }), "{error:?}");
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn a_conflict_at_completion_is_transient_and_never_completes_the_same_upload_again() {
+    let s = setup("server-conflict").await;
+    let etag = s
+        .put_described("object", common::bytes_of(2 * PART + 1, 6))
+        .await;
+    // S3's answer when a conflicting write raced the completion: the upload
+    // must be started again, not completed again.
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::CompleteMultipartUpload),
+            Fault::s3_error(
+                StatusCode::CONFLICT,
+                "ConditionalRequestConflict",
+                "A conflicting conditional operation is currently in progress against this resource.",
+            ),
+        )
+        .times(Times::Always),
+    );
+    // An event's sequencer: newest wins is on, so a write conflict would be
+    // decided again and retried.
+    let error = s
+        .copy_from(
+            &s.proxied,
+            s.announced("object", &etag),
+            CopyMode::Server,
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("a conflicted completion fails the copy");
+    assert_eq!(error.error_type(), "S3.UploadFailed", "{error:?}");
+    assert!(!error.class().is_permanent(), "retryable: {error:?}");
+    assert_eq!(s.ops(S3Op::CompleteMultipartUpload), 1);
     assert_eq!(s.open_uploads().await, 0);
 }
 

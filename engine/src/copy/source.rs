@@ -125,7 +125,7 @@ fn quoted(etag: &str) -> String {
 }
 
 /// Maps an SDK error of a read onto the copy's error classes.
-fn read_error<E>(spec: &SourceSpec, error: SdkError<E>) -> CopyError
+pub(crate) fn read_error<E>(spec: &SourceSpec, error: SdkError<E>) -> CopyError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -180,8 +180,12 @@ impl Pipeline<'_> {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
                 let metadata = self.destination_metadata();
                 let this = &self;
-                let completion =
-                    write_newest(this.write_plan.newest.as_ref(), condition, |condition| {
+                let completion = write_newest(
+                    this.write_plan.newest.as_ref(),
+                    condition,
+                    this.cancel,
+                    || this.cancelled(),
+                    |condition| {
                         let data = data.clone();
                         let metadata = &metadata;
                         let verify = &verify;
@@ -201,9 +205,10 @@ impl Pipeline<'_> {
                             )
                             .await
                         }
-                    })
-                    .await
-                    .map_err(|e| self.counted(e))?;
+                    },
+                )
+                .await
+                .map_err(|e| self.counted(e))?;
                 if let Completion::Written(_) = completion {
                     self.progress
                         .bytes_written

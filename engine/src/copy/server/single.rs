@@ -3,7 +3,7 @@
 use super::ServerCopy;
 use super::refusal::{PreconditionOf, copy_error};
 use crate::copy::error::CopyError;
-use crate::copy::source::{ObjectMetadata, Pin};
+use crate::copy::source::{ObjectMetadata, Pin, read_error};
 use crate::copy::upload::condition::{Completion, WriteCondition, write_newest};
 use crate::copy::upload::{UploadOptions, Written, crc64_decode, with_metadata};
 use aws_sdk_s3::types::{ChecksumAlgorithm, MetadataDirective, TaggingDirective};
@@ -20,10 +20,17 @@ use std::sync::atomic::Ordering;
 pub(super) async fn copy_object(copy: &ServerCopy<'_>) -> Result<Completion, CopyError> {
     let metadata = copy.destination_metadata();
     let plan = copy.write_plan;
-    write_newest(plan.newest.as_ref(), plan.condition.clone(), |condition| {
-        let metadata = &metadata;
-        async move { send(copy, metadata, condition).await }
-    })
+    let cancelled = || copy.cancelled();
+    write_newest(
+        plan.newest.as_ref(),
+        plan.condition.clone(),
+        copy.cancel,
+        cancelled,
+        |condition| {
+            let metadata = &metadata;
+            async move { send(copy, metadata, condition).await }
+        },
+    )
     .await
 }
 
@@ -107,7 +114,10 @@ async fn send(
 }
 
 /// After a 412 that either side's condition may have caused: true when the
-/// source no longer matches its pin (a pinned `HeadObject` fails).
+/// source no longer matches its pin (the pinned `HeadObject`, sent with the
+/// source's own client since S3 serves a bucket only from its region,
+/// answers 412 or 404); any other failure is the copy's error, never read
+/// as an unchanged source.
 ///
 /// # Cancellation
 ///
@@ -115,7 +125,7 @@ async fn send(
 async fn source_changed(copy: &ServerCopy<'_>) -> Result<bool, CopyError> {
     let spec = &copy.source.spec;
     let mut head = copy
-        .client
+        .source_client
         .head_object()
         .bucket(&spec.bucket)
         .key(&spec.key);
@@ -127,11 +137,11 @@ async fn source_changed(copy: &ServerCopy<'_>) -> Result<bool, CopyError> {
         () = copy.cancel.cancelled() => return Err(copy.cancelled()),
         answer = head.send() => answer,
     };
-    Ok(match answer {
-        Ok(_) => false,
-        Err(error) => matches!(
-            error.raw_response().map(|r| r.status().as_u16()),
-            Some(412) | Some(404)
-        ),
-    })
+    match answer {
+        Ok(_) => Ok(false),
+        Err(error) => match error.raw_response().map(|r| r.status().as_u16()) {
+            Some(412) | Some(404) => Ok(true),
+            _ => Err(read_error(spec, error)),
+        },
+    }
 }

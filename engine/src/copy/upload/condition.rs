@@ -204,9 +204,17 @@ impl WritePlan {
 /// Runs `write` under `condition`; when the condition fails (a write landed
 /// since we looked), decides again and retries up to [`CONDITION_RETRIES`]
 /// times, or ends superseded.
+///
+/// # Cancellation
+///
+/// `write` races its own requests against `cancel`; the decision between
+/// attempts (a `HeadObject`) is raced here and ends in `cancelled()`, so the
+/// caller's abort starts at once, not after S3's answer and its retries.
 pub async fn write_newest<W, F>(
     newest: Option<&NewestWins>,
     mut condition: WriteCondition,
+    cancel: &CancellationToken,
+    cancelled: impl Fn() -> CopyError,
     mut write: W,
 ) -> Result<Completion, CopyError>
 where
@@ -221,7 +229,11 @@ where
                 let Some(newest) = newest else {
                     return Err(error);
                 };
-                match newest.decide().await? {
+                let decided = tokio::select! {
+                    () = cancel.cancelled() => return Err(cancelled()),
+                    decided = newest.decide() => decided?,
+                };
+                match decided {
                     Decision::Superseded => return Ok(Completion::Superseded),
                     Decision::Write(_) if retries == CONDITION_RETRIES => return Err(error),
                     Decision::Write(next) => {

@@ -88,6 +88,28 @@ pub fn crc64_decode(text: &str) -> Option<u64> {
         .map(u64::from_be_bytes)
 }
 
+/// Maps a failed `CompleteMultipartUpload`. A 412 is a condition that no
+/// longer holds, as for any write; a 409 (`ConditionalRequestConflict`: a
+/// conflicting write raced the completion) invalidates the upload itself, so
+/// S3 says to start a new one rather than complete this one again: it is a
+/// transient destination failure, never a [`CopyError::WriteConflict`] that
+/// newest-wins would retry on the same upload.
+pub(crate) fn complete_error<E>(destination: &Destination, error: SdkError<E>) -> CopyError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if error.raw_response().map(|r| r.status().as_u16()) == Some(409) {
+        return CopyError::Destination {
+            operation: "complete multipart upload",
+            bucket: destination.bucket.clone(),
+            key: destination.key.clone(),
+            class: FailureClass::Transient,
+            source: Box::new(error) as SdkFailure,
+        };
+    }
+    write_error("complete multipart upload", destination, error)
+}
+
 pub(crate) fn write_error<E>(
     operation: &'static str,
     destination: &Destination,

@@ -2,7 +2,9 @@
 
 use super::abort::{AbortOutcome, AbortTarget};
 use super::condition::{Completion, NewestWins, WriteCondition, write_newest};
-use super::{Destination, UploadOptions, Written, crc64_base64, crc64nvme, write_error};
+use super::{
+    Destination, UploadOptions, Written, complete_error, crc64_base64, crc64nvme, write_error,
+};
 use crate::copy::assembler::Part;
 use crate::copy::error::CopyError;
 use crate::copy::source::ObjectMetadata;
@@ -11,6 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +41,13 @@ fn cancelled(uploaded: &AtomicU64) -> CopyError {
     }
 }
 
+/// How long a `CreateMultipartUpload` in flight when the copy is cancelled
+/// may still take to name its upload, so it can be aborted: S3 answers it in
+/// tens of milliseconds, and 300 ms plus [`super::abort::ABORT_BUDGET`]
+/// (1.5 s) stays within the 1.8 s a cancelled invocation has left (the 2 s
+/// default deadline margin less the runtime's 200 ms to post).
+pub const CREATE_GRACE: Duration = Duration::from_millis(300);
+
 /// A multipart upload in progress: parts upload concurrently, each holding
 /// its budget permit until S3 has it.
 ///
@@ -63,9 +73,11 @@ impl MultipartUpload {
     ///
     /// # Cancellation
     ///
-    /// Returns `CopyError::Cancelled` when `cancel` fires first; an upload S3
-    /// created for the dropped request is unknown to us and left to a
-    /// lifecycle rule.
+    /// Returns `CopyError::Cancelled` when `cancel` fires first. S3 may have
+    /// created the upload already, so the request is not dropped at once: it
+    /// gets [`CREATE_GRACE`] more to name the upload, which is then aborted
+    /// before this returns. Only an answer later than that (or a dropped
+    /// future) leaves an upload we never learnt of to a lifecycle rule.
     pub async fn create(
         client: &Client,
         destination: &Destination,
@@ -80,10 +92,22 @@ impl MultipartUpload {
             .key(&destination.key)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .checksum_type(ChecksumType::FullObject);
-        let request = with_metadata!(create, metadata, options).send();
+        let mut request = std::pin::pin!(with_metadata!(create, metadata, options).send());
         let output = tokio::select! {
-            () = cancel.cancelled() => return Err(cancelled(&uploaded)),
-            output = request => output,
+            () = cancel.cancelled() => {
+                if let Ok(Ok(output)) = tokio::time::timeout(CREATE_GRACE, &mut request).await
+                    && let Some(upload_id) = output.upload_id()
+                {
+                    let target = AbortTarget {
+                        client: client.clone(),
+                        destination: destination.clone(),
+                        upload_id: upload_id.to_owned(),
+                    };
+                    target.run().await;
+                }
+                return Err(cancelled(&uploaded));
+            }
+            output = &mut request => output,
         }
         .map_err(|e| write_error("create multipart upload", destination, e))?;
         let upload_id =
@@ -232,9 +256,14 @@ impl MultipartUpload {
         let completed = match prepared {
             Ok((crc, parts)) => {
                 let this = &self;
-                write_newest(newest, condition, |condition| {
-                    this.send_complete(crc, parts.clone(), condition, cancel)
-                })
+                let uploaded = &self.uploaded;
+                write_newest(
+                    newest,
+                    condition,
+                    cancel,
+                    || cancelled(uploaded),
+                    |condition| this.send_complete(crc, parts.clone(), condition, cancel),
+                )
                 .await
             }
             Err(error) => Err(error),
@@ -334,7 +363,7 @@ impl MultipartUpload {
             () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
             output = request => output,
         }
-        .map_err(|e| write_error("complete multipart upload", destination, e))?;
+        .map_err(|e| complete_error(destination, e))?;
         let etag = destination.required("complete multipart upload", "etag", output.e_tag())?;
         Ok(Written {
             etag: etag.to_owned(),
