@@ -501,6 +501,58 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
 }
 
 #[tokio::test]
+async fn a_failed_part_copy_lets_the_copies_in_flight_end_before_the_abort() {
+    let s = setup("server-settle").await;
+    let etag = s
+        .put_described("object", common::bytes_of(3 * PART + 1, 10))
+        .await;
+    // Part 2 finds the source changed; the other part copies are done by
+    // moto but answered only after a while: S3 goes on copying a part whose
+    // request was dropped, and such a part may outlive the abort.
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy),
+            Fault::s3_error(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", ""),
+        )
+        .times(Times::Nth(2)),
+    );
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy),
+            Fault::HoldResponse(std::time::Duration::from_millis(700)),
+        )
+        .times(Times::Always),
+    );
+    let error = s
+        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+        .await
+        .expect_err("a changed source is not copied");
+    assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
+    let log = s.proxy.log();
+    let abort = log
+        .iter()
+        .find(|e| e.op == S3Op::AbortMultipartUpload)
+        .expect("the upload was aborted");
+    let held: Vec<_> = log
+        .iter()
+        .filter(|e| {
+            e.op == S3Op::UploadPartCopy && e.status != Some(StatusCode::PRECONDITION_FAILED)
+        })
+        .collect();
+    assert_eq!(held.len(), 3, "{log:#?}");
+    for part in held {
+        // A dropped request leaves no status: the proxy never answered it.
+        assert_eq!(part.status, Some(StatusCode::OK), "{log:#?}");
+        let answered = part.responded_at.expect("every part copy was answered");
+        assert!(
+            answered <= abort.arrived_at,
+            "a part copy was still running when the abort was sent"
+        );
+    }
+    assert_eq!(s.open_uploads().await, 0);
+}
+
+#[tokio::test]
 async fn a_changed_source_is_checked_with_the_sources_own_client() {
     let s = setup("server-source-region").await;
     let etag = s.put_described("object", common::bytes_of(1_000, 8)).await;
