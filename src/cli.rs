@@ -64,7 +64,12 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(main(std::env::args().skip(1).collect()))
+    let code = runtime.block_on(main(std::env::args().skip(1).collect()));
+    // Dropping the runtime would wait, without limit, for blocking work still
+    // running (a compression step mid-chunk after SIGTERM, a DNS lookup):
+    // the exit gets the reserve the shutdown window kept for it instead.
+    runtime.shutdown_timeout(crate::runtime::SHUTDOWN_EXIT_RESERVE);
+    code
 }
 
 /// Exit code of a usage or configuration error.

@@ -258,3 +258,48 @@ async fn a_dropped_copy_leaves_no_upload_behind() {
     s.wait_for(S3Op::AbortMultipartUpload).await;
     s.assert_no_incomplete_uploads().await;
 }
+
+/// Declares that it keeps the length, then writes one byte more.
+struct AddsAByte;
+
+impl Transform for AddsAByte {
+    fn name(&self) -> &'static str {
+        "adds-a-byte"
+    }
+
+    fn push(&mut self, input: Bytes, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        output.push(input);
+        Ok(())
+    }
+
+    fn finish(&mut self, output: &mut Vec<Bytes>) -> Result<(), TransformError> {
+        output.push(Bytes::from_static(b"!"));
+        Ok(())
+    }
+
+    fn preserves_length(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_transform_that_breaks_its_length_promise_writes_nothing() {
+    let s = setup("transform-length").await;
+    let copy = s.spawn_copy(Box::new(AddsAByte), CancellationToken::new());
+    let error = timeout(PATIENCE, copy)
+        .await
+        .expect("the copy ends")
+        .expect("the copy task does not panic")
+        .expect_err("a wrong length is not completed");
+    assert!(error.to_string().contains("keeps the length"), "{error}");
+    assert_eq!(
+        s.proxy
+            .log()
+            .iter()
+            .filter(|exchange| exchange.op == S3Op::CompleteMultipartUpload)
+            .count(),
+        0,
+        "nothing completed"
+    );
+    s.assert_no_incomplete_uploads().await;
+}

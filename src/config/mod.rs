@@ -4,7 +4,7 @@ pub mod allow_list;
 
 pub use allow_list::AllowLists;
 
-use crate::copy::memory::minimum_budget;
+use crate::copy::memory::{Output, minimum_budget};
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZE};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
@@ -137,8 +137,8 @@ pub fn valid_bucket_name(name: &str) -> bool {
 }
 
 /// The largest part (whole MiB, at least S3's minimum) whose fewest buffers fit `budget`.
-fn largest_part(budget: u64, output_known: bool) -> u64 {
-    let per_part = minimum_budget(1, output_known);
+fn largest_part(budget: u64, output: Output) -> u64 {
+    let per_part = minimum_budget(1, output);
     (budget / per_part / MIB * MIB).max(MIN_PART_SIZE)
 }
 
@@ -236,7 +236,7 @@ impl Config {
         };
         let window = built.window();
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
-        let output_known = built.preserves_length();
+        let output = Output::of(built.as_ref());
         // The transform's window comes out of the same budget as the parts.
         let part_budget = buffer_budget.saturating_sub(window);
         let part_size = match number(
@@ -245,7 +245,7 @@ impl Config {
             MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
         )? {
             Some(mib) => {
-                let needed = minimum_budget(mib * MIB, output_known) + window;
+                let needed = minimum_budget(mib * MIB, output) + window;
                 if needed > buffer_budget {
                     return Err(problem(
                         "PART_SIZE_MIB",
@@ -253,23 +253,23 @@ impl Config {
                             "of {mib} needs {} MiB of copy buffers with TRANSFORM={transform}, but a {memory_mib} MB function buffers at most {} MiB: use at most {} or more memory",
                             needed / MIB,
                             buffer_budget / MIB,
-                            largest_part(part_budget, output_known) / MIB
+                            largest_part(part_budget, output) / MIB
                         ),
                     ));
                 }
                 mib * MIB
             }
             // The default, shrunk (not below S3's minimum) where memory is small.
-            None => DEFAULT_PART_SIZE.min(largest_part(part_budget, output_known)),
+            None => DEFAULT_PART_SIZE.min(largest_part(part_budget, output)),
         };
-        if minimum_budget(part_size, output_known) + window > buffer_budget {
+        if minimum_budget(part_size, output) + window > buffer_budget {
             if window > 0 {
                 return Err(problem(
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                     format!(
                         "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs: {} MiB of parts and its {} MiB window",
                         buffer_budget / MIB,
-                        minimum_budget(part_size, output_known) / MIB,
+                        minimum_budget(part_size, output) / MIB,
                         window.div_ceil(MIB)
                     ),
                 ));
@@ -279,7 +279,7 @@ impl Config {
                 format!(
                     "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs at S3's 5 MiB minimum part ({} MiB)",
                     buffer_budget / MIB,
-                    minimum_budget(MIN_PART_SIZE, output_known) / MIB
+                    minimum_budget(MIN_PART_SIZE, output) / MIB
                 ),
             ));
         }
@@ -505,7 +505,7 @@ pub(crate) mod tests {
             let plan = crate::copy::memory::plan(
                 &config.copy,
                 Some(10 << 30),
-                true,
+                Output::Input,
                 config.copy.memory_budget,
             )
             .unwrap();

@@ -263,8 +263,11 @@ fn lossy(body: &[u8]) -> std::borrow::Cow<'_, str> {
 /// so the SDK's recursion detection and X-Ray see the invocation's trace.
 fn export_trace_id(trace_id: Option<&str>) {
     // SAFETY: Rust's environment accessors share one lock, so no Rust reader
-    // races this write; nothing in this process reads the environment through
-    // libc's getenv, and Lambda runs one invocation per process at a time.
+    // races this write, and Lambda runs one invocation per process at a time.
+    // libc reads the environment too (getaddrinfo, on tokio's blocking
+    // threads); a lookup left running by a timed-out invocation could race
+    // this write, the same narrow window every Lambda runtime that exports
+    // the trace id (lambda_runtime included) accepts.
     unsafe {
         match trace_id {
             Some(trace_id) => std::env::set_var(TRACE_ID_ENV, trace_id),

@@ -8,9 +8,10 @@
 //! Every other copy holds three kinds of buffers, each one block (the first part's
 //! size) or one part long: ranged reads in flight, the block inside the
 //! transform, and parts filling or uploading (each holds an upload permit of
-//! its own size until S3 has it). For output of known length (identity and
-//! any length-preserving transform) a part *is* a slice of the block read,
-//! so there is no separate transform block. The plan fits the configured
+//! its own size until S3 has it). For identity a part *is* a slice of the
+//! block read, so there is no separate transform block; any other transform,
+//! length-preserving or not, holds the block it is transforming beside the
+//! parts its output fills ([`Output`]). The plan fits the configured
 //! read-ahead and upload concurrency into the budget at the actual part size,
 //! and caps a growing part schedule where two parts still fit the upload
 //! permits: so a copy never holds more than [`MemoryPlan::reservation`],
@@ -20,18 +21,49 @@
 use super::CopySettings;
 use super::error::CopyError;
 use super::part_size::{MIB, PartSchedule};
+use crate::transform::Transform;
 
 /// Permits count KiB, so reservations of small objects stay small.
 pub const KIB: u64 = 1024;
 
-/// Fewest blocks a copy of known-length output can run in: one read in
-/// flight, one part uploading and the next one filling (the block just read
-/// is that part).
-pub const MIN_BLOCKS_KNOWN_LENGTH: u64 = 3;
+/// Fewest blocks an identity copy can run in: one read in flight, one part
+/// uploading and the next one filling (the block just read is that part).
+/// Any other output needs one more: the block inside the transform.
+pub const MIN_BLOCKS: u64 = 3;
 
-/// Fewest blocks a copy of unknown-length output can run in: one read in
-/// flight, one block in the transform, one part uploading, one filling.
-pub const MIN_BLOCKS_UNKNOWN_LENGTH: u64 = 4;
+/// What a copy writes, as the memory law sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The bytes read, as read (identity): each part is a slice of a block.
+    Input,
+    /// New bytes of the input's length (a length-preserving transform): the
+    /// block being transformed is held beside the parts.
+    SameLength,
+    /// New bytes of a length known only at the end (gzip): the block is held
+    /// likewise, and the part schedule grows.
+    Unknown,
+}
+
+impl Output {
+    /// What `transform` writes.
+    pub fn of(transform: &dyn Transform) -> Output {
+        match (transform.preserves_length(), transform.is_identity()) {
+            (true, true) => Output::Input,
+            (true, false) => Output::SameLength,
+            (false, _) => Output::Unknown,
+        }
+    }
+
+    /// True when the output's length is the input's.
+    pub fn known_length(self) -> bool {
+        self != Output::Unknown
+    }
+
+    /// Blocks held beside reads and parts: the transform's input block.
+    fn held_blocks(self) -> u64 {
+        u64::from(self != Output::Input)
+    }
+}
 
 /// Bytes one piped part buffers between its GET and its upload: sixteen of
 /// the SDK's 64 KiB aws-chunked chunks, so a GET and an upload whose speeds
@@ -105,14 +137,9 @@ impl MemoryPlan {
     }
 }
 
-/// The smallest budget a copy needs at `part_size`.
-pub fn minimum_budget(part_size: u64, output_known: bool) -> u64 {
-    let blocks = if output_known {
-        MIN_BLOCKS_KNOWN_LENGTH
-    } else {
-        MIN_BLOCKS_UNKNOWN_LENGTH
-    };
-    blocks * part_size
+/// The smallest budget a copy of `output` needs at `part_size`.
+pub fn minimum_budget(part_size: u64, output: Output) -> u64 {
+    (MIN_BLOCKS + output.held_blocks()) * part_size
 }
 
 fn round_up_kib(bytes: u64) -> u64 {
@@ -120,7 +147,7 @@ fn round_up_kib(bytes: u64) -> u64 {
 }
 
 /// Fits `settings` into `budget` bytes for a source of `size` bytes (when
-/// known) whose output length is known (`output_known`) or not.
+/// known) written as `output`.
 ///
 /// An object no larger than one part (known output) reads once and writes
 /// once, so it reserves about twice its own size, not a part's: many small
@@ -128,9 +155,10 @@ fn round_up_kib(bytes: u64) -> u64 {
 pub fn plan(
     settings: &CopySettings,
     size: Option<u64>,
-    output_known: bool,
+    output: Output,
     budget: u64,
 ) -> Result<MemoryPlan, CopyError> {
+    let output_known = output.known_length();
     let schedule = PartSchedule::new(settings.part_size, size, output_known);
     let block = schedule.base();
     if let (true, Some(size)) = (output_known, size)
@@ -144,7 +172,7 @@ pub fn plan(
             reservation: 2 * one,
         });
     }
-    let needed = minimum_budget(block, output_known);
+    let needed = minimum_budget(block, output);
     if needed > budget {
         return Err(CopyError::MemoryTooSmall {
             part_size: block,
@@ -154,7 +182,7 @@ pub fn plan(
     }
     let blocks = budget / block;
     // Blocks beside reads and parts: the transform's input block.
-    let fixed = u64::from(!output_known);
+    let fixed = output.held_blocks();
     let mut read = (settings.read_ahead.max(1) as u64).min(blocks - fixed - 2);
     let mut slots = (settings.upload_concurrency.max(1) as u64 + 1).min(blocks - fixed - 1);
     while read + slots + fixed > blocks {
@@ -198,16 +226,16 @@ mod tests {
 
     #[test]
     fn small_objects_reserve_about_their_size() {
-        let plan = plan(&settings(3, 3), Some(4096), true, 64 * MIB).unwrap();
+        let plan = plan(&settings(3, 3), Some(4096), Output::Input, 64 * MIB).unwrap();
         assert_eq!(plan.reservation, 8 * KIB);
-        let empty = super::plan(&settings(3, 3), Some(0), true, 64 * MIB).unwrap();
+        let empty = super::plan(&settings(3, 3), Some(0), Output::Input, 64 * MIB).unwrap();
         assert_eq!(empty.reservation, 2 * KIB);
     }
 
     #[test]
     fn concurrency_shrinks_to_fit_the_budget_at_any_size() {
         for size in [GIB, 100 * GIB, 200 * GIB] {
-            let plan = plan(&settings(16, 16), Some(size), true, 64 * MIB).unwrap();
+            let plan = plan(&settings(16, 16), Some(size), Output::Input, 64 * MIB).unwrap();
             assert!(plan.reservation <= 64 * MIB, "{size}: {plan:?}");
             assert!(plan.read_ahead >= 1 && plan.upload_capacity >= 2 * plan.schedule.base());
         }
@@ -216,11 +244,33 @@ mod tests {
     #[test]
     fn an_object_whose_parts_cannot_fit_is_refused() {
         // 1 TiB needs 105 MiB parts; three of them exceed 64 MiB.
-        let error = plan(&settings(3, 3), Some(1024 * GIB), true, 64 * MIB).unwrap_err();
+        let error = plan(&settings(3, 3), Some(1024 * GIB), Output::Input, 64 * MIB).unwrap_err();
         assert!(matches!(error, CopyError::MemoryTooSmall { .. }), "{error}");
         assert_eq!(
-            minimum_budget(DEFAULT_PART_SIZE, false),
+            minimum_budget(DEFAULT_PART_SIZE, Output::Unknown),
             4 * DEFAULT_PART_SIZE
+        );
+    }
+
+    #[test]
+    fn a_length_preserving_transform_reserves_the_block_it_transforms() {
+        // 200 GiB needs 21 MiB parts: three fit 64 MiB, four do not.
+        let size = 200 * GIB;
+        assert!(plan(&settings(3, 3), Some(size), Output::Input, 64 * MIB).is_ok());
+        let error = plan(&settings(3, 3), Some(size), Output::SameLength, 64 * MIB).unwrap_err();
+        assert!(matches!(error, CopyError::MemoryTooSmall { .. }), "{error}");
+        let input = plan(&settings(3, 3), Some(GIB), Output::Input, 64 * MIB).unwrap();
+        let same = plan(&settings(3, 3), Some(GIB), Output::SameLength, 64 * MIB).unwrap();
+        assert!(same.reservation <= 64 * MIB, "{same:?}");
+        assert_eq!(
+            same.read_ahead as u64 * DEFAULT_PART_SIZE + same.upload_capacity + DEFAULT_PART_SIZE,
+            same.reservation,
+            "one block beside the reads and parts: {same:?}"
+        );
+        assert_eq!(
+            input.read_ahead as u64 * DEFAULT_PART_SIZE + input.upload_capacity,
+            input.reservation,
+            "{input:?}"
         );
     }
 
@@ -247,7 +297,7 @@ mod tests {
     fn growing_parts_are_capped_where_two_still_fit() {
         // 512 MB defaults: 64 MiB budget, 8 MiB blocks, 3 reads + 1 transform
         // block leave 32 MiB of permits: parts grow to 16 MiB, no further.
-        let plan = plan(&settings(3, 3), None, false, 64 * MIB).unwrap();
+        let plan = plan(&settings(3, 3), None, Output::Unknown, 64 * MIB).unwrap();
         assert_eq!(plan.upload_capacity, 32 * MIB);
         assert_eq!(plan.schedule.part_size(MAX_PARTS), 16 * MIB);
         assert_eq!(plan.reservation, 64 * MIB);
@@ -256,7 +306,7 @@ mod tests {
             part_size: MIN_PART_SIZE,
             ..settings(1, 1)
         };
-        let floor = super::plan(&five, None, false, 4 * MIN_PART_SIZE).unwrap();
+        let floor = super::plan(&five, None, Output::Unknown, 4 * MIN_PART_SIZE).unwrap();
         assert_eq!(floor.schedule.part_size(MAX_PARTS), MIN_PART_SIZE);
     }
 }

@@ -16,7 +16,7 @@ use super::upload::condition::{Completion, WritePlan, write_newest};
 use super::upload::{self, Destination, MultipartUpload};
 use super::verify::Verify;
 use super::{CopyProgress, CopySettings, Part, PartAssembler, part_size};
-use crate::transform::Transform;
+use crate::transform::{Transform, TransformError};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -256,7 +256,7 @@ pub(crate) async fn copy(
     let plan = memory::plan(
         settings,
         Some(resolved.size),
-        output_known,
+        memory::Output::of(transform.as_ref()),
         settings.memory_budget.saturating_sub(window),
     )?;
     let _reserved = match &settings.memory_pool {
@@ -332,8 +332,10 @@ enum Step {
 /// # Cancellation
 ///
 /// A push on a blocking thread runs to its end (one block's work) even when
-/// the future is dropped; the transform is then lost with the copy.
+/// the copy stops waiting for it: the wait is raced against the copy's token,
+/// so the abort starts at once, and the transform is lost with the copy.
 async fn run_transform(
+    pipeline: &Pipeline<'_>,
     transform: &mut Box<dyn Transform>,
     step: Step,
     output: &mut Vec<Bytes>,
@@ -349,11 +351,14 @@ async fn run_transform(
     }
     let mut moved = std::mem::replace(transform, Box::new(crate::transform::Identity));
     let mut out = std::mem::take(output);
-    let (moved, out, result) = tokio::task::spawn_blocking(move || {
+    let work = tokio::task::spawn_blocking(move || {
         let result = apply(moved.as_mut(), &mut out, step);
         (moved, out, result)
-    })
-    .await
+    });
+    let (moved, out, result) = tokio::select! {
+        () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+        joined = work => joined,
+    }
     .map_err(|e| CopyError::Task(format!("the transform's thread failed: {e}")))?;
     *transform = moved;
     *output = out;
@@ -392,9 +397,10 @@ async fn pump(
     let mut assembler = PartAssembler::new(schedule);
     let mut output = Vec::new();
     let mut ended = false;
-    while !ended {
-        // The permit for the next part is taken before its input is read; a
-        // known-length output's last part takes only what it will hold.
+    while !ended || assembler.has_held() {
+        // The permit for the next part is taken before its input is read (or
+        // its held input copied into a buffer); a known-length output's last
+        // part takes only what it will hold.
         let next = assembler.next_part_size();
         let next = known_output.map_or(next, |total| {
             next.min(total.saturating_sub(assembler.bytes_in()))
@@ -405,6 +411,7 @@ async fn pump(
             0 => None,
             _ => Some(pipeline.permit(next).await?),
         };
+        assembler.resume();
         while assembler.ready_len() == 0 && !ended {
             // Held-back output first, then the rest of the block, then the next block.
             let step = if transform.has_pending() {
@@ -422,7 +429,7 @@ async fn pump(
             match step {
                 Some(Step::Read) => {}
                 Some(step) => {
-                    run_transform(transform, step, &mut output).await?;
+                    run_transform(pipeline, transform, step, &mut output).await?;
                     for chunk in output.drain(..) {
                         assembler.push(chunk);
                     }
@@ -470,7 +477,7 @@ async fn pump(
                     unpushed = block.data;
                 }
                 None => {
-                    run_transform(transform, Step::Finish, &mut output).await?;
+                    run_transform(pipeline, transform, Step::Finish, &mut output).await?;
                     finished = true;
                     ended = !transform.has_pending();
                 }
@@ -489,6 +496,17 @@ async fn pump(
             };
             pipeline.dispatch(part, part_permit).await?;
         }
+    }
+    if let Some(total) = known_output
+        && assembler.bytes_in() != total
+    {
+        return Err(CopyError::Transform(TransformError {
+            name: transform.name(),
+            message: format!(
+                "declares that it keeps the length, but wrote {} bytes for the {total} it read",
+                assembler.bytes_in()
+            ),
+        }));
     }
     tracing::debug!(
         "read window ended at {} of {} reads in flight",

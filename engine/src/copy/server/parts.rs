@@ -43,7 +43,6 @@ pub(super) async fn copy_parts(
     // Stores that report no part checksums: S3 checks the whole object
     // against the source's CRC64NVME on completion instead.
     upload.expect_crc(copy.verify.expected_crc());
-    upload.settle_parts_before_abort(copy.cancel);
     if let Err(error) = start_parts(copy, plan, &mut upload).await {
         return Err(upload.abort(error).await);
     }

@@ -66,9 +66,14 @@ pub struct MultipartUpload {
     /// The full-object CRC64NVME to complete with when the parts' own
     /// checksums are unknown (part copies on a store that reports none).
     expected_crc: Option<u64>,
-    /// Set for part copies: the token until which the abort path lets the
-    /// tasks in flight end instead of dropping them.
-    settle_before_abort: Option<CancellationToken>,
+    /// The copy's token: until it fires, the abort path lets the part tasks
+    /// in flight end instead of dropping them. S3 documents that a part
+    /// still in progress at the abort "might or might not succeed", keeping
+    /// its storage: an `UploadPart` whose body was sent before its request
+    /// was dropped can still land, and S3 goes on copying an
+    /// `UploadPartCopy` whatever becomes of its request; a part whose
+    /// request has ended cannot land later.
+    settle_until: CancellationToken,
 }
 
 impl MultipartUpload {
@@ -126,7 +131,7 @@ impl MultipartUpload {
             uploaded,
             settled: false,
             expected_crc: None,
-            settle_before_abort: None,
+            settle_until: cancel.clone(),
         })
     }
 
@@ -150,20 +155,6 @@ impl MultipartUpload {
     /// carry none (S3 then checks the object against it).
     pub fn expect_crc(&mut self, crc: Option<u64>) {
         self.expected_crc = crc;
-    }
-
-    /// Makes the abort path wait for the part tasks in flight, until
-    /// `cancel` fires, before it aborts the upload. For `UploadPartCopy`: S3
-    /// goes on copying a part whose request was dropped, and documents that
-    /// a part still in progress at the abort "might or might not succeed",
-    /// keeping its storage; a part whose request has ended cannot land later.
-    ///
-    /// # Cancellation
-    ///
-    /// Once `cancel` fires the tasks are dropped at once, as without this
-    /// (the deadline leaves no time to wait).
-    pub fn settle_parts_before_abort(&mut self, cancel: &CancellationToken) {
-        self.settle_before_abort = Some(cancel.clone());
     }
 
     /// Starts a part task (a part copy); its result joins the others.
@@ -407,16 +398,14 @@ impl MultipartUpload {
         error
     }
 
-    /// Cancels and drains the part tasks (after letting them end, where
-    /// [`MultipartUpload::settle_parts_before_abort`] asked for it), then
-    /// aborts the upload.
+    /// Lets the part tasks in flight end (until the copy's token fires: the
+    /// deadline leaves no time to wait), cancels and drains what is left,
+    /// then aborts the upload.
     async fn discard(mut self) {
-        if let Some(cancel) = self.settle_before_abort.take() {
-            let tasks = &mut self.tasks;
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                () = async { while tasks.join_next().await.is_some() {} } => {}
-            }
+        let tasks = &mut self.tasks;
+        tokio::select! {
+            () = self.settle_until.cancelled() => {}
+            () = async { while tasks.join_next().await.is_some() {} } => {}
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
