@@ -429,6 +429,12 @@ async fn pump(
             match step {
                 Some(Step::Read) => {}
                 Some(step) => {
+                    // An inline step (gunzip, ndjson) does not await: the
+                    // token is checked before each, so a cancelled copy stops
+                    // within one step, not one part.
+                    if pipeline.cancel.is_cancelled() {
+                        return Err(pipeline.cancelled());
+                    }
                     run_transform(pipeline, transform, step, &mut output).await?;
                     for chunk in output.drain(..) {
                         assembler.push(chunk);
