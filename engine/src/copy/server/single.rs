@@ -20,12 +20,11 @@ use std::sync::atomic::Ordering;
 pub(super) async fn copy_object(copy: &ServerCopy<'_>) -> Result<Completion, CopyError> {
     let metadata = copy.destination_metadata();
     let plan = copy.write_plan;
-    let cancelled = || copy.cancelled();
     write_newest(
         plan.newest.as_ref(),
         plan.condition.clone(),
         copy.cancel,
-        cancelled,
+        || copy.cancelled(),
         |condition| {
             let metadata = &metadata;
             async move { send(copy, metadata, condition).await }

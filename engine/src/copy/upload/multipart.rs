@@ -55,8 +55,9 @@ pub const CREATE_GRACE: Duration = Duration::from_millis(300);
 /// succeeded, dropping it (a panic, a dropped copy future) cancels the part
 /// tasks and spawns `AbortMultipartUpload` on the runtime (best effort,
 /// logged with the upload id). Explicit failures await
-/// [`MultipartUpload::abort`] instead, so the abort has finished when the
-/// copy returns.
+/// [`MultipartUpload::abort`] instead, which lets the part requests in
+/// flight end first (until the copy is cancelled), so the abort has finished
+/// when the copy returns.
 pub struct MultipartUpload {
     target: AbortTarget,
     tasks: JoinSet<Result<UploadedPart, CopyError>>,
