@@ -78,9 +78,6 @@ pub const EXIT_USAGE: u8 = 2;
 /// How often the progress line is redrawn on a terminal.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Deadline `invoke` gives the handler: Lambda's longest timeout.
-pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("bootstrap: {message}\n\n{}", help());
     ExitCode::from(EXIT_USAGE)
@@ -132,11 +129,14 @@ async fn invoke(path: &str) -> ExitCode {
     };
     let cancel = CancellationToken::new();
     cancel_on_signal(&cancel);
+    // No Runtime API sends a deadline here: the handler gets the timeout a
+    // deadline-less invocation is assumed to have.
     let margin = config.deadline_margin;
+    let timeout = config.assumed_timeout;
     let timer = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(INVOKE_TIMEOUT.saturating_sub(margin)).await;
+            tokio::time::sleep(timeout.saturating_sub(margin)).await;
             cancel.cancel();
         })
     };

@@ -46,6 +46,7 @@ pub async fn serve() -> ExitCode {
     };
     let options = RuntimeOptions {
         safety_margin: config.deadline_margin,
+        assumed_timeout: config.assumed_timeout,
     };
     // The SIGTERM handler first, so no signal finds the default action; then
     // the internal extension that makes Lambda send it, registered during

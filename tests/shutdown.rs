@@ -6,10 +6,10 @@ use bytes::Bytes;
 use common::function::{self, s3_event};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use s3_stream_lambda::runtime::Endpoint;
 use s3_stream_lambda::runtime::extension::{INTERNAL_EXTENSION_NAME, RegisteredExtension};
+use s3_stream_lambda::runtime::{self, Endpoint};
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator, ShutdownSignal};
-use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Outcome, Rule, S3Op};
+use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op};
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
@@ -17,12 +17,32 @@ const MIB: usize = 1024 * 1024;
 /// Upper bound for any single wait in these tests; generous for a loaded machine.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// How long after SIGTERM the process may take to exit before the test fails:
-/// Lambda allows 500 ms; the slack absorbs a loaded test machine.
+/// How long the fault proxy holds the responses a test wants unanswered:
+/// far beyond any exit this file accepts, so a process that waited for them
+/// fails the test whatever the machine's load.
+const HELD: Duration = Duration::from_secs(30);
+
+/// How long after SIGTERM the process may take to exit. The runtime's own
+/// arithmetic (the handler gets `SHUTDOWN_WINDOW - SHUTDOWN_EXIT_RESERVE`
+/// after the signal, the exit the reserve) is asserted exactly on a paused
+/// clock in the supervisor's unit tests; here, seen from outside, a loaded
+/// machine adds signal delivery, timer wake-ups and this test's polling (the
+/// 500 ms window was seen to take 663 ms with four busy loops on two cores),
+/// so the bound only has to tell "exits in its window" from the failure
+/// modes: waiting for a held answer ([`HELD`]) or for a SIGKILL that never comes.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 
+const _: () = assert!(
+    EXIT_WAIT.as_millis() > 4 * runtime::SHUTDOWN_WINDOW.as_millis()
+        && EXIT_WAIT.as_millis() * 2 < HELD.as_millis()
+);
+
+/// How often [`wait_exit`] looks: fine enough for a bound of seconds, coarse
+/// enough not to load the machine it measures.
+const EXIT_POLL: Duration = Duration::from_millis(10);
+
 /// Polls the child until it exits; returns its exit code and when it was seen
-/// to exit (to within a millisecond), or `None` after `timeout`. Async, so
+/// to exit (to within [`EXIT_POLL`]), or `None` after `timeout`. Async, so
 /// the emulator and the proxy on this runtime keep serving meanwhile.
 async fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> Option<(i32, Instant)> {
     let started = Instant::now();
@@ -30,7 +50,7 @@ async fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> Option
         if let Ok(Some(status)) = child.try_wait() {
             return Some((status.code().unwrap_or(-1), Instant::now()));
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(EXIT_POLL).await;
     }
     None
 }
@@ -64,22 +84,48 @@ async fn bootstrap_registers_its_internal_extension_during_init() {
 
 #[tokio::test]
 async fn sigterm_mid_copy_aborts_the_multipart_upload_and_exits_0() {
-    // UPLOAD_CONCURRENCY=1 leaves two upload slots: the third part waits for
-    // one when SIGTERM arrives, so the copy is still in its pipeline.
-    sigterm_mid_copy(&[("UPLOAD_CONCURRENCY", "1")]).await;
+    // UPLOAD_CONCURRENCY=1 pipes one part at a time: SIGTERM finds the copy
+    // waiting for the first part before it may start the next.
+    sigterm_mid_copy(&[("UPLOAD_CONCURRENCY", "1")], 1, Abort::Answered).await;
 }
 
 #[tokio::test]
 async fn sigterm_while_the_last_parts_are_in_flight_aborts_the_multipart_upload() {
     // Every part in flight: the engine has read the whole source and waits
     // in `complete()` for the held UploadParts when SIGTERM arrives.
-    sigterm_mid_copy(&[]).await;
+    sigterm_mid_copy(&[], 3, Abort::Answered).await;
+}
+
+#[tokio::test]
+async fn sigterm_exits_in_its_window_even_when_the_abort_is_not_answered() {
+    // S3 carries out the abort but its answer is held past the window: the
+    // process exits anyway (Lambda would SIGKILL it at 500 ms), and the
+    // upload is gone because the request reached S3.
+    sigterm_mid_copy(&[], 3, Abort::AnswerHeld).await;
+}
+
+/// Whether the proxy lets S3's answer to `AbortMultipartUpload` through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abort {
+    /// Forwarded and answered as S3 answers it (however slowly).
+    Answered,
+    /// Forwarded, carried out by S3, its answer held for [`HELD`].
+    AnswerHeld,
 }
 
 /// Copies 3 × 5 MiB through the fault proxy, UploadPart responses held for
-/// 30 s; SIGTERM once the first UploadPart reached S3. Asserts a clean exit
-/// with the multipart upload aborted first.
-async fn sigterm_mid_copy(extra_env: &[(&str, &str)]) {
+/// [`HELD`]; SIGTERM once `held_parts` UploadParts are stored. Asserts what the
+/// runtime controls, in order: the abort is sent after the signal and before
+/// the exit, nothing is completed, the result (if the window let it be
+/// posted) comes after the abort, the process exits 0 within [`EXIT_WAIT`],
+/// and no upload is left open.
+async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: Abort) {
+    // One copy at a time: what is measured is one process's shutdown, not
+    // how three copies and moto share two cores. Loaded by other work, the
+    // machine has stalled a process for over 600 ms (measured with four busy
+    // loops and three of these copies at once), longer than the whole window.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let client = common::client().await;
     let source = common::create_bucket(&client, "sigterm-src").await;
     let destination = common::create_bucket(&client, "sigterm-dst").await;
@@ -90,8 +136,14 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)]) {
         .expect("proxy starts");
     proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::UploadPart),
-        Fault::HoldResponse(Duration::from_secs(30)),
+        Fault::HoldResponse(HELD),
     ));
+    if abort == Abort::AnswerHeld {
+        proxy.add_rule(Rule::new(
+            Matcher::s3(S3Op::AbortMultipartUpload),
+            Fault::HoldResponse(HELD),
+        ));
+    }
     let proxy_endpoint = proxy.endpoint();
     let mut env = vec![
         ("DST_BUCKET", destination.as_str()),
@@ -109,12 +161,23 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)]) {
     let event = s3_event(&[(&source, "big.bin", data.len(), &etag)]);
     let request_id = f.emulator.enqueue(InvocationSpec::new(event.to_string()));
 
-    // Mid-flight: UploadParts reached S3 and their responses are held.
+    // Mid-flight: `held_parts` UploadParts are stored by S3 and their answers
+    // held, so the copy waits on the network when SIGTERM comes, as a Lambda
+    // copy does. (Signalled while its bodies still stream, a process busy on
+    // an oversubscribed machine was seen to be scheduled 635 ms later: longer
+    // than the window, and the machine's doing, not the runtime's.)
     let waiting = Instant::now();
-    while !proxy.log().iter().any(|e| e.op == S3Op::UploadPart) {
+    let stored = || {
+        proxy
+            .log()
+            .iter()
+            .filter(|e| e.op == S3Op::UploadPart && e.upstream_answered_at.is_some())
+            .count()
+    };
+    while stored() < held_parts {
         assert!(
             waiting.elapsed() < WAIT,
-            "no UploadPart within {WAIT:?}:\n{}",
+            "{held_parts} UploadParts not stored within {WAIT:?}:\n{}",
             f.logs()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -122,37 +185,70 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)]) {
 
     let phase = f.emulator.shutdown(f.child.id()).expect("sigterm sent");
     assert_eq!(phase.signal, ShutdownSignal::Term);
-    let (code, exited_at) = wait_exit(&mut f.child, EXIT_WAIT)
-        .await
-        .unwrap_or_else(|| panic!("bootstrap did not exit after sigterm:\n{}", f.logs()));
-    let took = exited_at.duration_since(phase.started_at);
-    eprintln!("mid-copy: sigterm to exit {took:?}");
+    let (code, exited_at) = wait_exit(&mut f.child, EXIT_WAIT).await.unwrap_or_else(|| {
+        panic!(
+            "bootstrap did not exit within {EXIT_WAIT:?} of sigterm:\n{}",
+            f.logs()
+        )
+    });
+    eprintln!(
+        "{abort:?}: sigterm to exit {:?}",
+        exited_at.duration_since(phase.started_at)
+    );
     assert_eq!(code, 0, "{}", f.logs());
 
-    let log = proxy.log();
-    let abort = log
-        .iter()
-        .find(|e| e.op == S3Op::AbortMultipartUpload)
-        .unwrap_or_else(|| panic!("no AbortMultipartUpload: {log:#?}\n{}", f.logs()));
-    assert_eq!(abort.outcome, Outcome::Complete, "{abort:?}");
-    assert_eq!(abort.status.map(|s| s.as_u16()), Some(204), "{abort:?}");
-    let answered = abort.responded_at.expect("abort answered");
+    // The process is gone: an abort the proxy reads now was written before
+    // the exit (the proxy, in this loaded test process, may read it late).
+    let waiting = Instant::now();
+    let sent = loop {
+        if let Some(sent) = proxy
+            .log()
+            .into_iter()
+            .find(|e| e.op == S3Op::AbortMultipartUpload)
+        {
+            break sent;
+        }
+        assert!(
+            waiting.elapsed() < WAIT,
+            "no AbortMultipartUpload was sent before the exit: {:#?}\n{}",
+            proxy.log(),
+            f.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(
-        answered <= exited_at && abort.arrived_at >= phase.started_at,
-        "the abort must follow sigterm and precede the exit"
+        sent.arrived_at >= phase.started_at,
+        "the abort must follow sigterm"
     );
+    let log = proxy.log();
     assert!(
         !log.iter().any(|e| e.op == S3Op::CompleteMultipartUpload),
         "the copy must not complete"
     );
-    assert_eq!(common::incomplete_uploads(&client, &destination).await, 0);
-    // The copy's failure was posted within the window, before the exit.
-    let post = f
+    // Whatever became of its answer, S3 carries out an abort it received.
+    let waiting = Instant::now();
+    while common::incomplete_uploads(&client, &destination).await > 0 {
+        assert!(
+            waiting.elapsed() < WAIT,
+            "the upload is still open {WAIT:?} after the exit: {:#?}",
+            proxy.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The abort comes first; a result, if the window left time to post one,
+    // comes after it and is the copy's failure.
+    if let Some(post) = f
         .emulator
-        .wait_for_result(&request_id, Duration::from_millis(100))
-        .await
-        .unwrap_or_else(|| panic!("no result posted for the invocation:\n{}", f.logs()));
-    assert_eq!(post.kind, PostKind::Error, "{}", post.json());
+        .posts()
+        .iter()
+        .find(|post| post.request_id.as_deref() == Some(request_id.as_str()))
+    {
+        assert_eq!(post.kind, PostKind::Error, "{}", post.json());
+        assert!(
+            post.received_at >= sent.arrived_at,
+            "posted before the abort was sent"
+        );
+    }
 }
 
 /// One raw request to the emulator, for the parts of the contract our client never sends.

@@ -9,6 +9,7 @@ use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZ
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::DEFAULT_SAFETY_MARGIN;
+use crate::runtime::deadline::MAX_LAMBDA_TIMEOUT;
 use crate::transform::{GzipMembers, TransformOptions};
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use std::collections::HashMap;
@@ -51,6 +52,10 @@ pub const MEMORY_MIB_PER_VCPU: u64 = 1769;
 /// Most compression workers: Lambda's largest function (10,240 MB) gets six vCPUs.
 pub const MAX_COMPRESSION_WORKERS: usize = 6;
 
+/// Longest `ASSUMED_TIMEOUT_SECONDS`: a day, longer than Lambda allows, so
+/// an emulator's invocation can sit at a debugger's breakpoint.
+pub const MAX_ASSUMED_TIMEOUT_SECONDS: u64 = 86_400;
+
 /// Longest `DST_PREFIX`: half of S3's 1,024-byte key, so the source key keeps the rest.
 pub const MAX_PREFIX_BYTES: usize = 512;
 
@@ -83,6 +88,9 @@ pub struct Config {
     pub buffer_budget: u64,
     /// `DEADLINE_MARGIN_MS`: cancel this long before the deadline.
     pub deadline_margin: Duration,
+    /// `ASSUMED_TIMEOUT_SECONDS`: the invocation's timeout when the Runtime
+    /// API sends no real deadline (some emulators).
+    pub assumed_timeout: Duration,
     /// `DST_REGION`: the destination bucket's region (found with one
     /// `HeadBucket` on first use when unset).
     pub dst_region: Option<String>,
@@ -298,6 +306,12 @@ impl Config {
             .map_or(default_record_concurrency(memory_mib), |n| n as usize);
         let deadline_margin = number(env, "DEADLINE_MARGIN_MS", 100..=600_000)?
             .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis);
+        let assumed_timeout = number(
+            env,
+            "ASSUMED_TIMEOUT_SECONDS",
+            1..=MAX_ASSUMED_TIMEOUT_SECONDS,
+        )?
+        .map_or(MAX_LAMBDA_TIMEOUT, Duration::from_secs);
         let storage_class = match env
             .get("STORAGE_CLASS")
             .map(|v| v.trim())
@@ -474,6 +488,7 @@ impl Config {
             max_record_concurrency,
             buffer_budget,
             deadline_margin,
+            assumed_timeout,
             dst_region,
             allow: AllowLists::from_map(env)?,
             requester_pays,

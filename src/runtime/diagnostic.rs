@@ -13,7 +13,8 @@ pub mod error_type {
     pub const HANDLER_TIMEOUT: &str = "Runtime.HandlerTimeout";
     /// The handler's result could not be serialized to JSON.
     pub const SERIALIZATION: &str = "Runtime.SerializationError";
-    /// `/next` delivered an invocation without a usable deadline.
+    /// `/next` delivered an invocation whose deadline had already passed (a
+    /// header the runtime cannot read is no error: it assumes a timeout).
     pub const INVALID_INVOCATION: &str = "Runtime.InvalidInvocation";
     /// Configuration read at start-up is missing or invalid.
     pub const INVALID_CONFIG: &str = "Runtime.InvalidConfiguration";

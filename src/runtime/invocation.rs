@@ -1,14 +1,16 @@
 //! The context of one invocation, parsed from the headers of `/invocation/next`.
 
+use super::deadline::{self, DeadlinePassed, DeadlineReading, Receipt};
 use http::HeaderMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Header names of `/invocation/next`, as the Runtime API documents them.
 pub mod header {
     /// The request id; every later post for this invocation names it.
     pub const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
-    /// Milliseconds since the Unix epoch at which Lambda stops the invocation.
+    /// Milliseconds since the Unix epoch at which Lambda stops the invocation
+    /// (emulators send other shapes: see [`super::super::deadline`]).
     pub const DEADLINE_MS: &str = "lambda-runtime-deadline-ms";
     /// The ARN the function was invoked with (version or alias included).
     pub const INVOKED_FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
@@ -27,10 +29,12 @@ pub mod header {
 pub struct Invocation {
     /// `Lambda-Runtime-Aws-Request-Id`.
     pub request_id: String,
-    /// `Lambda-Runtime-Deadline-Ms`, as milliseconds since the Unix epoch.
+    /// The deadline, as milliseconds since the Unix epoch.
     pub deadline_ms: u64,
     /// The deadline on tokio's clock, for timers.
     pub deadline: Instant,
+    /// How `Lambda-Runtime-Deadline-Ms` was read.
+    pub deadline_reading: DeadlineReading,
     /// `Lambda-Runtime-Invoked-Function-Arn`, empty when absent.
     pub invoked_function_arn: String,
     /// `Lambda-Runtime-Trace-Id`.
@@ -47,17 +51,26 @@ pub enum InvocationHeaderError {
     /// No request id: nothing can be posted for this invocation.
     #[error("invocation has no {} header", header::REQUEST_ID)]
     MissingRequestId,
-    /// A request id, but no usable deadline.
-    #[error("invocation {request_id} has no valid {} header", header::DEADLINE_MS)]
-    BadDeadline {
+    /// A request id, but a deadline that had passed on arrival.
+    #[error("invocation {request_id}: {}", header::DEADLINE_MS)]
+    DeadlinePassed {
         /// The invocation's id, so an error can still be posted.
         request_id: String,
+        /// The header's value and how it was read.
+        #[source]
+        passed: DeadlinePassed,
     },
 }
 
 impl Invocation {
-    /// Parses the headers of a `/next` response.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Invocation, InvocationHeaderError> {
+    /// Parses the headers of a `/next` response that arrived at `receipt`;
+    /// `assumed_timeout` stands in for a deadline the header does not give
+    /// (see [`deadline::read`]).
+    pub fn from_headers(
+        headers: &HeaderMap,
+        receipt: Receipt,
+        assumed_timeout: Duration,
+    ) -> Result<Invocation, InvocationHeaderError> {
         let text = |name: &str| {
             headers
                 .get(name)
@@ -67,13 +80,20 @@ impl Invocation {
                 .map(str::to_owned)
         };
         let request_id = text(header::REQUEST_ID).ok_or(InvocationHeaderError::MissingRequestId)?;
-        let Some(deadline_ms) = text(header::DEADLINE_MS).and_then(|v| v.parse::<u64>().ok())
-        else {
-            return Err(InvocationHeaderError::BadDeadline { request_id });
+        let deadline = match deadline::read(
+            text(header::DEADLINE_MS).as_deref(),
+            receipt,
+            assumed_timeout,
+        ) {
+            Ok(deadline) => deadline,
+            Err(passed) => {
+                return Err(InvocationHeaderError::DeadlinePassed { request_id, passed });
+            }
         };
         Ok(Invocation {
-            deadline: instant_of_epoch_ms(deadline_ms),
-            deadline_ms,
+            deadline: deadline.instant,
+            deadline_ms: deadline.unix_ms,
+            deadline_reading: deadline.reading,
             request_id,
             invoked_function_arn: text(header::INVOKED_FUNCTION_ARN).unwrap_or_default(),
             trace_id: text(header::TRACE_ID),
@@ -86,15 +106,6 @@ impl Invocation {
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
-}
-
-/// Maps a wall-clock deadline onto tokio's monotonic clock.
-fn instant_of_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 #[cfg(test)]
@@ -110,31 +121,41 @@ mod tests {
         map
     }
 
+    const TIMEOUT: Duration = Duration::from_secs(900);
+
+    fn receipt() -> Receipt {
+        Receipt {
+            unix_ms: 1_780_000_000_000,
+            instant: Instant::now(),
+        }
+    }
+
     #[test]
     fn parses_every_header() {
-        let far = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            + 60_000;
-        let far = far.to_string();
-        let inv = Invocation::from_headers(&headers(&[
-            (header::REQUEST_ID, "r-1"),
-            (header::DEADLINE_MS, &far),
-            (
-                header::INVOKED_FUNCTION_ARN,
-                "arn:aws:lambda:us-east-1:1:function:f",
-            ),
-            (
-                header::TRACE_ID,
-                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-            ),
-            (header::CLIENT_CONTEXT, "{}"),
-            (header::COGNITO_IDENTITY, "{\"cognitoIdentityId\":\"x\"}"),
-        ]))
+        let at = receipt();
+        let inv = Invocation::from_headers(
+            &headers(&[
+                (header::REQUEST_ID, "r-1"),
+                (header::DEADLINE_MS, "1780000060000"),
+                (
+                    header::INVOKED_FUNCTION_ARN,
+                    "arn:aws:lambda:us-east-1:1:function:f",
+                ),
+                (
+                    header::TRACE_ID,
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+                ),
+                (header::CLIENT_CONTEXT, "{}"),
+                (header::COGNITO_IDENTITY, "{\"cognitoIdentityId\":\"x\"}"),
+            ]),
+            at,
+            TIMEOUT,
+        )
         .unwrap();
         assert_eq!(inv.request_id, "r-1");
-        assert!(inv.remaining() > Duration::from_secs(50));
+        assert_eq!(inv.deadline - at.instant, Duration::from_secs(60));
+        assert_eq!(inv.deadline_ms, 1_780_000_060_000);
+        assert_eq!(inv.deadline_reading, DeadlineReading::UnixMs);
         assert_eq!(
             inv.trace_id.as_deref(),
             Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
@@ -144,20 +165,38 @@ mod tests {
     }
 
     #[test]
-    fn missing_id_or_deadline_is_an_error() {
+    fn a_missing_id_or_a_passed_deadline_is_an_error() {
+        let at = receipt();
         assert_eq!(
-            Invocation::from_headers(&headers(&[(header::DEADLINE_MS, "1")])).unwrap_err(),
+            Invocation::from_headers(&headers(&[(header::DEADLINE_MS, "1")]), at, TIMEOUT)
+                .unwrap_err(),
             InvocationHeaderError::MissingRequestId
         );
-        assert_eq!(
-            Invocation::from_headers(&headers(&[
+        let passed = Invocation::from_headers(
+            &headers(&[
                 (header::REQUEST_ID, "r"),
-                (header::DEADLINE_MS, "soon")
-            ]))
-            .unwrap_err(),
-            InvocationHeaderError::BadDeadline {
-                request_id: "r".into()
-            }
+                (header::DEADLINE_MS, "1779999999000"),
+            ]),
+            at,
+            TIMEOUT,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            &passed,
+            InvocationHeaderError::DeadlinePassed { request_id, .. } if request_id == "r"
+        ));
+        assert_eq!(
+            crate::runtime::error_chain(&passed),
+            "invocation r: lambda-runtime-deadline-ms: deadline \"1779999999000\" read as unix ms had passed 1000 ms before the invocation arrived"
         );
+        // An unusable header is not an error: the assumed timeout stands in.
+        let assumed = Invocation::from_headers(
+            &headers(&[(header::REQUEST_ID, "r"), (header::DEADLINE_MS, "soon")]),
+            at,
+            TIMEOUT,
+        )
+        .unwrap();
+        assert_eq!(assumed.deadline_reading, DeadlineReading::Unparsable);
+        assert_eq!(assumed.deadline - at.instant, TIMEOUT);
     }
 }

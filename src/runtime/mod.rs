@@ -2,6 +2,7 @@
 
 mod api;
 mod client;
+pub mod deadline;
 pub mod diagnostic;
 mod endpoint;
 pub mod extension;
@@ -58,12 +59,16 @@ pub const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
 pub struct RuntimeOptions {
     /// How long before the deadline the cancellation signal fires.
     pub safety_margin: Duration,
+    /// The timeout assumed when `/next` gives no real deadline (absent,
+    /// unparsable or far-future header: see [`deadline`]).
+    pub assumed_timeout: Duration,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             safety_margin: DEFAULT_SAFETY_MARGIN,
+            assumed_timeout: deadline::MAX_LAMBDA_TIMEOUT,
         }
     }
 }
@@ -106,6 +111,7 @@ pub async fn run<H: InvocationHandler>(
     let mut client = RuntimeApiClient::new(endpoint);
     tokio::pin!(shutdown);
     tracing::debug!("runtime loop serving {}", client.endpoint());
+    let mut readings_logged = deadline::ReadingsLogged::default();
     loop {
         let next = tokio::select! {
             () = &mut shutdown => {
@@ -131,21 +137,27 @@ pub async fn run<H: InvocationHandler>(
                 continue;
             }
         }
-        let invocation = match Invocation::from_headers(&next.headers) {
-            Ok(invocation) => Arc::new(invocation),
-            Err(InvocationHeaderError::MissingRequestId) => {
-                tracing::error!("{}", InvocationHeaderError::MissingRequestId);
-                continue;
-            }
-            Err(error @ InvocationHeaderError::BadDeadline { .. }) => {
-                let InvocationHeaderError::BadDeadline { request_id } = &error else {
+        let receipt = deadline::Receipt::now();
+        let invocation =
+            match Invocation::from_headers(&next.headers, receipt, options.assumed_timeout) {
+                Ok(invocation) => Arc::new(invocation),
+                Err(InvocationHeaderError::MissingRequestId) => {
+                    tracing::error!("{}", InvocationHeaderError::MissingRequestId);
                     continue;
-                };
-                let diagnostic = Diagnostic::new(error_type::INVALID_INVOCATION, error.to_string());
-                post_error(&mut client, request_id, &diagnostic).await?;
-                continue;
-            }
-        };
+                }
+                Err(error @ InvocationHeaderError::DeadlinePassed { .. }) => {
+                    let message = error_chain(&error);
+                    tracing::error!("{message}");
+                    let diagnostic = Diagnostic::new(error_type::INVALID_INVOCATION, message);
+                    if let InvocationHeaderError::DeadlinePassed { request_id, .. } = &error {
+                        post_error(&mut client, request_id, &diagnostic).await?;
+                    }
+                    continue;
+                }
+            };
+        if readings_logged.first(invocation.deadline_reading) {
+            log_deadline_reading(&next.headers, &invocation, &options);
+        }
         crate::logging::set_request_id(Some(&invocation.request_id));
         export_trace_id(invocation.trace_id.as_deref());
         let outcome = supervisor::invoke(
@@ -184,6 +196,30 @@ pub async fn run<H: InvocationHandler>(
         crate::logging::set_request_id(None);
         tracing::info!("shutdown signal: stopping");
         return Ok(());
+    }
+}
+
+/// Says, once per process for each shape of deadline header, how it was
+/// read: Lambda's Unix ms at debug level, an emulator's shape at info, a
+/// deadline the runtime had to assume at warn.
+fn log_deadline_reading(
+    headers: &http::HeaderMap,
+    invocation: &Invocation,
+    options: &RuntimeOptions,
+) {
+    let value = headers
+        .get(header::DEADLINE_MS)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+    let line = deadline::describe(
+        value.as_deref(),
+        invocation.deadline_reading,
+        options.assumed_timeout,
+    );
+    let left = invocation.remaining().as_millis();
+    match invocation.deadline_reading {
+        deadline::DeadlineReading::UnixMs => tracing::debug!("{line}: {left} ms left"),
+        deadline::DeadlineReading::Duration => tracing::info!("{line}: {left} ms left"),
+        _ => tracing::warn!("{line}: {left} ms left"),
     }
 }
 

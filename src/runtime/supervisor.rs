@@ -168,3 +168,145 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "a non-string panic payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! On tokio's paused clock: timers fire exactly when the runtime sets
+    //! them, so these assert the runtime's arithmetic, not how fast a loaded
+    //! machine schedules it.
+
+    use super::*;
+    use crate::runtime::deadline::DeadlineReading;
+    use crate::runtime::{DEFAULT_SAFETY_MARGIN, Invocation};
+    use std::time::Duration;
+
+    /// What the test handler does with its cancellation signal.
+    #[derive(Clone, Copy)]
+    enum Behaviour {
+        /// Returns when cancelled, with how long after the start that was.
+        ReturnOnCancel,
+        /// Never returns: a call deaf to its token.
+        Deaf,
+    }
+
+    struct Handler {
+        behaviour: Behaviour,
+        started: Instant,
+    }
+
+    impl InvocationHandler for Handler {
+        type Event = serde_json::Value;
+        type Output = u64;
+
+        async fn call(
+            &self,
+            _event: serde_json::Value,
+            context: Context,
+        ) -> Result<u64, Diagnostic> {
+            match self.behaviour {
+                Behaviour::ReturnOnCancel => {
+                    context.cancel.cancelled().await;
+                    Ok(self.started.elapsed().as_millis() as u64)
+                }
+                Behaviour::Deaf => {
+                    std::future::pending::<()>().await;
+                    Ok(0)
+                }
+            }
+        }
+    }
+
+    fn invocation(timeout: Duration) -> Arc<Invocation> {
+        Arc::new(Invocation {
+            request_id: "r".into(),
+            deadline_ms: 0,
+            deadline: Instant::now() + timeout,
+            deadline_reading: DeadlineReading::UnixMs,
+            invoked_function_arn: String::new(),
+            trace_id: None,
+            client_context: None,
+            cognito_identity: None,
+        })
+    }
+
+    /// Runs one invocation of `behaviour` with `timeout`, the shutdown signal
+    /// `shutdown_after` the start (never when `None`); returns the outcome
+    /// and how long after the start it came.
+    async fn run(
+        behaviour: Behaviour,
+        timeout: Duration,
+        shutdown_after: Option<Duration>,
+    ) -> (Outcome, Duration) {
+        let started = Instant::now();
+        let handler = Arc::new(Handler { behaviour, started });
+        let shutdown = async move {
+            match shutdown_after {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(shutdown);
+        let outcome = invoke(
+            &handler,
+            Bytes::from_static(b"{}"),
+            invocation(timeout),
+            &RuntimeOptions::default(),
+            shutdown,
+        )
+        .await;
+        (outcome, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_signal_fires_the_safety_margin_before_the_deadline() {
+        let timeout = Duration::from_secs(10);
+        let (outcome, _) = run(Behaviour::ReturnOnCancel, timeout, None).await;
+        let cancelled_after_ms = serde_json::from_slice::<u64>(&outcome.result.unwrap()).unwrap();
+        assert_eq!(
+            Duration::from_millis(cancelled_after_ms),
+            timeout - DEFAULT_SAFETY_MARGIN
+        );
+        assert!(outcome.shutdown_by.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deaf_handler_is_stopped_the_post_reserve_before_the_deadline() {
+        let timeout = Duration::from_secs(10);
+        let (outcome, took) = run(Behaviour::Deaf, timeout, None).await;
+        assert_eq!(took, timeout - POST_RESERVE);
+        let diagnostic = outcome.result.unwrap_err();
+        assert_eq!(diagnostic.error_type, error_type::HANDLER_TIMEOUT);
+        assert!(outcome.shutdown_by.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_sigterm_a_deaf_handler_gets_the_window_less_the_exit_reserve() {
+        let signal = Duration::from_secs(1);
+        let (outcome, took) = run(Behaviour::Deaf, Duration::from_secs(60), Some(signal)).await;
+        let budget = SHUTDOWN_WINDOW - SHUTDOWN_EXIT_RESERVE;
+        assert_eq!(took, signal + budget);
+        assert_eq!(
+            outcome.result.unwrap_err().error_type,
+            error_type::HANDLER_TIMEOUT
+        );
+        // The loop posts by this instant if it can, then stops: nothing is
+        // left of the window to post in.
+        let by = outcome.shutdown_by.expect("shutdown_by is set");
+        assert!(by <= Instant::now());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_sigterm_a_handler_that_returns_at_once_leaves_the_window_to_post() {
+        let signal = Duration::from_secs(1);
+        let (outcome, took) = run(
+            Behaviour::ReturnOnCancel,
+            Duration::from_secs(60),
+            Some(signal),
+        )
+        .await;
+        assert_eq!(took, signal);
+        assert!(outcome.result.is_ok());
+        let by = outcome.shutdown_by.expect("shutdown_by is set");
+        assert_eq!(by - Instant::now(), SHUTDOWN_WINDOW - SHUTDOWN_EXIT_RESERVE);
+    }
+}

@@ -4,6 +4,8 @@
 //!
 //! - [`emulator`]: a Lambda Runtime API emulator on loopback, to the letter of
 //!   the documented contract.
+//! - [`cargo_lambda`]: cargo-lambda's emulator (`cargo lambda watch
+//!   --only-lambda-apis`) and `cargo lambda invoke`, as Rust developers run them.
 //! - [`python_env`]: the one Python virtual environment (under the target
 //!   directory) that holds moto; created on first use, reused after.
 //! - [`moto`]: a moto_server on loopback, stopped when dropped.
@@ -24,6 +26,7 @@
 //! The product never depends on this crate (only its tests, benches and
 //! examples do), so none of it is linked into `bootstrap`.
 
+pub mod cargo_lambda;
 pub mod emulator;
 pub mod error_chain;
 pub mod fault_proxy;

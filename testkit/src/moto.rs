@@ -1,7 +1,7 @@
 //! A moto_server on loopback, from the test kit's Python environment, stopped when dropped.
 
 use crate::python_env::{PythonEnv, PythonEnvError};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -11,13 +11,6 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between connection attempts while moto_server starts: short against
 /// its ~1 s start-up, long enough not to spin.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Kills moto_server when our end of its stdin closes, so it never outlives
-/// this process (even when the process is killed and no `Drop` runs).
-const GUARD_SCRIPT: &str = "import subprocess,sys\n\
-p=subprocess.Popen([sys.argv[1],'-H','127.0.0.1','-p',sys.argv[2]],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL)\n\
-sys.stdin.read()\n\
-p.kill()\n";
 
 /// Why moto_server could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +52,12 @@ impl MotoServer {
             .and_then(|l| l.local_addr())
             .map_err(MotoError::Port)?
             .port();
-        let guard = Command::new(env.bin("python"))
-            .arg("-c")
-            .arg(GUARD_SCRIPT)
-            .arg(env.bin("moto_server"))
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
+        let guard = env
+            .spawn_guarded(
+                &env.bin("moto_server"),
+                &["-H", "127.0.0.1", "-p", &port.to_string()],
+                env.dir(),
+            )
             .map_err(MotoError::Spawn)?;
         let server = MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -14,17 +14,32 @@ use std::process::{Command, Stdio};
 /// PyYAML checks the `yaml-json` transform against an independent parser.
 pub const REQUIREMENTS: &[&str] = &["moto[server]>=5.2.5", "awscrt>=0.20", "PyYAML>=6"];
 
+/// Installed without its dependencies: cargo-lambda's emulator, which the
+/// runtime is tested under as Rust developers run it. Its one dependency,
+/// ziglang (400 MB), only cross-compiles, which the tests never do.
+pub const NO_DEPS_REQUIREMENTS: &[&str] = &["cargo-lambda>=1.9,<1.10"];
+
+/// Starts the command in `sys.argv[1:]` and kills it when our end of its
+/// stdin closes, so a server never outlives the test process (even one that
+/// is killed, with no `Drop` run).
+const GUARD_SCRIPT: &str = "import subprocess,sys\n\
+p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL)\n\
+sys.stdin.read()\n\
+p.kill()\n";
+
 /// Overrides where the environment lives (any directory).
 pub const VENV_DIR_ENV: &str = "S3SL_PYTHON_VENV";
 
 /// The environment's directory name inside the target directory.
 const VENV_DIR_NAME: &str = "py-venv";
 
-/// Proves the environment is complete: the packages import and moto is new enough.
+/// Proves the environment is complete: the packages import, moto is new
+/// enough and cargo-lambda is a 1.9 release.
 const CHECK_SCRIPT: &str = "import moto, awscrt, yaml\n\
 from importlib.metadata import version\n\
 v = tuple(int(x) for x in version('moto').split('.')[:3])\n\
-raise SystemExit(0 if v >= (5, 2, 5) else 1)\n";
+c = tuple(int(x) for x in version('cargo-lambda').split('.')[:2])\n\
+raise SystemExit(0 if v >= (5, 2, 5) and c == (1, 9) else 1)\n";
 
 /// Why the environment could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +58,11 @@ pub enum PythonEnvError {
         stderr: String,
     },
     /// pip could not install the requirements.
-    #[error("failed to install {} into {dir}: {stderr}", REQUIREMENTS.join(" "))]
+    #[error(
+        "failed to install {} {} into {dir}: {stderr}",
+        REQUIREMENTS.join(" "),
+        NO_DEPS_REQUIREMENTS.join(" ")
+    )]
     Install {
         /// Where.
         dir: PathBuf,
@@ -84,9 +103,29 @@ impl PythonEnv {
         &self.dir
     }
 
-    /// An executable of the environment (`python`, `moto_server`).
+    /// An executable of the environment (`python`, `moto_server`, `cargo-lambda`).
     pub fn bin(&self, name: &str) -> PathBuf {
         self.dir.join("bin").join(name)
+    }
+
+    /// Starts `program args` in `dir` under a guard process of this
+    /// environment's Python that kills it when the returned child's stdin
+    /// closes (drop it, or exit): servers the tests start never outlive them.
+    pub fn spawn_guarded(
+        &self,
+        program: &Path,
+        args: &[&str],
+        dir: &Path,
+    ) -> std::io::Result<std::process::Child> {
+        Command::new(self.bin("python"))
+            .arg("-c")
+            .arg(GUARD_SCRIPT)
+            .arg(program)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
     }
 
     fn is_complete(&self) -> bool {
@@ -111,6 +150,11 @@ impl PythonEnv {
                 stderr: String::from_utf8_lossy(&venv.stderr).trim().to_owned(),
             });
         }
+        self.pip_install(&[], REQUIREMENTS)?;
+        self.pip_install(&["--no-deps"], NO_DEPS_REQUIREMENTS)
+    }
+
+    fn pip_install(&self, flags: &[&str], requirements: &[&str]) -> Result<(), PythonEnvError> {
         let install = Command::new(self.bin("python"))
             .args([
                 "-m",
@@ -119,7 +163,8 @@ impl PythonEnv {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(REQUIREMENTS)
+            .args(flags)
+            .args(requirements)
             .output()
             .map_err(|e| PythonEnvError::Io(self.bin("python"), e))?;
         if !install.status.success() {

@@ -19,11 +19,23 @@ pub struct Function {
 /// Starts `bootstrap` with the test S3 environment plus `env`.
 pub async fn start(env: &[(&str, &str)]) -> Function {
     let emulator = RuntimeApiEmulator::start().await.expect("emulator starts");
+    let (child, stderr) = spawn(&emulator.endpoint(), env);
+    Function {
+        emulator,
+        child,
+        stderr,
+    }
+}
+
+/// Starts `bootstrap` against the Runtime API at `runtime_api` (ours or
+/// another emulator) with the test S3 environment plus `env`; its stderr
+/// lines are collected in the background.
+pub fn spawn(runtime_api: &str, env: &[(&str, &str)]) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", emulator.endpoint())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -39,11 +51,7 @@ pub async fn start(env: &[(&str, &str)]) -> Function {
     if let Some(pipe) = child.stderr.take() {
         super::drain_lines(pipe, Arc::clone(&stderr));
     }
-    Function {
-        emulator,
-        child,
-        stderr,
-    }
+    (child, stderr)
 }
 
 impl Function {
@@ -64,7 +72,7 @@ impl Function {
 
     /// What the function logged so far.
     pub fn logs(&self) -> String {
-        self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+        lines(&self.stderr)
     }
 
     /// Waits for the process to exit; returns its exit code.
@@ -84,6 +92,21 @@ impl Drop for Function {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The lines collected from a child's stderr so far, joined.
+pub fn lines(stderr: &Mutex<Vec<String>>) -> String {
+    stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+}
+
+/// A child process (a `bootstrap` under another emulator) killed when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

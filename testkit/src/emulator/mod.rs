@@ -20,7 +20,7 @@ mod state;
 
 pub use extension::RegisteredExtension;
 pub use shutdown::{ShutdownPhase, ShutdownSignal};
-pub use state::{InvocationSpec, Post, PostKind};
+pub use state::{DeadlineHeader, InvocationSpec, Post, PostKind};
 
 use hyper_util::rt::TokioIo;
 use state::State;

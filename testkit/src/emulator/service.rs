@@ -2,7 +2,7 @@
 
 use super::MAX_RESPONSE_BYTES;
 use super::header;
-use super::state::{Post, PostKind, State};
+use super::state::{DeadlineHeader, Post, PostKind, State};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -115,7 +115,14 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
     if !spec.omit_request_id {
         set(header::REQUEST_ID, &id);
     }
-    set(header::DEADLINE_MS, &deadline_ms.to_string());
+    match &spec.deadline_header {
+        DeadlineHeader::UnixMs => set(header::DEADLINE_MS, &deadline_ms.to_string()),
+        DeadlineHeader::Duration => {
+            set(header::DEADLINE_MS, &spec.timeout.as_millis().to_string());
+        }
+        DeadlineHeader::Absent => {}
+        DeadlineHeader::Value(value) => set(header::DEADLINE_MS, value),
+    }
     set(header::INVOKED_FUNCTION_ARN, &spec.function_arn);
     if let Some(trace_id) = &spec.trace_id {
         set(header::TRACE_ID, trace_id);

@@ -13,6 +13,20 @@ use tokio::sync::{Notify, mpsc};
 /// function timeout is 3 s, but tests and local runs want headroom.
 pub const DEFAULT_INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How `/next` sends `Lambda-Runtime-Deadline-Ms`: Lambda's form, or one an
+/// emulator has sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadlineHeader {
+    /// Unix milliseconds of delivery plus the spec's timeout (Lambda's form).
+    UnixMs,
+    /// The spec's timeout in milliseconds (cargo-lambda's form).
+    Duration,
+    /// No header at all.
+    Absent,
+    /// This exact value (a far-future date, a past one, text).
+    Value(String),
+}
+
 /// An event to deliver, with the headers `/next` will carry.
 #[derive(Debug, Clone)]
 pub struct InvocationSpec {
@@ -20,6 +34,8 @@ pub struct InvocationSpec {
     pub body: Bytes,
     /// Time from delivery to the deadline.
     pub timeout: Duration,
+    /// The shape of the deadline header.
+    pub deadline_header: DeadlineHeader,
     /// `Lambda-Runtime-Trace-Id`.
     pub trace_id: Option<String>,
     /// `Lambda-Runtime-Invoked-Function-Arn`.
@@ -38,6 +54,7 @@ impl InvocationSpec {
         InvocationSpec {
             body: body.into(),
             timeout: DEFAULT_INVOCATION_TIMEOUT,
+            deadline_header: DeadlineHeader::UnixMs,
             trace_id: Some(
                 "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1".into(),
             ),
@@ -51,6 +68,12 @@ impl InvocationSpec {
     /// The same event with a deadline `timeout` after delivery.
     pub fn with_timeout(mut self, timeout: Duration) -> InvocationSpec {
         self.timeout = timeout;
+        self
+    }
+
+    /// The same event with its deadline header sent as `shape`.
+    pub fn with_deadline_header(mut self, shape: DeadlineHeader) -> InvocationSpec {
+        self.deadline_header = shape;
         self
     }
 }

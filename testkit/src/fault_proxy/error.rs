@@ -49,6 +49,8 @@ pub(super) enum ForwardError {
         #[source]
         source: hyper::Error,
     },
+    #[error("the exchange with upstream {addr} ended without an answer: {reason}")]
+    Task { addr: SocketAddr, reason: String },
     #[error("response body cut after {0} bytes by an injected fault")]
     BodyCut(u64),
     #[error("client connection closed by an injected fault")]

@@ -83,7 +83,22 @@ pub(super) async fn handle(
         Some(Fault::Delay(pause)) => tokio::time::sleep(pause).await,
         _ => {}
     }
-    let upstream = match send_upstream(&shared, parts, body).await {
+    // S3 carries out a request it received whole, whatever its client does
+    // next (an abort sent just before the process exits, say): once
+    // forwarding starts, the exchange goes on in a task of its own even if
+    // the client leaves. A body the client never finished still fails
+    // upstream, as it would at S3.
+    let exchange = tokio::spawn({
+        let shared = Arc::clone(&shared);
+        async move { send_upstream(&shared, parts, body).await }
+    });
+    let forwarded = exchange.await.unwrap_or_else(|join| {
+        Err(ForwardError::Task {
+            addr: shared.upstream,
+            reason: join.to_string(),
+        })
+    });
+    let upstream = match forwarded {
         Ok(response) => response,
         Err(error) => {
             warn!(error = %error, "fault proxy could not forward a request");
@@ -94,6 +109,7 @@ pub(super) async fn handle(
             return Ok(fixed(StatusCode::BAD_GATEWAY, headers, text, handle));
         }
     };
+    handle.upstream_answered();
     if let Some(Fault::HoldResponse(pause)) = fault {
         tokio::time::sleep(pause).await;
     }

@@ -34,6 +34,9 @@ pub struct Exchange {
     pub rule: Option<RuleId>,
     /// When the request head reached the proxy.
     pub arrived_at: Instant,
+    /// When the upstream's answer reached the proxy, before any hold: the
+    /// request was carried out. `None` for a request not (yet) forwarded.
+    pub upstream_answered_at: Option<Instant>,
     /// Status sent to the client; `None` until known, or when no response was sent.
     pub status: Option<http::StatusCode>,
     /// When the last response byte was handed to the connection, or the response failed.
@@ -90,6 +93,7 @@ impl Log {
             op,
             rule,
             arrived_at: Instant::now(),
+            upstream_answered_at: None,
             status: None,
             responded_at: None,
             body_bytes: 0,
@@ -123,6 +127,12 @@ impl ExchangeHandle {
         if let Some(entry) = entries.list.get_mut(self.index) {
             update(entry);
         }
+    }
+
+    /// Records that the upstream answered, now.
+    pub(super) fn upstream_answered(&self) {
+        let now = Instant::now();
+        self.update(|e| e.upstream_answered_at = Some(now));
     }
 
     /// Records the status the client is being sent.

@@ -64,6 +64,9 @@ pub struct MultipartUpload {
     done: Vec<UploadedPart>,
     uploaded: Arc<AtomicU64>,
     settled: bool,
+    /// Set once the abort path sent `AbortMultipartUpload`: a guard dropped
+    /// after that (the process stopping mid-abort) says so.
+    abort_sent: bool,
     /// The full-object CRC64NVME to complete with when the parts' own
     /// checksums are unknown (part copies on a store that reports none).
     expected_crc: Option<u64>,
@@ -131,6 +134,7 @@ impl MultipartUpload {
             done: Vec::new(),
             uploaded,
             settled: false,
+            abort_sent: false,
             expected_crc: None,
             settle_until: cancel.clone(),
         })
@@ -410,6 +414,7 @@ impl MultipartUpload {
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        self.abort_sent = true;
         self.target.run().await;
         self.settled = true;
     }
@@ -423,12 +428,23 @@ impl Drop for MultipartUpload {
         let mut tasks = std::mem::take(&mut self.tasks);
         tasks.abort_all();
         let target = self.target.clone();
-        tracing::warn!(
-            "multipart upload {} of s3://{}/{} was dropped unfinished: aborting it in the background",
-            target.upload_id,
-            target.destination.bucket,
-            target.destination.key
-        );
+        if self.abort_sent {
+            tracing::warn!(
+                "multipart upload {} of s3://{}/{} was dropped before s3 answered its abort: \
+                 sending it again in the background (s3 carries out an abort it received; \
+                 if neither arrives, the bucket's lifecycle rule removes the upload)",
+                target.upload_id,
+                target.destination.bucket,
+                target.destination.key
+            );
+        } else {
+            tracing::warn!(
+                "multipart upload {} of s3://{}/{} was dropped unfinished: aborting it in the background",
+                target.upload_id,
+                target.destination.bucket,
+                target.destination.key
+            );
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
