@@ -120,6 +120,13 @@ variable "deadline_margin_ms" {
   description = "DEADLINE_MARGIN_MS: copies are cancelled and aborted this long before the timeout; null keeps 2000."
   type        = number
   default     = null
+
+  validation {
+    # What a cancelled copy needs: 300 ms for a create in flight, 1500 ms for
+    # the abort, 200 ms to post (the function refuses less at start-up).
+    condition     = var.deadline_margin_ms == null || try(var.deadline_margin_ms >= 2000, false)
+    error_message = "deadline_margin_ms must be at least 2000."
+  }
 }
 
 variable "storage_class" {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// `bootstrap --help`, without the transform list ([`help`] adds it).
+/// `bootstrap --help`, without the variables and the transforms ([`help`] adds them).
 pub const USAGE: &str = "\
 bootstrap: stream S3 objects through a transform into another bucket
 
@@ -21,13 +21,6 @@ USAGE:
     bootstrap copy s3://BUCKET/KEY s3://BUCKET/KEY [--transform NAME[,NAME...]]
                                     one streaming copy; progress on a terminal, report JSON on stdout
     bootstrap --help | --version
-
-CONFIGURATION (environment; see README):
-    DST_BUCKET (required for serve/invoke), DST_PREFIX, TRANSFORM, PART_SIZE_MIB,
-    UPLOAD_CONCURRENCY, READ_AHEAD, MAX_RECORD_CONCURRENCY, DEADLINE_MARGIN_MS,
-    STORAGE_CLASS, SSE, SSE_KMS_KEY_ID, GZIP_LEVEL, GZIP_MEMBERS, ZSTD_LEVEL,
-    COMPRESSION_WORKERS, S3_FORCE_PATH_STYLE,
-    AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION and credentials as for any AWS SDK
 ";
 
 /// The whole `--help` text: [`USAGE`] and every built-in transform, from the registry.
@@ -36,8 +29,10 @@ pub fn help() -> String {
         .map(|builtin| builtin.name.len())
         .max()
         .unwrap_or(0);
-    let mut text =
-        format!("{USAGE}\nTRANSFORMS (TRANSFORM=NAME, or NAME,NAME,... applied in order):\n");
+    let mut text = format!(
+        "{USAGE}\n{}\nTRANSFORMS (TRANSFORM=NAME, or NAME,NAME,... applied in order):\n",
+        crate::config::variables::help()
+    );
     for builtin in crate::transform::all() {
         text.push_str(&format!(
             "    {:width$}  {}\n",
@@ -288,21 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn help_and_the_readme_list_every_builtin_transform_and_no_other() {
+    fn help_and_the_docs_list_every_builtin_transform_and_no_other() {
         let text = help();
-        let readme = include_str!("../README.md");
-        let section = readme
-            .split("\n## Transforms\n")
-            .nth(1)
-            .and_then(|rest| rest.split("\n## ").next())
-            .expect("the README has a Transforms section");
-        let listed: Vec<&str> = section
+        let listed: Vec<&str> = include_str!("../docs/transforms.md")
             .lines()
             .filter_map(|line| line.strip_prefix("| `"))
             .filter_map(|rest| rest.split('`').next())
             .collect();
         let names = crate::transform::names();
-        assert_eq!(listed, names, "README transform table vs BUILTINS");
+        assert_eq!(listed, names, "docs/transforms.md vs BUILTINS");
         for builtin in crate::transform::BUILTINS {
             assert!(
                 text.contains(&format!("    {}", builtin.name)) && text.contains(builtin.summary),

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::handler::CopyHandler;
+use crate::metrics::Metrics;
 use crate::runtime::{self, Diagnostic, Endpoint, RuntimeOptions, error_type};
 use std::future::Future;
 use std::process::ExitCode;
@@ -58,7 +59,11 @@ pub async fn serve() -> ExitCode {
         async move { runtime::extension::register_graceful_shutdown(&endpoint).await }
     });
     let client = crate::s3::lambda_client_from_env().await;
-    let handler = CopyHandler::new(client, config);
+    let metrics = config
+        .metrics_namespace
+        .as_deref()
+        .map(|namespace| Metrics::new(namespace, &config.function_name));
+    let handler = CopyHandler::new(client, config).with_metrics(metrics);
     let _extension = match registering.await {
         Ok(Ok(task)) => Some(task),
         Ok(Err(error)) => {

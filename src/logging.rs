@@ -42,11 +42,12 @@ pub enum LogFormat {
 /// `AWS_LAMBDA_LOG_LEVEL` then `RUST_LOG`, and a panic hook that logs one line.
 /// Does nothing if a subscriber is already installed.
 pub fn init() {
-    let format = match std::env::var("AWS_LAMBDA_LOG_FORMAT") {
+    use crate::config::variables::{AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL};
+    let format = match std::env::var(AWS_LAMBDA_LOG_FORMAT.name) {
         Ok(value) if value.eq_ignore_ascii_case("json") => LogFormat::Json,
         _ => LogFormat::Text,
     };
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    let level = std::env::var(AWS_LAMBDA_LOG_LEVEL.name)
         .ok()
         .map(|level| lambda_level(&level).to_owned())
         .or_else(|| std::env::var("RUST_LOG").ok())
@@ -107,6 +108,9 @@ impl Visit for FieldCollector {
         self.fields.insert(field.name().to_owned(), value.into());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name().to_owned(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
         self.fields.insert(field.name().to_owned(), value.into());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {

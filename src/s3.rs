@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// `S3_FORCE_PATH_STYLE=true` addresses buckets as `endpoint/bucket` (local
 /// S3-compatible servers) instead of `bucket.endpoint`.
-pub const FORCE_PATH_STYLE_ENV: &str = "S3_FORCE_PATH_STYLE";
+pub const FORCE_PATH_STYLE_ENV: &str = crate::config::variables::S3_FORCE_PATH_STYLE.name;
 
 /// How long a transfer may make no progress before the SDK fails it (time the
 /// reader does not poll is not counted, so back-pressure never trips it). A

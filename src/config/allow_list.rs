@@ -1,7 +1,8 @@
 //! The operator's allow-lists: which source buckets are read, which Batch Operations overrides a job may ask for.
 
-use super::{ConfigError, problem, valid_bucket_name};
-use aws_sdk_s3::types::StorageClass;
+use super::env::Env;
+use super::variables as var;
+use super::{ConfigError, valid_bucket_name};
 use std::collections::HashMap;
 
 /// Suffixes of S3 access point aliases (`NAME-…-s3alias`) and Object Lambda
@@ -29,71 +30,21 @@ pub struct AllowLists {
     pub storage_classes: Vec<String>,
 }
 
-/// The comma-separated entries of `variable` (trimmed, empty ones dropped).
-fn entries(env: &HashMap<String, String>, variable: &str) -> Vec<String> {
-    env.get(variable)
-        .map(|text| {
-            text.split(',')
-                .map(str::trim)
-                .filter(|entry| !entry.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The first entry of `values` that `valid` refuses, as an error of `variable`.
-fn check(
-    variable: &'static str,
-    values: &[String],
-    valid: impl Fn(&str) -> bool,
-    expected: &str,
-) -> Result<(), ConfigError> {
-    match values.iter().find(|value| !valid(value)) {
-        Some(bad) => Err(problem(
-            variable,
-            format!("must list {expected}, got {bad:?}"),
-        )),
-        None => Ok(()),
-    }
-}
-
 impl AllowLists {
     /// Reads and validates the lists in `env`.
     pub fn from_map(env: &HashMap<String, String>) -> Result<AllowLists, ConfigError> {
-        let source_buckets = entries(env, "SOURCE_BUCKETS");
-        let lists = AllowLists {
+        AllowLists::read(&Env::new(env))
+    }
+
+    pub(super) fn read(env: &Env) -> Result<AllowLists, ConfigError> {
+        let source_buckets = env.list(&var::SOURCE_BUCKETS)?;
+        Ok(AllowLists {
             source_buckets: (!source_buckets.is_empty()).then_some(source_buckets),
-            dst_buckets: entries(env, "ALLOWED_DST_BUCKETS"),
-            dst_prefixes: entries(env, "ALLOWED_DST_PREFIXES"),
-            transforms: entries(env, "ALLOWED_TRANSFORMS"),
-            storage_classes: entries(env, "ALLOWED_STORAGE_CLASSES"),
-        };
-        check(
-            "ALLOWED_DST_BUCKETS",
-            &lists.dst_buckets,
-            valid_bucket_name,
-            "s3 bucket names",
-        )?;
-        check(
-            "ALLOWED_DST_PREFIXES",
-            &lists.dst_prefixes,
-            |prefix| !prefix.starts_with('/') && prefix.len() <= super::MAX_PREFIX_BYTES,
-            "key prefixes (not starting with /, at most 512 bytes)",
-        )?;
-        check(
-            "ALLOWED_TRANSFORMS",
-            &lists.transforms,
-            |name| crate::transform::by_name(name).is_some(),
-            &format!("transforms ({})", crate::transform::names().join(", ")),
-        )?;
-        check(
-            "ALLOWED_STORAGE_CLASSES",
-            &lists.storage_classes,
-            |class| StorageClass::values().contains(&class),
-            "s3 storage classes",
-        )?;
-        Ok(lists)
+            dst_buckets: env.list(&var::ALLOWED_DST_BUCKETS)?,
+            dst_prefixes: env.list(&var::ALLOWED_DST_PREFIXES)?,
+            transforms: env.list(&var::ALLOWED_TRANSFORMS)?,
+            storage_classes: env.list(&var::ALLOWED_STORAGE_CLASSES)?,
+        })
     }
 
     /// Why the function must not read from `bucket`, if it must not: a

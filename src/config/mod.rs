@@ -1,19 +1,26 @@
 //! The function's configuration, read from the environment and validated at start-up.
 
 pub mod allow_list;
+mod env;
+pub mod variables;
 
 pub use allow_list::AllowLists;
+pub use env::valid_bucket_name;
 
 use crate::copy::memory::{Output, minimum_budget};
-use crate::copy::part_size::{DEFAULT_PART_SIZE, MAX_PART_SIZE, MIB, MIN_PART_SIZE};
+use crate::copy::part_size::{DEFAULT_PART_SIZE, MIB, MIN_PART_SIZE};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
+use crate::copy::upload::abort::ABORT_BUDGET;
+use crate::copy::upload::multipart::CREATE_GRACE;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
-use crate::runtime::DEFAULT_SAFETY_MARGIN;
 use crate::runtime::deadline::MAX_LAMBDA_TIMEOUT;
+use crate::runtime::{DEFAULT_SAFETY_MARGIN, POST_RESERVE};
 use crate::transform::{GzipMembers, TransformOptions};
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
+use env::Env;
 use std::collections::HashMap;
 use std::time::Duration;
+use variables as var;
 
 /// Memory assumed when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is unset (a local run).
 pub const DEFAULT_MEMORY_MIB: u64 = 1024;
@@ -49,15 +56,42 @@ pub const MAX_PART_COPY_CONCURRENCY: usize = 256;
 /// workers are sized from the memory instead.
 pub const MEMORY_MIB_PER_VCPU: u64 = 1769;
 
-/// Most compression workers: Lambda's largest function (10,240 MB) gets six vCPUs.
+/// Most compression workers by default: Lambda's largest function (10,240
+/// MB) gets six vCPUs.
 pub const MAX_COMPRESSION_WORKERS: usize = 6;
+
+/// Most compression workers `COMPRESSION_WORKERS` may ask for (outside
+/// Lambda a machine may have many cores).
+pub const MAX_COMPRESSION_WORKERS_SETTING: usize = 64;
+
+/// Shortest `DEADLINE_MARGIN_MS`: what a copy cancelled at the margin needs
+/// before Lambda's deadline. A `CreateMultipartUpload` in flight gets
+/// [`CREATE_GRACE`] to name its upload, the abort [`ABORT_BUDGET`] (retries
+/// included), and the runtime [`POST_RESERVE`] to post the answer; a margin
+/// below their sum could leave an upload open or post nothing.
+pub const MIN_DEADLINE_MARGIN_MS: u64 =
+    (CREATE_GRACE.as_millis() + ABORT_BUDGET.as_millis() + POST_RESERVE.as_millis()) as u64;
+
+const _: () = assert!(
+    DEFAULT_SAFETY_MARGIN.as_millis() as u64 >= MIN_DEADLINE_MARGIN_MS,
+    "the default deadline margin must cover a cancelled copy's cleanup and the post"
+);
+
+/// Longest `PROGRESS_INTERVAL_SECONDS`: an hour, far beyond a Lambda's 15
+/// minutes, for local copies that want few lines.
+pub const MAX_PROGRESS_INTERVAL_SECONDS: u64 = 3_600;
+
+/// How often a running copy logs its progress when
+/// `PROGRESS_INTERVAL_SECONDS` is unset: often enough to watch a copy of
+/// minutes, a few dozen lines for the longest invocation.
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Longest `ASSUMED_TIMEOUT_SECONDS`: a day, longer than Lambda allows, so
 /// an emulator's invocation can sit at a debugger's breakpoint.
 pub const MAX_ASSUMED_TIMEOUT_SECONDS: u64 = 86_400;
 
 /// Longest `DST_PREFIX`: half of S3's 1,024-byte key, so the source key keeps the rest.
-pub const MAX_PREFIX_BYTES: usize = 512;
+pub const MAX_PREFIX_BYTES: usize = crate::handler::record::MAX_KEY_BYTES / 2;
 
 /// One invalid or missing variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,6 +133,14 @@ pub struct Config {
     /// `REQUEST_PAYER=requester`: every request accepts a requester-pays
     /// bucket's charges.
     pub requester_pays: bool,
+    /// `METRICS` and `METRICS_NAMESPACE`: the namespace metrics are written
+    /// to, `None` when they are off.
+    pub metrics_namespace: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the metrics' `FunctionName`.
+    pub function_name: String,
+    /// `PROGRESS_INTERVAL_SECONDS`: how often a running copy logs its
+    /// progress; `None` never.
+    pub progress_interval: Option<Duration>,
 }
 
 pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -106,42 +148,6 @@ pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> Con
         variable,
         problem: problem.into(),
     }
-}
-
-/// Reads a whole number in `range` from `variable`, if set.
-fn number(
-    env: &HashMap<String, String>,
-    variable: &'static str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, ConfigError> {
-    let Some(text) = env
-        .get(variable)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    match text.parse::<u64>() {
-        Ok(n) if range.contains(&n) => Ok(Some(n)),
-        _ => Err(problem(
-            variable,
-            format!(
-                "must be a whole number from {} to {}, got {text:?}",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
-}
-
-/// True when `name` follows S3's bucket naming rules.
-pub fn valid_bucket_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
 }
 
 /// The largest part (whole MiB, at least S3's minimum) whose fewest buffers fit `budget`.
@@ -167,31 +173,129 @@ fn default_workers(lambda_memory: Option<u64>) -> usize {
 
 /// `GZIP_LEVEL`, `GZIP_MEMBERS`, `ZSTD_LEVEL`, `COMPRESSION_WORKERS`.
 fn transform_options(
-    env: &HashMap<String, String>,
+    env: &Env,
     lambda_memory: Option<u64>,
 ) -> Result<TransformOptions, ConfigError> {
     let defaults = TransformOptions::default();
-    let gzip_members = match env
-        .get("GZIP_MEMBERS")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
-        None | Some("parallel") => GzipMembers::Parallel,
+    let gzip_members = match env.word(&var::GZIP_MEMBERS)? {
         Some("single") => GzipMembers::Single,
-        Some(other) => {
-            return Err(problem(
-                "GZIP_MEMBERS",
-                format!("must be parallel or single, got {other:?}"),
-            ));
-        }
+        _ => GzipMembers::Parallel,
     };
     Ok(TransformOptions {
-        gzip_level: number(env, "GZIP_LEVEL", 1..=9)?.map_or(defaults.gzip_level, |n| n as u32),
+        gzip_level: env
+            .number(&var::GZIP_LEVEL)?
+            .map_or(defaults.gzip_level, |n| n as u32),
         gzip_members,
-        zstd_level: number(env, "ZSTD_LEVEL", 1..=19)?.map_or(defaults.zstd_level, |n| n as i32),
-        workers: number(env, "COMPRESSION_WORKERS", 1..=64)?
+        zstd_level: env
+            .number(&var::ZSTD_LEVEL)?
+            .map_or(defaults.zstd_level, |n| n as i32),
+        workers: env
+            .number(&var::COMPRESSION_WORKERS)?
             .map_or_else(|| default_workers(lambda_memory), |n| n as usize),
     })
+}
+
+/// The part size: `PART_SIZE_MIB` if its fewest buffers (and the
+/// transform's window) fit the budget, else the default shrunk to fit (not
+/// below S3's minimum); an error when nothing fits.
+fn part_size(
+    env: &Env,
+    transform: &str,
+    output: Output,
+    window: u64,
+    memory_mib: u64,
+    buffer_budget: u64,
+) -> Result<u64, ConfigError> {
+    let part_budget = buffer_budget.saturating_sub(window);
+    let part_size = match env.number(&var::PART_SIZE_MIB)? {
+        Some(mib) => {
+            let needed = minimum_budget(mib * MIB, output) + window;
+            if needed > buffer_budget {
+                return Err(problem(
+                    var::PART_SIZE_MIB.name,
+                    format!(
+                        "of {mib} needs {} MiB of copy buffers with TRANSFORM={transform}, but a {memory_mib} MB function buffers at most {} MiB: use at most {} or more memory",
+                        needed / MIB,
+                        buffer_budget / MIB,
+                        largest_part(part_budget, output) / MIB
+                    ),
+                ));
+            }
+            mib * MIB
+        }
+        None => DEFAULT_PART_SIZE.min(largest_part(part_budget, output)),
+    };
+    if minimum_budget(part_size, output) + window <= buffer_budget {
+        return Ok(part_size);
+    }
+    let problem_text = if window > 0 {
+        format!(
+            "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs: {} MiB of parts and its {} MiB window",
+            buffer_budget / MIB,
+            minimum_budget(part_size, output) / MIB,
+            window.div_ceil(MIB)
+        )
+    } else {
+        format!(
+            "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs at S3's 5 MiB minimum part ({} MiB)",
+            buffer_budget / MIB,
+            minimum_budget(MIN_PART_SIZE, output) / MIB
+        )
+    };
+    Err(problem(var::FUNCTION_MEMORY_SIZE.name, problem_text))
+}
+
+/// `STORAGE_CLASS`, `SSE`, `SSE_KMS_KEY_ID`, `ACL`, `EXPECTED_BUCKET_OWNER`.
+fn upload_options(env: &Env) -> Result<UploadOptions, ConfigError> {
+    let sse = match env.word(&var::SSE)? {
+        Some("AES256") => Some(ServerSideEncryption::Aes256),
+        Some(_) => Some(ServerSideEncryption::AwsKms),
+        None => None,
+    };
+    let kms_key_id = env.text(&var::SSE_KMS_KEY_ID)?;
+    if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
+        return Err(problem(
+            var::SSE_KMS_KEY_ID.name,
+            "is only valid with SSE=aws:kms",
+        ));
+    }
+    Ok(UploadOptions {
+        storage_class: env
+            .text(&var::STORAGE_CLASS)?
+            .map(|text| StorageClass::from(text.as_str())),
+        sse,
+        kms_key_id,
+        acl: env
+            .text(&var::ACL)?
+            .map(|text| ObjectCannedAcl::from(text.as_str())),
+        expected_bucket_owner: env.text(&var::EXPECTED_BUCKET_OWNER)?,
+    })
+}
+
+/// `COPY_MODE` (refused as `server` with a transform), `PART_COPY_SIZE_MIB`,
+/// `PART_COPY_CONCURRENCY`.
+fn copy_mode(env: &Env, transform: &str) -> Result<(CopyMode, ServerCopySettings), ConfigError> {
+    let mode = env
+        .word(&var::COPY_MODE)?
+        .and_then(CopyMode::parse)
+        .unwrap_or_default();
+    if mode == CopyMode::Server && transform != "identity" {
+        return Err(problem(
+            var::COPY_MODE.name,
+            format!(
+                "server copies bytes unchanged, but TRANSFORM={transform} changes them: use auto or stream"
+            ),
+        ));
+    }
+    let server = ServerCopySettings {
+        part_size: env
+            .number(&var::PART_COPY_SIZE_MIB)?
+            .map_or(ServerCopySettings::default().part_size, |mib| mib * MIB),
+        concurrency: env
+            .number(&var::PART_COPY_CONCURRENCY)?
+            .map_or(DEFAULT_PART_COPY_CONCURRENCY, |n| n as usize),
+    };
+    Ok((mode, server))
 }
 
 impl Config {
@@ -201,297 +305,90 @@ impl Config {
     }
 
     /// Reads `env` (a map, so tests pass their own).
-    pub fn from_map(env: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let dst_bucket = env
-            .get("DST_BUCKET")
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_default();
-        if dst_bucket.is_empty() {
-            return Err(problem(
-                "DST_BUCKET",
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        Config::read(&Env::new(map))
+    }
+
+    fn read(env: &Env) -> Result<Config, ConfigError> {
+        let dst_bucket = env.text(&var::DST_BUCKET)?.ok_or_else(|| {
+            problem(
+                var::DST_BUCKET.name,
                 "must name the destination bucket, but it is unset or empty",
-            ));
-        }
-        if !valid_bucket_name(&dst_bucket) {
-            return Err(problem(
-                "DST_BUCKET",
-                format!("must be a valid s3 bucket name (3-63 of a-z 0-9 . -), got {dst_bucket:?}"),
-            ));
-        }
-        let dst_prefix = env.get("DST_PREFIX").cloned().unwrap_or_default();
-        if dst_prefix.starts_with('/') || dst_prefix.len() > MAX_PREFIX_BYTES {
-            return Err(problem(
-                "DST_PREFIX",
-                "must not start with / and must be at most 512 bytes",
-            ));
-        }
+            )
+        })?;
+        let dst_prefix = env.text(&var::DST_PREFIX)?.unwrap_or_default();
         let transform = env
-            .get("TRANSFORM")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+            .text(&var::TRANSFORM)?
             .unwrap_or_else(|| "identity".to_owned());
-        let lambda_memory = number(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128..=10_240)?;
+        let lambda_memory = env.number(&var::FUNCTION_MEMORY_SIZE)?;
         let memory_mib = lambda_memory.unwrap_or(DEFAULT_MEMORY_MIB);
         let transform_options = transform_options(env, lambda_memory)?;
-        let Some(built) = crate::transform::by_name_with(&transform, &transform_options) else {
-            return Err(problem(
-                "TRANSFORM",
-                format!(
-                    "must be one of {} (or several, comma-separated, applied in order), got {transform:?}",
-                    crate::transform::names().join(", ")
-                ),
-            ));
-        };
+        let built = crate::transform::by_name_with(&transform, &transform_options)
+            .ok_or_else(|| problem(var::TRANSFORM.name, "names no transform"))?;
         let window = built.window();
         let buffer_budget = memory_mib * MIB / BUFFER_MEMORY_DIVISOR;
         let output = Output::of(built.as_ref());
-        // The transform's window comes out of the same budget as the parts.
-        let part_budget = buffer_budget.saturating_sub(window);
-        let part_size = match number(
-            env,
-            "PART_SIZE_MIB",
-            MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
-        )? {
-            Some(mib) => {
-                let needed = minimum_budget(mib * MIB, output) + window;
-                if needed > buffer_budget {
-                    return Err(problem(
-                        "PART_SIZE_MIB",
-                        format!(
-                            "of {mib} needs {} MiB of copy buffers with TRANSFORM={transform}, but a {memory_mib} MB function buffers at most {} MiB: use at most {} or more memory",
-                            needed / MIB,
-                            buffer_budget / MIB,
-                            largest_part(part_budget, output) / MIB
-                        ),
-                    ));
-                }
-                mib * MIB
-            }
-            // The default, shrunk (not below S3's minimum) where memory is small.
-            None => DEFAULT_PART_SIZE.min(largest_part(part_budget, output)),
-        };
-        if minimum_budget(part_size, output) + window > buffer_budget {
-            if window > 0 {
-                return Err(problem(
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                    format!(
-                        "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs: {} MiB of parts and its {} MiB window",
-                        buffer_budget / MIB,
-                        minimum_budget(part_size, output) / MIB,
-                        window.div_ceil(MIB)
-                    ),
-                ));
-            }
-            return Err(problem(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                format!(
-                    "of {memory_mib} MB leaves {} MiB of copy buffers, fewer than TRANSFORM={transform} needs at S3's 5 MiB minimum part ({} MiB)",
-                    buffer_budget / MIB,
-                    minimum_budget(MIN_PART_SIZE, output) / MIB
-                ),
-            ));
-        }
+        let part_size = part_size(env, &transform, output, window, memory_mib, buffer_budget)?;
         // Slots of one part each; two are kept for the block being
         // transformed and the part being filled, the rest split between
         // read-ahead and uploads (the memory plan fits them at run time).
         let slots = (buffer_budget / part_size).saturating_sub(2) as usize;
         let default_upload = slots.div_ceil(2).clamp(2, MAX_DEFAULT_CONCURRENCY);
         let default_read = (slots / 2).clamp(1, MAX_DEFAULT_CONCURRENCY);
-        let concurrency = 1..=MAX_CONCURRENCY as u64;
-        let upload_concurrency = number(env, "UPLOAD_CONCURRENCY", concurrency.clone())?
-            .map_or(default_upload, |n| n as usize);
-        let read_ahead =
-            number(env, "READ_AHEAD", concurrency.clone())?.map_or(default_read, |n| n as usize);
-        let max_record_concurrency = number(env, "MAX_RECORD_CONCURRENCY", concurrency)?
-            .map_or(default_record_concurrency(memory_mib), |n| n as usize);
-        let deadline_margin = number(env, "DEADLINE_MARGIN_MS", 100..=600_000)?
-            .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis);
-        let assumed_timeout = number(
-            env,
-            "ASSUMED_TIMEOUT_SECONDS",
-            1..=MAX_ASSUMED_TIMEOUT_SECONDS,
-        )?
-        .map_or(MAX_LAMBDA_TIMEOUT, Duration::from_secs);
-        let storage_class = match env
-            .get("STORAGE_CLASS")
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-        {
-            None => None,
-            Some(text) => {
-                let known = StorageClass::values();
-                if !known.contains(&text) {
-                    return Err(problem(
-                        "STORAGE_CLASS",
-                        format!("must be one of {}, got {text:?}", known.join(", ")),
-                    ));
-                }
-                Some(StorageClass::from(text))
-            }
-        };
-        let sse = match env.get("SSE").map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            None => None,
-            Some("AES256") => Some(ServerSideEncryption::Aes256),
-            Some("aws:kms") => Some(ServerSideEncryption::AwsKms),
-            Some(other) => {
-                return Err(problem(
-                    "SSE",
-                    format!("must be AES256 or aws:kms, got {other:?}"),
-                ));
-            }
-        };
-        let kms_key_id = env
-            .get("SSE_KMS_KEY_ID")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        if kms_key_id.is_some() && sse != Some(ServerSideEncryption::AwsKms) {
-            return Err(problem("SSE_KMS_KEY_ID", "is only valid with SSE=aws:kms"));
-        }
-        let dst_region = env
-            .get("DST_REGION")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        if let Some(region) = &dst_region
-            && !(region.len() <= 32
-                && region
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-        {
-            return Err(problem(
-                "DST_REGION",
-                format!("must be an aws region such as eu-west-1, got {region:?}"),
-            ));
-        }
-        let mode = match env
-            .get("COPY_MODE")
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-        {
-            None => CopyMode::default(),
-            Some(text) => CopyMode::parse(text).ok_or_else(|| {
-                problem(
-                    "COPY_MODE",
-                    format!("must be auto, server or stream, got {text:?}"),
-                )
-            })?,
-        };
-        if mode == CopyMode::Server && transform != "identity" {
-            return Err(problem(
-                "COPY_MODE",
-                format!(
-                    "server copies bytes unchanged, but TRANSFORM={transform} changes them: use auto or stream"
-                ),
-            ));
-        }
-        let server = ServerCopySettings {
-            part_size: number(
-                env,
-                "PART_COPY_SIZE_MIB",
-                MIN_PART_SIZE / MIB..=MAX_PART_SIZE / MIB,
-            )?
-            .map_or(ServerCopySettings::default().part_size, |mib| mib * MIB),
-            concurrency: number(
-                env,
-                "PART_COPY_CONCURRENCY",
-                1..=MAX_PART_COPY_CONCURRENCY as u64,
-            )?
-            .map_or(DEFAULT_PART_COPY_CONCURRENCY, |n| n as usize),
-        };
-        let acl = match env.get("ACL").map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            None => None,
-            Some(text) => {
-                let known = ObjectCannedAcl::values();
-                if !known.contains(&text) {
-                    return Err(problem(
-                        "ACL",
-                        format!("must be one of {}, got {text:?}", known.join(", ")),
-                    ));
-                }
-                Some(ObjectCannedAcl::from(text))
-            }
-        };
-        let expected_bucket_owner = env
-            .get("EXPECTED_BUCKET_OWNER")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        if let Some(owner) = &expected_bucket_owner
-            && !(owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(problem(
-                "EXPECTED_BUCKET_OWNER",
-                format!("must be a 12-digit aws account id, got {owner:?}"),
-            ));
-        }
-        let requester_pays = match env
-            .get("REQUEST_PAYER")
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-        {
-            None => false,
-            Some("requester") => true,
-            Some(other) => {
-                return Err(problem(
-                    "REQUEST_PAYER",
-                    format!("must be requester (or unset), got {other:?}"),
-                ));
-            }
-        };
-        let copy_tags = match env
-            .get("COPY_TAGS")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .filter(|v| !v.is_empty())
-            .as_deref()
-        {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(problem(
-                    "COPY_TAGS",
-                    format!("must be true or false, got {other:?}"),
-                ));
-            }
-        };
-        if let Some(text) = env
-            .get(crate::s3::FORCE_PATH_STYLE_ENV)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            && !text.eq_ignore_ascii_case("true")
-            && !text.eq_ignore_ascii_case("false")
-        {
-            return Err(problem(
-                crate::s3::FORCE_PATH_STYLE_ENV,
-                format!("must be true or false, got {text:?}"),
-            ));
-        }
+        let (mode, server) = copy_mode(env, &transform)?;
+        // Read by the S3 client's builder; checked here so a typo is an init error.
+        env.flag(&var::S3_FORCE_PATH_STYLE)?;
         Ok(Config {
-            dst_bucket,
-            dst_prefix,
-            transform,
             transform_options,
             copy: CopySettings {
                 part_size,
-                upload_concurrency,
-                read_ahead,
+                upload_concurrency: env
+                    .number(&var::UPLOAD_CONCURRENCY)?
+                    .map_or(default_upload, |n| n as usize),
+                read_ahead: env
+                    .number(&var::READ_AHEAD)?
+                    .map_or(default_read, |n| n as usize),
                 memory_budget: buffer_budget,
-                options: UploadOptions {
-                    storage_class,
-                    sse,
-                    kms_key_id,
-                    acl,
-                    expected_bucket_owner,
-                },
+                options: upload_options(env)?,
                 mode,
                 server,
-                copy_tags,
+                copy_tags: env.flag(&var::COPY_TAGS)?.unwrap_or(true),
                 ..CopySettings::default()
             },
-            max_record_concurrency,
+            max_record_concurrency: env
+                .number(&var::MAX_RECORD_CONCURRENCY)?
+                .map_or(default_record_concurrency(memory_mib), |n| n as usize),
             buffer_budget,
-            deadline_margin,
-            assumed_timeout,
-            dst_region,
-            allow: AllowLists::from_map(env)?,
-            requester_pays,
+            deadline_margin: env
+                .number(&var::DEADLINE_MARGIN_MS)?
+                .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis),
+            assumed_timeout: env
+                .number(&var::ASSUMED_TIMEOUT_SECONDS)?
+                .map_or(MAX_LAMBDA_TIMEOUT, Duration::from_secs),
+            dst_region: env.text(&var::DST_REGION)?,
+            allow: AllowLists::read(env)?,
+            requester_pays: env.word(&var::REQUEST_PAYER)?.is_some(),
+            metrics_namespace: match env.flag(&var::METRICS)? {
+                Some(false) => {
+                    env.text(&var::METRICS_NAMESPACE)?;
+                    None
+                }
+                _ => Some(
+                    env.text(&var::METRICS_NAMESPACE)?
+                        .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+                ),
+            },
+            function_name: env
+                .text(&var::FUNCTION_NAME)?
+                .unwrap_or_else(|| crate::metrics::LOCAL_FUNCTION_NAME.to_owned()),
+            progress_interval: match env.number(&var::PROGRESS_INTERVAL_SECONDS)? {
+                Some(0) => None,
+                Some(seconds) => Some(Duration::from_secs(seconds)),
+                None => Some(DEFAULT_PROGRESS_INTERVAL),
+            },
+            dst_bucket,
+            dst_prefix,
+            transform,
         })
     }
 }
@@ -499,6 +396,61 @@ impl Config {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+    use variables::{VARIABLES, Value};
+
+    /// Where the documentation's copy of the table sits.
+    const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+    const BEGIN: &str = "<!-- BEGIN GENERATED: configuration variables -->\n";
+    const END: &str = "<!-- END GENERATED: configuration variables -->";
+
+    /// One table, three readers: the configuration reads exactly the
+    /// variables the table lists as its own (the rest are the SDK's and the
+    /// logger's), `--help` lists every one, and the documentation holds the
+    /// table as the code renders it (`UPDATE_DOCS=1` rewrites it).
+    #[test]
+    fn the_variable_table_is_what_the_code_reads_help_lists_and_the_docs_say() {
+        let map = env(&[("DST_BUCKET", "dst")]);
+        let reader = Env::new(&map);
+        Config::read(&reader).expect("a minimal configuration is valid");
+        let own: BTreeSet<&str> = VARIABLES
+            .iter()
+            .filter(|v| !matches!(v.value, Value::External(_)))
+            .map(|v| v.name)
+            .collect();
+        let names: BTreeSet<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        let read = reader.names_read();
+        assert!(
+            own.is_subset(&read) && read.is_subset(&names),
+            "variables read {read:?} vs the table's own {own:?}"
+        );
+        assert_eq!(names.len(), VARIABLES.len(), "a variable is listed twice");
+
+        let help = crate::cli::help();
+        for variable in VARIABLES {
+            assert!(
+                help.contains(&format!("    {} ", variable.name)),
+                "{} missing from --help",
+                variable.name
+            );
+        }
+
+        let doc = std::fs::read_to_string(DOC).expect("docs/configuration.md");
+        let (before, rest) = doc.split_once(BEGIN).expect("the begin marker");
+        let (current, after) = rest.split_once(END).expect("the end marker");
+        let generated = variables::markdown_table();
+        if current != generated {
+            if std::env::var_os("UPDATE_DOCS").is_some() {
+                std::fs::write(DOC, format!("{before}{BEGIN}{generated}{END}{after}"))
+                    .expect("docs/configuration.md is writable");
+            } else {
+                panic!(
+                    "docs/configuration.md's table differs from src/config/variables.rs: \
+                     run UPDATE_DOCS=1 cargo test -p s3-stream-lambda --lib config"
+                );
+            }
+        }
+    }
 
     /// An environment of `pairs`, for the configuration's tests.
     pub(crate) fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

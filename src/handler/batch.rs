@@ -214,13 +214,15 @@ pub async fn run(context: &RecordContext<'_>, job: BatchJob, concurrency: usize)
                 .iter()
                 .map(|item| {
                     let (bucket, key) = item.source();
-                    RecordResult::failed(
+                    let result = RecordResult::failed(
                         bucket,
                         key,
                         ARGUMENT_ERROR_TYPE,
                         FailureClass::Permanent,
                         refusal.clone(),
-                    )
+                    );
+                    context.observe(&result);
+                    result
                 })
                 .collect()
         }

@@ -12,19 +12,22 @@ pub use response::{FunctionResponse, InvocationReport};
 use crate::config::Config;
 use crate::copy::{FailureClass, MemoryPool};
 use crate::event::{Envelope, Item, ObjectCreated};
+use crate::metrics::Metrics;
 use crate::regions::RegionalClients;
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
 use record::RecordContext;
 use response::MAX_RESPONSE_BYTES;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 
 /// Copies every object an event announces to `DST_BUCKET`.
 pub struct CopyHandler {
     clients: RegionalClients,
     config: Arc<Config>,
+    /// Writes each invocation's metrics (the function, when `METRICS` is on).
+    metrics: Option<Metrics>,
 }
 
 impl CopyHandler {
@@ -38,14 +41,38 @@ impl CopyHandler {
         CopyHandler {
             clients: RegionalClients::new(client, config.dst_region.clone()),
             config: Arc::new(config),
+            metrics: None,
         }
     }
 
-    /// Handles a parsed event: copies, then reports. `cancel` fires before the deadline.
+    /// The same handler, writing each invocation's metrics with `metrics`.
+    pub fn with_metrics(mut self, metrics: Option<Metrics>) -> CopyHandler {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Handles a parsed event: copies, then reports (and writes the
+    /// invocation's metrics). `cancel` fires before the deadline.
     pub async fn handle(
         &self,
         event: serde_json::Value,
         cancel: &CancellationToken,
+    ) -> Result<FunctionResponse, Diagnostic> {
+        let results = Mutex::new(Vec::new());
+        let answer = self
+            .handle_with(event, cancel, self.metrics.as_ref().map(|_| &results))
+            .await;
+        if let Some(metrics) = &self.metrics {
+            metrics.emit(&results.into_inner().unwrap_or_else(PoisonError::into_inner));
+        }
+        answer
+    }
+
+    async fn handle_with(
+        &self,
+        event: serde_json::Value,
+        cancel: &CancellationToken,
+        results: Option<&Mutex<Vec<RecordResult>>>,
     ) -> Result<FunctionResponse, Diagnostic> {
         let envelope = crate::event::parse(event)
             .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
@@ -57,6 +84,7 @@ impl CopyHandler {
             config: &self.config,
             memory: &memory,
             cancel,
+            results,
         };
         match envelope {
             Envelope::Test { bucket } => {
@@ -115,6 +143,12 @@ fn within_limit(report: InvocationReport) -> InvocationReport {
 }
 
 pub(crate) async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
+    let result = result_of(context, item).await;
+    context.observe(&result);
+    result
+}
+
+async fn result_of(context: &RecordContext<'_>, item: Item) -> RecordResult {
     match item {
         Item::Copy(object) => copy_one(context, object).await,
         Item::Skip {

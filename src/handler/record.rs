@@ -9,6 +9,9 @@ use crate::error_type::FunctionErrorType;
 use crate::event::ObjectCreated;
 use crate::regions::RegionalClients;
 use serde::Serialize;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 /// S3's longest key, in bytes.
@@ -55,6 +58,9 @@ pub struct RecordResult {
     /// How the bytes moved (`server` or `stream`), when a copy was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<CopyMethod>,
+    /// The transform the copy went through, when a copy was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
     /// Why a server-side copy fell back to streaming.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
@@ -113,6 +119,7 @@ impl RecordResult {
             },
             destination: None,
             method: None,
+            transform: None,
             fallback: None,
             bytes_in: 0,
             bytes_out: 0,
@@ -169,6 +176,20 @@ pub struct RecordContext<'a> {
     pub memory: &'a MemoryPool,
     /// Fires before the deadline.
     pub cancel: &'a CancellationToken,
+    /// Every record's result is also kept here, for the invocation's metrics.
+    pub results: Option<&'a Mutex<Vec<RecordResult>>>,
+}
+
+impl RecordContext<'_> {
+    /// Keeps `result` for the invocation's metrics, when they are kept.
+    pub fn observe(&self, result: &RecordResult) {
+        if let Some(results) = self.results {
+            results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(result.clone());
+        }
+    }
 }
 
 /// The stable error type of a refused recursive copy.
@@ -278,7 +299,12 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         clients = context.clients.for_copy(&object.bucket, object.region.as_deref(), &destination.bucket) => clients,
     };
     let progress = CopyProgress::default();
-    let copied = copy_object(
+    let watch = config.progress_interval.map(|interval| Watch {
+        copy_id: crate::copy::copy_id(&source, &destination),
+        total: object.size,
+        interval,
+    });
+    let copying = copy_object(
         &clients,
         source,
         &destination,
@@ -286,8 +312,11 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         &settings,
         context.cancel,
         &progress,
-    )
-    .await;
+    );
+    let copied = match watch {
+        Some(watch) => watch.run(copying, &progress, object, &destination).await,
+        None => copying.await,
+    };
     match copied {
         Ok(report) if report.outcome == CopyOutcome::Superseded => {
             let reason = format!(
@@ -333,6 +362,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                     version_id: report.version_id.clone(),
                 }),
                 method: Some(report.method),
+                transform: Some(config.transform.clone()),
                 fallback: report.fallback.clone(),
                 bytes_in: report.bytes_read,
                 bytes_out: report.bytes_written,
@@ -354,6 +384,82 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
             }
         }
         Err(error) => failure(object, &destination, &error),
+    }
+}
+
+/// A copy's progress, logged every `interval` while it runs.
+struct Watch {
+    copy_id: String,
+    /// The source's size, when the event said it.
+    total: Option<u64>,
+    interval: Duration,
+}
+
+impl Watch {
+    /// Runs `copying`, logging a progress line every interval until it ends
+    /// (a copy that ends sooner logs none).
+    async fn run<T>(
+        self,
+        copying: impl std::future::Future<Output = T>,
+        progress: &CopyProgress,
+        object: &ObjectCreated,
+        destination: &Destination,
+    ) -> T {
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval_at(started + self.interval, self.interval);
+        // A late tick (a loaded sandbox) waits a whole interval for the next,
+        // so lines are never closer than the interval.
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tokio::pin!(copying);
+        loop {
+            tokio::select! {
+                result = &mut copying => return result,
+                _ = ticks.tick() => self.log(progress, started.elapsed(), object, destination),
+            }
+        }
+    }
+
+    fn log(
+        &self,
+        progress: &CopyProgress,
+        elapsed: Duration,
+        object: &ObjectCreated,
+        destination: &Destination,
+    ) {
+        use std::sync::atomic::Ordering;
+        // Streamed copies count what they read, server-side ones what S3 copied.
+        let done = progress
+            .bytes_read
+            .load(Ordering::Relaxed)
+            .max(progress.bytes_written.load(Ordering::Relaxed));
+        let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+        let mb_per_s = done as f64 / 1e6 / seconds;
+        let eta_seconds = self.total.filter(|_| done > 0).map(|total| {
+            (total.saturating_sub(done) as f64 / (done as f64 / seconds)).round() as u64
+        });
+        let of_total = self.total.map_or_else(String::new, |total| {
+            format!(
+                " of {total} ({:.1}%)",
+                done as f64 * 100.0 / total.max(1) as f64
+            )
+        });
+        let eta = eta_seconds.map_or_else(String::new, |eta| format!(", eta {eta} s"));
+        tracing::info!(
+            copy_id = self.copy_id.as_str(),
+            bytes_done = done,
+            bytes_total = self.total,
+            elapsed_seconds = elapsed.as_secs(),
+            mb_per_s = (mb_per_s * 10.0).round() / 10.0,
+            eta_seconds,
+            "copy {} of s3://{}/{} to s3://{}/{}: {done} bytes{of_total} in {} s, {:.1} MB/s{eta}",
+            self.copy_id,
+            object.bucket,
+            object.key,
+            destination.bucket,
+            destination.key,
+            elapsed.as_secs(),
+            mb_per_s
+        );
     }
 }
 

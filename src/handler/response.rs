@@ -14,6 +14,15 @@ pub const MIXED_FAILURE_ERROR_TYPE: &str = FunctionErrorType::Failed.as_str();
 /// messages take about 600 KB) and the JSON around them.
 pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
 
+/// Lambda's limit on a response (and an error) payload: 6 MB.
+pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+const _: () = assert!(
+    // 10,000 SQS messages' batchItemFailures take about 600 KB.
+    MAX_RESPONSE_BYTES + 600 * 1000 < LAMBDA_PAYLOAD_LIMIT,
+    "the report must leave room for the summary and every batchItemFailures entry"
+);
+
 /// Failed records named one by one in the error posted for a notification
 /// or EventBridge event; the rest are counted. Lambda's error payload has the
 /// same 6 MB limit, and the log line of the report names every one anyway.

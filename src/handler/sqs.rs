@@ -42,13 +42,15 @@ pub async fn run(
     let mut failures = Vec::new();
     for ((id, results), reason) in ids.into_iter().zip(per_message).zip(unusable) {
         if let Some(reason) = reason {
-            records.push(RecordResult::failed(
+            let result = RecordResult::failed(
                 "",
                 "",
                 error_type::MALFORMED_EVENT,
                 FailureClass::Permanent,
                 reason,
-            ));
+            );
+            context.observe(&result);
+            records.push(result);
             failures.push(BatchItemFailure {
                 item_identifier: id,
             });

@@ -47,6 +47,12 @@ pub const SHUTDOWN_WINDOW: Duration = Duration::from_millis(500);
 /// (drops the tokio runtime, flushes its logs) before SIGKILL.
 pub const SHUTDOWN_EXIT_RESERVE: Duration = Duration::from_millis(50);
 
+const _: () = assert!(
+    POST_RESERVE.as_millis() < DEFAULT_SAFETY_MARGIN.as_millis()
+        && SHUTDOWN_EXIT_RESERVE.as_millis() < SHUTDOWN_WINDOW.as_millis(),
+    "the handler's signal must come before the runtime's own stop, and the shutdown window must outlast its exit reserve"
+);
+
 /// Pause before asking `/next` again after it answered neither an event nor
 /// 500: keeps a misbehaving API from turning the loop into a busy spin.
 pub const NEXT_RETRY_DELAY: Duration = Duration::from_millis(100);

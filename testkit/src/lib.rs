@@ -9,6 +9,8 @@
 //! - [`python_env`]: the one Python virtual environment (under the target
 //!   directory) that holds moto; created on first use, reused after.
 //! - [`moto`]: a moto_server on loopback, stopped when dropped.
+//! - [`emf`]: a validator of CloudWatch Embedded Metric Format records,
+//!   to the specification's structure and limits.
 //! - [`error_chain`]: an error and its causes on one line.
 //! - [`fault_proxy`]: a fault-injecting HTTP proxy in front of a real S3
 //!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
@@ -27,6 +29,7 @@
 //! examples do), so none of it is linked into `bootstrap`.
 
 pub mod cargo_lambda;
+pub mod emf;
 pub mod emulator;
 pub mod error_chain;
 pub mod fault_proxy;

@@ -1,10 +1,13 @@
 //! The real `bootstrap` binary as a child process against the emulator.
 #![allow(dead_code)]
 
-use s3_stream_testkit::emulator::{InvocationSpec, Post, RuntimeApiEmulator};
+use s3_stream_testkit::emulator::{InvocationSpec, Post, PostKind, RuntimeApiEmulator};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Environment variables for a child process, as (name, value) pairs.
+pub type Env<'a> = &'a [(&'a str, &'a str)];
 
 /// Longest wait for one invocation's result in these tests.
 pub const RESULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -14,23 +17,32 @@ pub struct Function {
     pub emulator: RuntimeApiEmulator,
     pub child: Child,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// stdout's lines: the metric records (logs go to stderr).
+    pub stdout: Arc<Mutex<Vec<String>>>,
+}
+
+/// A child's output lines, collected in the background.
+pub struct Output {
+    pub stderr: Arc<Mutex<Vec<String>>>,
+    pub stdout: Arc<Mutex<Vec<String>>>,
 }
 
 /// Starts `bootstrap` with the test S3 environment plus `env`.
 pub async fn start(env: &[(&str, &str)]) -> Function {
     let emulator = RuntimeApiEmulator::start().await.expect("emulator starts");
-    let (child, stderr) = spawn(&emulator.endpoint(), env);
+    let (child, output) = spawn(&emulator.endpoint(), env);
     Function {
         emulator,
         child,
-        stderr,
+        stderr: output.stderr,
+        stdout: output.stdout,
     }
 }
 
 /// Starts `bootstrap` against the Runtime API at `runtime_api` (ours or
 /// another emulator) with the test S3 environment plus `env`; its stderr
-/// lines are collected in the background.
-pub fn spawn(runtime_api: &str, env: &[(&str, &str)]) -> (Child, Arc<Mutex<Vec<String>>>) {
+/// and stdout lines are collected in the background.
+pub fn spawn(runtime_api: &str, env: &[(&str, &str)]) -> (Child, Output) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
         .env_clear()
@@ -38,7 +50,7 @@ pub fn spawn(runtime_api: &str, env: &[(&str, &str)]) -> (Child, Arc<Mutex<Vec<S
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, value) in super::s3_env() {
         command.env(key, value);
@@ -47,11 +59,17 @@ pub fn spawn(runtime_api: &str, env: &[(&str, &str)]) -> (Child, Arc<Mutex<Vec<S
         command.env(key, value);
     }
     let mut child = command.spawn().expect("bootstrap starts");
-    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let output = Output {
+        stderr: Arc::new(Mutex::new(Vec::new())),
+        stdout: Arc::new(Mutex::new(Vec::new())),
+    };
     if let Some(pipe) = child.stderr.take() {
-        super::drain_lines(pipe, Arc::clone(&stderr));
+        super::drain_lines(pipe, Arc::clone(&output.stderr));
     }
-    (child, stderr)
+    if let Some(pipe) = child.stdout.take() {
+        super::drain_lines(pipe, Arc::clone(&output.stdout));
+    }
+    (child, output)
 }
 
 impl Function {
@@ -59,6 +77,20 @@ impl Function {
     pub async fn invoke(&self, event: serde_json::Value) -> Post {
         self.invoke_spec(InvocationSpec::new(event.to_string()))
             .await
+    }
+
+    /// Delivers `event`, waits for its result and asserts that it is a
+    /// response, not an error.
+    pub async fn invoke_ok(&self, event: serde_json::Value) -> Post {
+        let post = self.invoke(event).await;
+        assert_eq!(
+            post.kind,
+            PostKind::Response,
+            "{}\n{}",
+            post.json(),
+            self.logs()
+        );
+        post
     }
 
     /// Delivers `spec` and waits for its result.
@@ -73,6 +105,11 @@ impl Function {
     /// What the function logged so far.
     pub fn logs(&self) -> String {
         lines(&self.stderr)
+    }
+
+    /// The lines the function wrote to stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Waits for the process to exit; returns its exit code.
@@ -108,6 +145,15 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// An SQS record whose body is `body` as JSON text.
+pub fn sqs_message(id: &str, body: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "messageId": id, "receiptHandle": "h", "body": body.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"
+    })
 }
 
 /// An S3 notification with one `ObjectCreated:Put` record per object.

@@ -1,7 +1,14 @@
-//! Shared test support: a real moto_server on loopback, S3 helpers, the function.
+//! Shared test support: a real moto_server on loopback, S3 helpers, the
+//! function, and the [`Stack`] most tests start from (two buckets, a fault
+//! proxy in front of them).
 #![allow(dead_code)]
 
 pub mod function;
+pub mod stack;
+
+// Unused where only the benches include this module.
+#[allow(unused_imports)]
+pub use stack::Stack;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -139,6 +146,73 @@ pub async fn put(client: &Client, bucket: &str, key: &str, data: Vec<u8>) -> Str
     out.e_tag().unwrap_or_default().to_owned()
 }
 
+/// Sends a PutObject a test built (headers, body); returns its ETag, unquoted.
+pub async fn send_put(
+    request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+) -> String {
+    request
+        .send()
+        .await
+        .expect("put object")
+        .e_tag()
+        .expect("an etag")
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// Content headers and user metadata a test puts on a source and expects on
+/// its copy.
+pub struct Described<'a> {
+    pub content_type: &'a str,
+    pub content_disposition: &'a str,
+    pub cache_control: &'a str,
+    pub content_language: &'a str,
+    /// The user metadata `owner`.
+    pub owner: &'a str,
+}
+
+impl Described<'_> {
+    /// `request` with these headers and this metadata.
+    pub fn put(
+        &self,
+        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        request
+            .content_type(self.content_type)
+            .content_disposition(self.content_disposition)
+            .cache_control(self.cache_control)
+            .content_language(self.content_language)
+            .metadata("owner", self.owner)
+    }
+
+    /// Asserts that `head` (of `key`) has these headers and this metadata.
+    pub fn assert_on(
+        &self,
+        head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
+        key: &str,
+    ) {
+        assert_eq!(head.content_type(), Some(self.content_type), "{key}");
+        assert_eq!(
+            head.content_disposition(),
+            Some(self.content_disposition),
+            "{key}"
+        );
+        assert_eq!(head.cache_control(), Some(self.cache_control), "{key}");
+        assert_eq!(
+            head.content_language(),
+            Some(self.content_language),
+            "{key}"
+        );
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("owner"))
+                .map(String::as_str),
+            Some(self.owner),
+            "{key}"
+        );
+    }
+}
+
 /// Reads an object whole.
 pub async fn get(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
     let out = client
@@ -175,6 +249,33 @@ pub async fn incomplete_uploads(client: &Client, bucket: &str) -> usize {
         .await
         .expect("list uploads");
     out.uploads().len()
+}
+
+/// Objects in `bucket`.
+pub async fn object_count(client: &Client, bucket: &str) -> usize {
+    client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects")
+        .contents()
+        .len()
+}
+
+/// The process's environment, as far as tests care: `runtime::run` exports
+/// each invocation's trace id into it (`_X_AMZN_TRACE_ID`). A test running
+/// the loop in this process holds it shared; a test that reads the exported
+/// variable holds it exclusively, so no other test's loop writes it meanwhile.
+pub static PROCESS_ENV: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Fails the test unless `strace` runs (tests trace `bootstrap` with it).
+pub fn assert_strace_runs() {
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    assert!(
+        strace.is_ok_and(|o| o.status.success()),
+        "strace is needed (apt-get install strace; .ci/run installs it)"
+    );
 }
 
 /// Reads a child process's stderr lines in the background (for diagnostics).

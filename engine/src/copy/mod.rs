@@ -5,16 +5,19 @@
 //! copies by one of two methods. Identity copies go [`server`]-side
 //! (`CopyObject` / `UploadPartCopy`: S3 moves the bytes) unless
 //! `CopyMode::Stream`; transforms, and `CopyMode::Auto` copies the store
-//! refuses server-side, take the [`stream`]ing method: part-aligned ranged
-//! GETs → transform → [`PartAssembler`] → a bounded-memory multipart upload.
+//! refuses server-side, stream: an identity copy of more than one part is
+//! `piped` (each part's GET into its upload), everything else takes the
+//! `stream` pipeline: part-aligned ranged GETs → transform →
+//! [`PartAssembler`] → a bounded-memory multipart upload. Every method is
+//! given the same `CopyContext`.
 //!
 //! Promises: an identity copy ends with the source's stored full-object
 //! CRC64NVME or writes nothing ([`verify`]); an event-driven copy (with a
 //! sequencer) never overwrites the copy of a newer event
 //! ([`upload::condition`]).
 
-pub mod assembler;
 mod content_headers;
+mod context;
 pub mod error;
 pub mod error_type;
 pub mod failure_class;
@@ -22,7 +25,6 @@ pub mod memory;
 pub mod memory_pool;
 pub mod part_size;
 mod piped;
-mod read_window;
 pub mod report;
 mod requests;
 pub mod server;
@@ -31,7 +33,6 @@ mod stream;
 pub mod upload;
 pub mod verify;
 
-pub use assembler::{Part, PartAssembler};
 pub use error::CopyError;
 pub use error_type::CopyErrorType;
 pub use failure_class::FailureClass;
@@ -43,6 +44,7 @@ pub use server::{CopyMethod, CopyMode, ServerCopySettings};
 pub use source::{
     ObjectMetadata, RangeReader, ReadCounters, ReadRetryPolicy, SourceChecksum, SourceSpec,
 };
+pub use stream::assembler::{self, Part, PartAssembler};
 pub use upload::{Destination, UploadOptions};
 
 use crate::transform::Transform;
@@ -65,6 +67,15 @@ pub const DEFAULT_READ_AHEAD: usize = 4;
 /// Memory budget of one copy by default: a 1024 MB function's (one eighth
 /// of its memory), what `bootstrap copy` assumes outside Lambda.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 128 * part_size::MIB;
+
+/// The budget of the smallest function the defaults are sized for: 512 MB,
+/// one eighth of it.
+const SMALLEST_DEFAULT_BUDGET: u64 = 64 * part_size::MIB;
+
+const _: () = assert!(
+    DEFAULT_UPLOAD_CONCURRENCY as u64 * part_size::DEFAULT_PART_SIZE <= SMALLEST_DEFAULT_BUDGET,
+    "the default parts in flight must fit a 512 MB function's budget"
+);
 
 /// Tunables of one copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +121,23 @@ impl Default for CopySettings {
             memory_pool: None,
         }
     }
+}
+
+/// A copy's id: the same for every attempt of the same copy (a retried
+/// event, a redelivered message) and different for any other source
+/// version or destination, so its log lines and metrics can be followed
+/// across attempts. Sixteen hex digits of the CRC64NVME of what names it.
+pub fn copy_id(source: &SourceSpec, destination: &Destination) -> String {
+    let pin = source
+        .version_id
+        .as_deref()
+        .or(source.etag.as_deref())
+        .unwrap_or("");
+    let name = format!(
+        "{}\n{}\n{pin}\n{}\n{}",
+        source.bucket, source.key, destination.bucket, destination.key
+    );
+    format!("{:016x}", upload::crc64nvme(name.as_bytes()))
 }
 
 /// Live counters of a copy, for progress display and timeout reports.
@@ -185,24 +213,25 @@ pub async fn copy_object(
         return Ok(CopyReport::superseded(&resolved, started.elapsed())
             .with_requests(requests.load(Ordering::Relaxed)));
     };
+    let copy = context::CopyContext {
+        source_client,
+        client,
+        source: &resolved,
+        destination,
+        settings,
+        write_plan: &write_plan,
+        verify: &verify,
+        cancel,
+        progress,
+        started,
+    };
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {
-        let server_copy = server::ServerCopy {
-            source_client,
-            client,
-            source: &resolved,
-            destination,
-            settings,
-            write_plan: &write_plan,
-            verify: &verify,
-            cancel,
-            progress,
-        };
-        match server::copy(&server_copy).await {
+        match server::copy(&copy).await {
             Ok(copied) => {
                 let report = match copied.completion {
                     Completion::Written(written) => {
-                        let verified = server::settle(&server_copy, &written).await?;
+                        let verified = server::settle(&copy, &written).await?;
                         server::report(&resolved, &written, &copied.plan, verified, started)
                     }
                     Completion::Superseded => CopyReport::superseded(&resolved, started.elapsed()),
@@ -221,22 +250,10 @@ pub async fn copy_object(
             Err(error) => return Err(error),
         }
     }
-    let streamed = stream::StreamCopy {
-        source_client,
-        client,
-        resolved: &resolved,
-        destination,
-        settings,
-        cancel,
-        progress,
-        verify,
-        write_plan,
-        started,
-    };
-    let mut report = if piped::applies(&streamed, identity) {
-        piped::copy(streamed).await?
+    let mut report = if piped::applies(&copy, identity) {
+        piped::copy(&copy).await?
     } else {
-        stream::copy(streamed, transform).await?
+        stream::copy(&copy, transform).await?
     };
     report.fallback = fallback;
     Ok(report.with_requests(requests.load(Ordering::Relaxed)))

@@ -1,4 +1,4 @@
-//! The one table of built-in transforms: `TRANSFORM` validation, [`by_name`], the CLI help and the README list.
+//! The one table of built-in transforms: `TRANSFORM` validation, [`by_name`], the CLI help and `docs/transforms.md`.
 
 use super::{
     Chain, Gunzip, Gzip, GzipMembers, Identity, Ndjson, Transform, Unzstd, YamlJson, Zstd,

@@ -8,12 +8,12 @@
 //! size. The parts' checksums combine into the full-object CRC64NVME that
 //! is compared with the source's before `CompleteMultipartUpload`.
 
+use super::context::CopyContext;
 use super::error::CopyError;
 use super::memory;
 use super::part_size::{self, PartSchedule};
 use super::report::{CopyReport, StreamedCounts};
 use super::source::{self, RangeReader, ReadCounters, tags};
-use super::stream::StreamCopy;
 use super::upload::MultipartUpload;
 use super::upload::condition::Completion;
 use std::sync::Arc;
@@ -23,10 +23,10 @@ mod body;
 mod part;
 
 /// True when `copy` goes piped: an identity copy of more than one part.
-pub(crate) fn applies(copy: &StreamCopy<'_>, identity: bool) -> bool {
+pub(crate) fn applies(copy: &CopyContext<'_>, identity: bool) -> bool {
     identity
-        && copy.resolved.size
-            > PartSchedule::new(copy.settings.part_size, Some(copy.resolved.size), true).base()
+        && copy.source.size
+            > PartSchedule::new(copy.settings.part_size, Some(copy.source.size), true).base()
 }
 
 /// Copies the resolved source part by part, each part's GET piped into its
@@ -38,19 +38,19 @@ pub(crate) fn applies(copy: &StreamCopy<'_>, identity: bool) -> bool {
 /// Every await is raced against `copy.cancel`: the copy aborts its upload
 /// (cancelling the parts in flight) and returns `CopyError::Cancelled`.
 /// Dropping the future instead leaves the abort to the upload's guard.
-pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> {
-    let StreamCopy {
+pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError> {
+    let CopyContext {
         source_client,
         client,
-        resolved,
+        source: resolved,
         destination,
         settings,
+        write_plan,
+        verify,
         cancel,
         progress,
-        verify,
-        write_plan,
         started,
-    } = copy;
+    } = *copy;
     if resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
             limit: part_size::MAX_OBJECT_SIZE,
@@ -79,7 +79,7 @@ pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> 
     // The source's metadata goes on the upload when it is created: from the
     // HeadObject when one was sent, else from the first part's GET.
     let mut first = None;
-    let mut metadata = match (&resolved.metadata, ranges.first()) {
+    let metadata = match (&resolved.metadata, ranges.first()) {
         (Some(metadata), _) => metadata.clone(),
         (None, first_range) => {
             let open = RangeReader::open(
@@ -98,7 +98,7 @@ pub(crate) async fn copy(copy: StreamCopy<'_>) -> Result<CopyReport, CopyError> 
             metadata
         }
     };
-    metadata.user.extend(write_plan.origin.clone());
+    let mut metadata = copy.destination_metadata(&metadata);
     if settings.copy_tags {
         metadata.tagging = tokio::select! {
             () = cancel.cancelled() => return Err(cancelled()),

@@ -15,16 +15,12 @@ mod single;
 pub(crate) use outcome::{report, settle};
 pub use plan::{DEFAULT_PART_COPY_SIZE, PartCopyPlan};
 
+use super::context::CopyContext;
 use super::error::CopyError;
 use super::source::{ObjectMetadata, Pin, ResolvedSource};
-use super::upload::Destination;
-use super::upload::condition::{Completion, WritePlan};
-use super::verify::Verify;
-use super::{CopyProgress, CopySettings};
-use aws_sdk_s3::Client;
+use super::upload::condition::Completion;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 /// Part copies in flight by default: they hold no memory here (S3 moves
 /// the bytes), only a connection each, so far more than streamed parts;
@@ -99,21 +95,6 @@ impl Default for ServerCopySettings {
     }
 }
 
-/// Everything one server-side copy uses.
-pub(crate) struct ServerCopy<'a> {
-    /// Reads the source's tags and pin (its region's client).
-    pub source_client: &'a Client,
-    /// Sends the copy requests (the destination's region's client).
-    pub client: &'a Client,
-    pub source: &'a ResolvedSource,
-    pub destination: &'a Destination,
-    pub settings: &'a CopySettings,
-    pub write_plan: &'a WritePlan,
-    pub verify: &'a Verify,
-    pub cancel: &'a CancellationToken,
-    pub progress: &'a CopyProgress,
-}
-
 /// What a server-side copy did.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerCopied {
@@ -123,47 +104,33 @@ pub(crate) struct ServerCopied {
     pub plan: PartCopyPlan,
 }
 
-impl ServerCopy<'_> {
-    /// `x-amz-copy-source`: `bucket/key` with the key URL-encoded, plus the
-    /// version when reads are pinned to one.
-    fn copy_source(&self) -> String {
-        let spec = &self.source.spec;
-        let key = utf8_percent_encode(&spec.key, COPY_SOURCE_KEY);
-        match &self.source.pin {
-            Pin::Version(version) => format!(
-                "{}/{key}?versionId={}",
-                spec.bucket,
-                utf8_percent_encode(version, NON_ALPHANUMERIC)
-            ),
-            Pin::ETag(_) => format!("{}/{key}", spec.bucket),
-        }
+/// `x-amz-copy-source`: `bucket/key` with the key URL-encoded, plus the
+/// version when reads are pinned to one.
+fn copy_source(source: &ResolvedSource) -> String {
+    let spec = &source.spec;
+    let key = utf8_percent_encode(&spec.key, COPY_SOURCE_KEY);
+    match &source.pin {
+        Pin::Version(version) => format!(
+            "{}/{key}?versionId={}",
+            spec.bucket,
+            utf8_percent_encode(version, NON_ALPHANUMERIC)
+        ),
+        Pin::ETag(_) => format!("{}/{key}", spec.bucket),
     }
+}
 
-    /// `x-amz-copy-source-if-match`, when reads are pinned by ETag.
-    fn copy_source_if_match(&self) -> Option<String> {
-        match &self.source.pin {
-            Pin::ETag(etag) => Some(etag.clone()),
-            Pin::Version(_) => None,
-        }
+/// `x-amz-copy-source-if-match`, when reads are pinned by ETag.
+fn copy_source_if_match(source: &ResolvedSource) -> Option<String> {
+    match &source.pin {
+        Pin::ETag(etag) => Some(etag.clone()),
+        Pin::Version(_) => None,
     }
+}
 
-    /// The destination's metadata: the source's (from its `HeadObject`),
-    /// plus the recorded origin.
-    fn destination_metadata(&self) -> ObjectMetadata {
-        let mut metadata = self.source.metadata.clone().unwrap_or_default();
-        metadata.user.extend(self.write_plan.origin.clone());
-        metadata
-    }
-
-    fn cancelled(&self) -> CopyError {
-        CopyError::Cancelled {
-            bytes_read: 0,
-            bytes_written: self
-                .progress
-                .bytes_written
-                .load(std::sync::atomic::Ordering::Relaxed),
-        }
-    }
+/// The destination's metadata: the source's (from its `HeadObject`), plus
+/// the recorded origin.
+fn destination_metadata(copy: &CopyContext<'_>) -> ObjectMetadata {
+    copy.destination_metadata(&copy.source.metadata.clone().unwrap_or_default())
 }
 
 /// Key characters `x-amz-copy-source` keeps as they are: unreserved ones
@@ -184,7 +151,7 @@ const COPY_SOURCE_KEY: &AsciiSet = &NON_ALPHANUMERIC
 ///
 /// Every await is raced against `copy.cancel`; an open multipart upload is
 /// aborted before `CopyError::Cancelled` returns.
-pub(crate) async fn copy(copy: &ServerCopy<'_>) -> Result<ServerCopied, CopyError> {
+pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<ServerCopied, CopyError> {
     let plan = PartCopyPlan::new(copy.source.size, copy.settings.server.part_size).ok_or(
         CopyError::TooLarge {
             limit: super::part_size::MAX_OBJECT_SIZE,

@@ -1,6 +1,7 @@
 //! The end of a server-side copy: its checksum judged against the source's, and its report.
 
-use super::{PartCopyPlan, ServerCopy};
+use super::PartCopyPlan;
+use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::report::{self, CopyReport};
 use crate::copy::source::ResolvedSource;
@@ -19,7 +20,7 @@ use std::time::Instant;
 /// The deletion after a mismatch is cleanup: not raced against the copy's
 /// token, bounded by the abort budget.
 pub(crate) async fn settle(
-    copy: &ServerCopy<'_>,
+    copy: &CopyContext<'_>,
     written: &Written,
 ) -> Result<&'static str, CopyError> {
     match (copy.verify.expected_crc(), written.crc64nvme) {
@@ -40,7 +41,7 @@ pub(crate) async fn settle(
 
 /// Deletes the object (its version, on a versioned bucket) a copy wrote;
 /// a failure is logged.
-async fn delete_written(copy: &ServerCopy<'_>, written: &Written) {
+async fn delete_written(copy: &CopyContext<'_>, written: &Written) {
     let destination = copy.destination;
     let request = copy
         .client

@@ -1,7 +1,8 @@
 //! `UploadPartCopy` ranges in a guarded multipart upload: server-side copies above the part copy size.
 
+use super::PartCopyPlan;
 use super::refusal::{PreconditionOf, copy_error};
-use super::{PartCopyPlan, ServerCopy};
+use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::source::SourceSpec;
 use crate::copy::source::tags;
@@ -21,10 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Every await is raced against the copy's token; the upload is aborted
 /// before `CopyError::Cancelled` returns.
 pub(super) async fn copy_parts(
-    copy: &ServerCopy<'_>,
+    copy: &CopyContext<'_>,
     plan: &PartCopyPlan,
 ) -> Result<Completion, CopyError> {
-    let mut metadata = copy.destination_metadata();
+    let mut metadata = super::destination_metadata(copy);
     if copy.settings.copy_tags {
         metadata.tagging = tokio::select! {
             () = copy.cancel.cancelled() => return Err(copy.cancelled()),
@@ -60,13 +61,13 @@ pub(super) async fn copy_parts(
 /// Starts every part copy, waiting for one to finish whenever the
 /// configured number are in flight.
 async fn start_parts(
-    copy: &ServerCopy<'_>,
+    copy: &CopyContext<'_>,
     plan: &PartCopyPlan,
     upload: &mut MultipartUpload,
 ) -> Result<(), CopyError> {
     let concurrency = copy.settings.server.concurrency.max(1);
-    let copy_source = copy.copy_source();
-    let if_match = copy.copy_source_if_match();
+    let copy_source = super::copy_source(copy.source);
+    let if_match = super::copy_source_if_match(copy.source);
     for (number, start, end) in plan.ranges() {
         while upload.in_flight() >= concurrency {
             upload.join_one(copy.cancel).await?;

@@ -1,7 +1,7 @@
 //! One `CopyObject`: a server-side copy of an object up to the part copy size.
 
-use super::ServerCopy;
 use super::refusal::{PreconditionOf, copy_error};
+use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::source::{ObjectMetadata, Pin, read_error};
 use crate::copy::upload::condition::{Completion, WriteCondition, write_newest};
@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering;
 ///
 /// Each request is raced against the copy's token; a `CopyObject` S3 had
 /// already received may still land whole.
-pub(super) async fn copy_object(copy: &ServerCopy<'_>) -> Result<Completion, CopyError> {
-    let metadata = copy.destination_metadata();
+pub(super) async fn copy_object(copy: &CopyContext<'_>) -> Result<Completion, CopyError> {
+    let metadata = super::destination_metadata(copy);
     let plan = copy.write_plan;
     write_newest(
         plan.newest.as_ref(),
@@ -34,8 +34,8 @@ pub(super) async fn copy_object(copy: &ServerCopy<'_>) -> Result<Completion, Cop
 }
 
 /// Whose condition a 412 to this request failed.
-fn precondition_of(copy: &ServerCopy<'_>, condition: &WriteCondition) -> PreconditionOf {
-    let source = copy.copy_source_if_match().is_some();
+fn precondition_of(copy: &CopyContext<'_>, condition: &WriteCondition) -> PreconditionOf {
+    let source = super::copy_source_if_match(copy.source).is_some();
     let destination = *condition != WriteCondition::Unconditional;
     match (source, destination) {
         (true, false) => PreconditionOf::Source,
@@ -45,7 +45,7 @@ fn precondition_of(copy: &ServerCopy<'_>, condition: &WriteCondition) -> Precond
 }
 
 async fn send(
-    copy: &ServerCopy<'_>,
+    copy: &CopyContext<'_>,
     metadata: &ObjectMetadata,
     condition: WriteCondition,
 ) -> Result<Written, CopyError> {
@@ -57,8 +57,8 @@ async fn send(
         .copy_object()
         .bucket(&destination.bucket)
         .key(&destination.key)
-        .copy_source(copy.copy_source())
-        .set_copy_source_if_match(copy.copy_source_if_match())
+        .copy_source(super::copy_source(copy.source))
+        .set_copy_source_if_match(super::copy_source_if_match(copy.source))
         .set_if_match(condition.if_match())
         .set_if_none_match(condition.if_none_match())
         .metadata_directive(MetadataDirective::Replace)
@@ -121,7 +121,7 @@ async fn send(
 /// # Cancellation
 ///
 /// Raced against the copy's token.
-async fn source_changed(copy: &ServerCopy<'_>) -> Result<bool, CopyError> {
+async fn source_changed(copy: &CopyContext<'_>) -> Result<bool, CopyError> {
     let spec = &copy.source.spec;
     let mut head = copy
         .source_client

@@ -16,6 +16,17 @@ pub const ABORT_BUDGET: Duration = Duration::from_millis(1500);
 /// 50 ms leaves room for four or five attempts within [`ABORT_BUDGET`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Attempts [`ABORT_BUDGET`] must leave room for at least, their requests
+/// included: the pauses before them double from [`FIRST_BACKOFF`].
+const MIN_ABORT_ATTEMPTS: u32 = 4;
+
+const _: () = assert!(
+    // 50 + 100 + 200 ms of pauses before the 4th attempt, at most half the budget.
+    FIRST_BACKOFF.as_millis() * ((1 << (MIN_ABORT_ATTEMPTS - 1)) - 1) * 2
+        <= ABORT_BUDGET.as_millis(),
+    "the abort budget must leave room for its attempts"
+);
+
 /// The multipart upload an abort names.
 #[derive(Debug, Clone)]
 pub struct AbortTarget {

@@ -174,7 +174,7 @@ macro_rules! with_metadata {
     }};
 }
 
-mod multipart;
+pub mod multipart;
 pub(crate) use with_metadata;
 
 /// Where and how a single `PutObject` writes.

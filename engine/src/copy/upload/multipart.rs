@@ -43,9 +43,9 @@ fn cancelled(uploaded: &AtomicU64) -> CopyError {
 
 /// How long a `CreateMultipartUpload` in flight when the copy is cancelled
 /// may still take to name its upload, so it can be aborted: S3 answers it in
-/// tens of milliseconds, and 300 ms plus [`super::abort::ABORT_BUDGET`]
-/// (1.5 s) stays within the 1.8 s a cancelled invocation has left (the 2 s
-/// default deadline margin less the runtime's 200 ms to post).
+/// tens of milliseconds. With [`super::abort::ABORT_BUDGET`] and the
+/// runtime's time to post it makes the shortest deadline margin the function
+/// accepts (`MIN_DEADLINE_MARGIN_MS`, asserted against the default there).
 pub const CREATE_GRACE: Duration = Duration::from_millis(300);
 
 /// A multipart upload in progress: parts upload concurrently, each holding

@@ -2,15 +2,13 @@
 //! content headers and tags; a changed source, a refusal, throttling and an error inside a 200
 //! behave as S3 answers them (the fault proxy produces the answers moto does not give).
 
-mod common;
-
-use aws_sdk_s3::Client;
+use crate::common::{self, Described, Stack};
 use aws_sdk_s3::primitives::ByteStream;
 use http::StatusCode;
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::{
     Clients, CopyError, CopyMethod, CopyMode, CopyOutcome, CopyProgress, CopyReport, CopySettings,
-    Destination, ServerCopySettings, SourceSpec, copy_object,
+    ServerCopySettings, SourceSpec, copy_object,
 };
 use s3_stream_lambda::transform::Identity;
 use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
@@ -18,31 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The part copy size of these tests, and so the single-`CopyObject` threshold.
 const PART: usize = MIN_PART_SIZE as usize;
-
-struct Setup {
-    direct: Client,
-    proxied: Client,
-    proxy: FaultProxy,
-    source_bucket: String,
-    destination_bucket: String,
-}
-
-async fn setup(test: &str) -> Setup {
-    let direct = common::client().await;
-    let source_bucket = common::create_bucket(&direct, &format!("{test}-src")).await;
-    let destination_bucket = common::create_bucket(&direct, &format!("{test}-dst")).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start the fault proxy");
-    let proxied = common::client_for(&proxy.endpoint()).await;
-    Setup {
-        direct,
-        proxied,
-        proxy,
-        source_bucket,
-        destination_bucket,
-    }
-}
 
 fn settings(mode: CopyMode) -> CopySettings {
     CopySettings {
@@ -56,162 +29,107 @@ fn settings(mode: CopyMode) -> CopySettings {
     }
 }
 
-impl Setup {
-    /// Puts `key` with content headers, user metadata and two tags.
-    async fn put_described(&self, key: &str, data: Vec<u8>) -> String {
-        let output = self
-            .direct
-            .put_object()
-            .bucket(&self.source_bucket)
-            .key(key)
-            .content_type("text/csv")
-            .content_disposition("attachment; filename=\"report.csv\"")
-            .cache_control("max-age=60")
-            .content_language("en")
-            .metadata("owner", "team-a")
+/// The content headers and user metadata of every [`put_described`] source.
+const DESCRIBED: Described = Described {
+    content_type: "text/csv",
+    content_disposition: "attachment; filename=\"report.csv\"",
+    cache_control: "max-age=60",
+    content_language: "en",
+    owner: "team-a",
+};
+
+/// Puts `key` in `s`'s source bucket with [`DESCRIBED`] content headers and
+/// user metadata and two tags; returns its ETag.
+async fn put_described(s: &Stack, key: &str, data: Vec<u8>) -> String {
+    common::send_put(
+        DESCRIBED
+            .put(s.put_request(key))
             .tagging("class=gold&team=a%20b")
             .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .expect("put the source");
-        output
-            .e_tag()
-            .expect("an etag")
-            .trim_matches('"')
-            .to_owned()
-    }
+            .body(ByteStream::from(data)),
+    )
+    .await
+}
 
-    fn source(&self, key: &str, etag: &str) -> SourceSpec {
-        SourceSpec {
-            bucket: self.source_bucket.clone(),
-            key: key.into(),
-            etag: Some(etag.into()),
-            ..SourceSpec::default()
-        }
+/// `key` as an event announces it: pinned to `etag`, with a sequencer,
+/// so newest wins is on.
+fn announced(s: &Stack, key: &str, etag: &str) -> SourceSpec {
+    SourceSpec {
+        sequencer: Some("0000000001".into()),
+        ..s.source_spec(key, etag)
     }
+}
 
-    fn destination(&self, key: &str) -> Destination {
-        Destination {
-            bucket: self.destination_bucket.clone(),
-            key: key.into(),
-        }
-    }
+/// Copies `key` at `etag` through the proxy to the same key.
+async fn copy(s: &Stack, key: &str, etag: &str, mode: CopyMode) -> Result<CopyReport, CopyError> {
+    copy_from(
+        s,
+        &s.proxied,
+        s.source_spec(key, etag),
+        mode,
+        &CancellationToken::new(),
+    )
+    .await
+}
 
-    /// `key` as an event announces it: pinned to `etag`, with a sequencer,
-    /// so newest wins is on.
-    fn announced(&self, key: &str, etag: &str) -> SourceSpec {
-        SourceSpec {
-            sequencer: Some("0000000001".into()),
-            ..self.source(key, etag)
-        }
-    }
+/// Copies `source` to the same key in the destination bucket.
+async fn copy_from(
+    s: &Stack,
+    clients: impl Into<Clients>,
+    source: SourceSpec,
+    mode: CopyMode,
+    cancel: &CancellationToken,
+) -> Result<CopyReport, CopyError> {
+    let destination = s.destination_object(&source.key);
+    copy_object(
+        clients,
+        source,
+        &destination,
+        Box::new(Identity),
+        &settings(mode),
+        cancel,
+        &CopyProgress::default(),
+    )
+    .await
+}
 
-    async fn copy(
-        &self,
-        client: &Client,
-        key: &str,
-        etag: &str,
-        mode: CopyMode,
-    ) -> Result<CopyReport, CopyError> {
-        self.copy_from(
-            client,
-            self.source(key, etag),
-            mode,
-            &CancellationToken::new(),
-        )
+/// The destination's bytes, content headers, user metadata and tags are the source's.
+async fn assert_same_object(s: &Stack, key: &str, data: &[u8]) {
+    let copied = s.get(key).await;
+    assert_eq!(copied.len(), data.len(), "{key}: size");
+    assert_eq!(
+        common::sha256(&copied),
+        common::sha256(data),
+        "{key}: bytes"
+    );
+    DESCRIBED.assert_on(&s.head(key).await, key);
+    let tags = s
+        .client
+        .get_object_tagging()
+        .bucket(&s.destination)
+        .key(key)
+        .send()
         .await
-    }
-
-    /// Copies `source` to the same key in the destination bucket.
-    async fn copy_from(
-        &self,
-        clients: impl Into<Clients>,
-        source: SourceSpec,
-        mode: CopyMode,
-        cancel: &CancellationToken,
-    ) -> Result<CopyReport, CopyError> {
-        let destination = self.destination(&source.key);
-        copy_object(
-            clients,
-            source,
-            &destination,
-            Box::new(Identity),
-            &settings(mode),
-            cancel,
-            &CopyProgress::default(),
-        )
-        .await
-    }
-
-    /// The destination's bytes, content headers, user metadata and tags are the source's.
-    async fn assert_same_object(&self, key: &str, data: &[u8]) {
-        let copied = common::get(&self.direct, &self.destination_bucket, key).await;
-        assert_eq!(copied.len(), data.len(), "{key}: size");
-        assert_eq!(
-            common::sha256(&copied),
-            common::sha256(data),
-            "{key}: bytes"
-        );
-        let head = self
-            .direct
-            .head_object()
-            .bucket(&self.destination_bucket)
-            .key(key)
-            .send()
-            .await
-            .expect("head the copy");
-        assert_eq!(head.content_type(), Some("text/csv"), "{key}");
-        assert_eq!(
-            head.content_disposition(),
-            Some("attachment; filename=\"report.csv\""),
-            "{key}"
-        );
-        assert_eq!(head.cache_control(), Some("max-age=60"), "{key}");
-        assert_eq!(head.content_language(), Some("en"), "{key}");
-        assert_eq!(
-            head.metadata()
-                .and_then(|m| m.get("owner"))
-                .map(String::as_str),
-            Some("team-a"),
-            "{key}"
-        );
-        let tags = self
-            .direct
-            .get_object_tagging()
-            .bucket(&self.destination_bucket)
-            .key(key)
-            .send()
-            .await
-            .expect("get the copy's tags");
-        let mut tags: Vec<(String, String)> = tags
-            .tag_set()
-            .iter()
-            .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
-            .collect();
-        tags.sort();
-        assert_eq!(
-            tags,
-            vec![
-                ("class".to_owned(), "gold".to_owned()),
-                ("team".to_owned(), "a b".to_owned())
-            ],
-            "{key}: tags"
-        );
-    }
-
-    async fn open_uploads(&self) -> usize {
-        common::incomplete_uploads(&self.direct, &self.destination_bucket).await
-    }
-
-    fn ops(&self, op: S3Op) -> usize {
-        self.proxy.log().iter().filter(|e| e.op == op).count()
-    }
+        .expect("get the copy's tags");
+    let mut tags: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            ("class".to_owned(), "gold".to_owned()),
+            ("team".to_owned(), "a b".to_owned())
+        ],
+        "{key}: tags"
+    );
 }
 
 #[tokio::test]
 async fn identity_copies_of_every_size_arrive_whole_with_metadata_and_tags() {
-    let s = setup("server-sizes").await;
+    let s = Stack::new("server-sizes").await;
     let cases = [
         ("empty", 0, 1),
         ("one-byte", 1, 1),
@@ -221,9 +139,8 @@ async fn identity_copies_of_every_size_arrive_whole_with_metadata_and_tags() {
     ];
     for (key, size, parts) in cases {
         let data = common::bytes_of(size, size as u64);
-        let etag = s.put_described(key, data.clone()).await;
-        let report = s
-            .copy(&s.proxied, key, &etag, CopyMode::Server)
+        let etag = put_described(&s, key, data.clone()).await;
+        let report = copy(&s, key, &etag, CopyMode::Server)
             .await
             .unwrap_or_else(|e| panic!("{key}: {}", s3_stream_lambda::runtime::error_chain(&e)));
         assert_eq!(report.outcome, CopyOutcome::Copied, "{key}");
@@ -233,7 +150,7 @@ async fn identity_copies_of_every_size_arrive_whole_with_metadata_and_tags() {
         assert_eq!(report.multipart, parts > 1, "{key}");
         assert!(report.requests >= 2, "{key}: {report:?}");
         assert_eq!(report.verified, "source-crc64nvme", "{key}");
-        s.assert_same_object(key, &data).await;
+        assert_same_object(&s, key, &data).await;
     }
     assert_eq!(
         s.ops(S3Op::GetObject),
@@ -249,9 +166,9 @@ async fn identity_copies_of_every_size_arrive_whole_with_metadata_and_tags() {
 
 #[tokio::test]
 async fn a_source_changed_mid_copy_is_superseded_and_leaves_no_upload() {
-    let s = setup("server-changed").await;
+    let s = Stack::new("server-changed").await;
     let data = common::bytes_of(2 * PART + 1, 7);
-    let etag = s.put_described("object", data).await;
+    let etag = put_described(&s, "object", data).await;
     // What S3 answers a part copy whose x-amz-copy-source-if-match no
     // longer holds (moto ignores the header on part copies).
     s.proxy.add_rule(
@@ -265,8 +182,7 @@ async fn a_source_changed_mid_copy_is_superseded_and_leaves_no_upload() {
         )
         .times(Times::Nth(2)),
     );
-    let error = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+    let error = copy(&s, "object", &etag, CopyMode::Server)
         .await
         .expect_err("a changed source is not copied");
     assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
@@ -276,9 +192,9 @@ async fn a_source_changed_mid_copy_is_superseded_and_leaves_no_upload() {
 
 #[tokio::test]
 async fn a_store_without_part_copies_falls_back_to_streaming_in_auto_and_fails_in_server() {
-    let s = setup("server-refused").await;
+    let s = Stack::new("server-refused").await;
     let data = common::bytes_of(2 * PART + 1, 9);
-    let etag = s.put_described("object", data.clone()).await;
+    let etag = put_described(&s, "object", data.clone()).await;
     s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::UploadPartCopy),
         Fault::s3_error(
@@ -288,8 +204,7 @@ async fn a_store_without_part_copies_falls_back_to_streaming_in_auto_and_fails_i
         ),
     ));
 
-    let error = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+    let error = copy(&s, "object", &etag, CopyMode::Server)
         .await
         .expect_err("server mode does not stream");
     assert!(
@@ -301,29 +216,27 @@ async fn a_store_without_part_copies_falls_back_to_streaming_in_auto_and_fails_i
     assert_eq!(error.error_type(), "S3.CopyRefused");
     assert_eq!(s.open_uploads().await, 0);
 
-    let report = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Auto)
+    let report = copy(&s, "object", &etag, CopyMode::Auto)
         .await
         .expect("auto streams instead");
     assert_eq!(report.method, CopyMethod::Stream);
     let fallback = report.fallback.as_deref().unwrap_or("");
     assert!(fallback.contains("NotImplemented"), "{fallback:?}");
     assert_eq!(report.bytes_through_function, 2 * data.len() as u64);
-    let copied = common::get(&s.direct, &s.destination_bucket, "object").await;
+    let copied = s.get("object").await;
     assert_eq!(common::sha256(&copied), common::sha256(&data));
     assert_eq!(s.open_uploads().await, 0);
 }
 
 #[tokio::test]
 async fn refusals_streaming_cannot_overcome_fail_without_falling_back() {
-    let s = setup("server-denied").await;
-    let etag = s.put_described("object", common::bytes_of(100, 1)).await;
+    let s = Stack::new("server-denied").await;
+    let etag = put_described(&s, "object", common::bytes_of(100, 1)).await;
     s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::CopyObject),
         Fault::s3_error(StatusCode::FORBIDDEN, "InvalidObjectState", "archived"),
     ));
-    let error = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Auto)
+    let error = copy(&s, "object", &etag, CopyMode::Auto)
         .await
         .expect_err("an archived source is refused for streaming too");
     assert!(
@@ -337,9 +250,9 @@ async fn refusals_streaming_cannot_overcome_fail_without_falling_back() {
 
 #[tokio::test]
 async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught() {
-    let s = setup("server-throttled").await;
+    let s = Stack::new("server-throttled").await;
     let data = common::bytes_of(2 * PART + 1, 11);
-    let etag = s.put_described("object", data.clone()).await;
+    let etag = put_described(&s, "object", data.clone()).await;
     s.proxy.add_rule(
         Rule::new(
             Matcher::s3(S3Op::UploadPartCopy),
@@ -351,8 +264,7 @@ async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught()
         )
         .times(Times::First(2)),
     );
-    let report = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+    let report = copy(&s, "object", &etag, CopyMode::Server)
         .await
         .expect("throttled part copies are retried");
     assert_eq!(report.parts, 3);
@@ -360,7 +272,7 @@ async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught()
         report.requests >= 3 + 2 + 3,
         "retries are counted: {report:?}"
     );
-    s.assert_same_object("object", &data).await;
+    assert_same_object(&s, "object", &data).await;
 
     s.proxy.clear_rules();
     s.proxy.add_rule(
@@ -370,8 +282,7 @@ async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught()
         )
         .times(Times::Always),
     );
-    let error = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+    let error = copy(&s, "object", &etag, CopyMode::Server)
         .await
         .expect_err("an error inside a 200 is an error");
     let message = s3_stream_lambda::runtime::error_chain(&error);
@@ -381,33 +292,24 @@ async fn throttled_part_copies_are_retried_and_an_error_inside_a_200_is_caught()
 
 #[tokio::test]
 async fn a_versioned_source_is_copied_at_the_announced_version() {
-    let s = setup("server-versioned").await;
-    common::enable_versioning(&s.direct, &s.source_bucket).await;
+    let s = Stack::new("server-versioned").await;
+    common::enable_versioning(&s.client, &s.source).await;
     let old = common::bytes_of(2 * PART + 5, 1);
     let first = s
-        .direct
-        .put_object()
-        .bucket(&s.source_bucket)
-        .key("object")
+        .put_request("object")
         .body(ByteStream::from(old.clone()))
         .send()
         .await
         .expect("put v1");
-    common::put(
-        &s.direct,
-        &s.source_bucket,
-        "object",
-        common::bytes_of(10, 2),
-    )
-    .await;
+    s.put("object", common::bytes_of(10, 2)).await;
     let source = SourceSpec {
         version_id: first.version_id().map(str::to_owned),
-        ..s.source("object", first.e_tag().unwrap_or("").trim_matches('"'))
+        ..s.source_spec("object", first.e_tag().unwrap_or("").trim_matches('"'))
     };
     let report = copy_object(
         &s.proxied,
         source,
-        &s.destination("object"),
+        &s.destination_object("object"),
         Box::new(Identity),
         &settings(CopyMode::Server),
         &CancellationToken::new(),
@@ -419,17 +321,15 @@ async fn a_versioned_source_is_copied_at_the_announced_version() {
         report.source_version_id,
         first.version_id().map(str::to_owned)
     );
-    let copied = common::get(&s.direct, &s.destination_bucket, "object").await;
+    let copied = s.get("object").await;
     assert_eq!(common::sha256(&copied), common::sha256(&old), "v1's bytes");
 }
 
 #[tokio::test]
 async fn a_copy_whose_reported_checksum_is_not_the_sources_fails_and_keeps_nothing() {
-    let s = setup("server-mismatch").await;
-    let single = s.put_described("single", common::bytes_of(1_000, 3)).await;
-    let parts = s
-        .put_described("parts", common::bytes_of(2 * PART + 1, 4))
-        .await;
+    let s = Stack::new("server-mismatch").await;
+    let single = put_described(&s, "single", common::bytes_of(1_000, 3)).await;
+    let parts = put_described(&s, "parts", common::bytes_of(2 * PART + 1, 4)).await;
     // S3 reports each copy's CRC64NVME; these answers report a wrong one.
     let wrong = "AAAAAAAAAAE=";
     s.proxy.add_rule(Rule::new(
@@ -444,8 +344,7 @@ async fn a_copy_whose_reported_checksum_is_not_the_sources_fails_and_keeps_nothi
             "<CopyPartResult><ETag>\"0123\"</ETag><ChecksumCRC64NVME>{wrong}</ChecksumCRC64NVME></CopyPartResult>"
         )),
     ));
-    let error = s
-        .copy(&s.proxied, "single", &single, CopyMode::Server)
+    let error = copy(&s, "single", &single, CopyMode::Server)
         .await
         .expect_err("a wrong checksum fails the copy");
     assert!(
@@ -455,8 +354,7 @@ async fn a_copy_whose_reported_checksum_is_not_the_sources_fails_and_keeps_nothi
     assert_eq!(error.error_type(), "Copy.ChecksumMismatch");
     assert!(s.ops(S3Op::DeleteObject) >= 1, "the copy is deleted again");
 
-    let error = s
-        .copy(&s.proxied, "parts", &parts, CopyMode::Server)
+    let error = copy(&s, "parts", &parts, CopyMode::Server)
         .await
         .expect_err("a wrong part checksum fails the copy");
     assert!(
@@ -469,10 +367,8 @@ async fn a_copy_whose_reported_checksum_is_not_the_sources_fails_and_keeps_nothi
 
 #[tokio::test]
 async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
-    let s = setup("server-cancel").await;
-    let etag = s
-        .put_described("object", common::bytes_of(2 * PART + 1, 5))
-        .await;
+    let s = Stack::new("server-cancel").await;
+    let etag = put_described(&s, "object", common::bytes_of(2 * PART + 1, 5)).await;
     s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::UploadPartCopy),
         Fault::HoldResponse(std::time::Duration::from_secs(60)),
@@ -485,9 +381,10 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
     });
     let copied = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        s.copy_from(
+        copy_from(
+            &s,
             &s.proxied,
-            s.source("object", &etag),
+            s.source_spec("object", &etag),
             CopyMode::Server,
             &cancel,
         ),
@@ -502,10 +399,8 @@ async fn a_cancelled_part_copy_is_aborted_before_the_copy_returns() {
 
 #[tokio::test]
 async fn a_failed_part_copy_lets_the_copies_in_flight_end_before_the_abort() {
-    let s = setup("server-settle").await;
-    let etag = s
-        .put_described("object", common::bytes_of(3 * PART + 1, 10))
-        .await;
+    let s = Stack::new("server-settle").await;
+    let etag = put_described(&s, "object", common::bytes_of(3 * PART + 1, 10)).await;
     // Part 2 finds the source changed; the other part copies are done by
     // moto but answered only after a while: S3 goes on copying a part whose
     // request was dropped, and such a part may outlive the abort.
@@ -523,8 +418,7 @@ async fn a_failed_part_copy_lets_the_copies_in_flight_end_before_the_abort() {
         )
         .times(Times::Always),
     );
-    let error = s
-        .copy(&s.proxied, "object", &etag, CopyMode::Server)
+    let error = copy(&s, "object", &etag, CopyMode::Server)
         .await
         .expect_err("a changed source is not copied");
     assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
@@ -554,8 +448,8 @@ async fn a_failed_part_copy_lets_the_copies_in_flight_end_before_the_abort() {
 
 #[tokio::test]
 async fn a_changed_source_is_checked_with_the_sources_own_client() {
-    let s = setup("server-source-region").await;
-    let etag = s.put_described("object", common::bytes_of(1_000, 8)).await;
+    let s = Stack::new("server-source-region").await;
+    let etag = put_described(&s, "object", common::bytes_of(1_000, 8)).await;
     // The source's region: its second HeadObject (after the copy's 412) finds
     // the source changed.
     let source_proxy = FaultProxy::start_url(common::endpoint())
@@ -584,7 +478,7 @@ async fn a_changed_source_is_checked_with_the_sources_own_client() {
     );
     s.proxy.add_rule(
         Rule::new(
-            Matcher::s3(S3Op::HeadObject).path_contains(s.source_bucket.clone()),
+            Matcher::s3(S3Op::HeadObject).path_contains(s.source.clone()),
             Fault::wrong_region("eu-west-1"),
         )
         .times(Times::Always),
@@ -593,15 +487,15 @@ async fn a_changed_source_is_checked_with_the_sources_own_client() {
         source: source_client,
         destination: s.proxied.clone(),
     };
-    let error = s
-        .copy_from(
-            clients,
-            s.announced("object", &etag),
-            CopyMode::Server,
-            &CancellationToken::new(),
-        )
-        .await
-        .expect_err("a changed source is not copied");
+    let error = copy_from(
+        &s,
+        clients,
+        announced(&s, "object", &etag),
+        CopyMode::Server,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect_err("a changed source is not copied");
     assert!(matches!(error, CopyError::Superseded { .. }), "{error:?}");
     assert_eq!(
         source_proxy
@@ -616,10 +510,8 @@ async fn a_changed_source_is_checked_with_the_sources_own_client() {
 
 #[tokio::test]
 async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
-    let s = setup("server-decide-cancel").await;
-    let etag = s
-        .put_described("object", common::bytes_of(2 * PART + 1, 9))
-        .await;
+    let s = Stack::new("server-decide-cancel").await;
+    let etag = put_described(&s, "object", common::bytes_of(2 * PART + 1, 9)).await;
     // The completion fails its condition, so the destination is read again;
     // that read's answer is held far beyond the test.
     s.proxy.add_rule(
@@ -631,7 +523,7 @@ async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
     );
     s.proxy.add_rule(
         Rule::new(
-            Matcher::s3(S3Op::HeadObject).path_contains(s.destination_bucket.clone()),
+            Matcher::s3(S3Op::HeadObject).path_contains(s.destination.clone()),
             Fault::HoldResponse(std::time::Duration::from_secs(60)),
         )
         .times(Times::Nth(2)),
@@ -641,7 +533,7 @@ async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
         s.proxy
             .log()
             .iter()
-            .filter(|e| e.op == S3Op::HeadObject && e.path.contains(&s.destination_bucket))
+            .filter(|e| e.op == S3Op::HeadObject && e.path.contains(&s.destination))
             .count()
     };
     let cancel_at_the_second_read = async {
@@ -651,9 +543,10 @@ async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
         cancel.cancel();
         std::time::Instant::now()
     };
-    let copying = s.copy_from(
+    let copying = copy_from(
+        &s,
         &s.proxied,
-        s.announced("object", &etag),
+        announced(&s, "object", &etag),
         CopyMode::Server,
         &cancel,
     );
@@ -674,10 +567,8 @@ async fn a_cancel_while_newest_wins_decides_again_aborts_at_once() {
 
 #[tokio::test]
 async fn a_conflict_at_completion_is_transient_and_never_completes_the_same_upload_again() {
-    let s = setup("server-conflict").await;
-    let etag = s
-        .put_described("object", common::bytes_of(2 * PART + 1, 6))
-        .await;
+    let s = Stack::new("server-conflict").await;
+    let etag = put_described(&s, "object", common::bytes_of(2 * PART + 1, 6)).await;
     // S3's answer when a conflicting write raced the completion: the upload
     // must be started again, not completed again.
     s.proxy.add_rule(
@@ -693,15 +584,15 @@ async fn a_conflict_at_completion_is_transient_and_never_completes_the_same_uplo
     );
     // An event's sequencer: newest wins is on, so a write conflict would be
     // decided again and retried.
-    let error = s
-        .copy_from(
-            &s.proxied,
-            s.announced("object", &etag),
-            CopyMode::Server,
-            &CancellationToken::new(),
-        )
-        .await
-        .expect_err("a conflicted completion fails the copy");
+    let error = copy_from(
+        &s,
+        &s.proxied,
+        announced(&s, "object", &etag),
+        CopyMode::Server,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect_err("a conflicted completion fails the copy");
     assert_eq!(error.error_type(), "S3.UploadFailed", "{error:?}");
     assert!(!error.class().is_permanent(), "retryable: {error:?}");
     assert_eq!(s.ops(S3Op::CompleteMultipartUpload), 1);
@@ -710,47 +601,38 @@ async fn a_conflict_at_completion_is_transient_and_never_completes_the_same_uplo
 
 #[tokio::test]
 async fn streamed_copies_carry_metadata_and_tags_too() {
-    let s = setup("stream-carry").await;
+    let s = Stack::new("stream-carry").await;
     for (key, size, parts) in [("one-put", 1_000, 1), ("piped", 2 * PART + 1, 3)] {
         let data = common::bytes_of(size, size as u64);
-        let etag = s.put_described(key, data.clone()).await;
-        let report = s
-            .copy(&s.proxied, key, &etag, CopyMode::Stream)
+        let etag = put_described(&s, key, data.clone()).await;
+        let report = copy(&s, key, &etag, CopyMode::Stream)
             .await
             .unwrap_or_else(|e| panic!("{key}: {}", s3_stream_lambda::runtime::error_chain(&e)));
         assert_eq!(report.method, CopyMethod::Stream, "{key}");
         assert_eq!(report.parts, parts, "{key}");
-        s.assert_same_object(key, &data).await;
+        assert_same_object(&s, key, &data).await;
     }
     assert_eq!(s.ops(S3Op::CopyObject) + s.ops(S3Op::UploadPartCopy), 0);
 }
 
 #[tokio::test]
 async fn a_gzip_copy_is_a_gz_file_with_the_tags_metadata_and_its_own_name() {
-    let s = setup("gzip-headers").await;
+    let s = Stack::new("gzip-headers").await;
     let data = common::bytes_of(300_000, 5);
-    let etag = s
-        .direct
-        .put_object()
-        .bucket(&s.source_bucket)
-        .key("in/report.csv")
-        .content_type("text/csv")
-        .content_encoding("br")
-        .content_disposition("attachment; filename=\"report.csv\"")
-        .metadata("owner", "team-a")
-        .tagging("class=gold")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .expect("put the source")
-        .e_tag()
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_owned();
-    let destination = s.destination("out/report.csv.gz");
+    let etag = common::send_put(
+        s.put_request("in/report.csv")
+            .content_type("text/csv")
+            .content_encoding("br")
+            .content_disposition("attachment; filename=\"report.csv\"")
+            .metadata("owner", "team-a")
+            .tagging("class=gold")
+            .body(ByteStream::from(data.clone())),
+    )
+    .await;
+    let destination = s.destination_object("out/report.csv.gz");
     copy_object(
         &s.proxied,
-        s.source("in/report.csv", &etag),
+        s.source_spec("in/report.csv", &etag),
         &destination,
         Box::new(s3_stream_lambda::transform::Gzip::default()),
         &settings(CopyMode::Auto),
@@ -759,7 +641,7 @@ async fn a_gzip_copy_is_a_gz_file_with_the_tags_metadata_and_its_own_name() {
     )
     .await
     .unwrap_or_else(|e| panic!("{}", s3_stream_lambda::runtime::error_chain(&e)));
-    let head = common::head(&s.direct, &s.destination_bucket, &destination.key).await;
+    let head = s.head(&destination.key).await;
     assert_eq!(head.content_type(), Some("application/gzip"));
     assert_eq!(
         head.content_encoding(),
@@ -777,16 +659,16 @@ async fn a_gzip_copy_is_a_gz_file_with_the_tags_metadata_and_its_own_name() {
         Some("team-a")
     );
     let tags = s
-        .direct
+        .client
         .get_object_tagging()
-        .bucket(&s.destination_bucket)
+        .bucket(&s.destination)
         .key(&destination.key)
         .send()
         .await
         .expect("get the copy's tags");
     assert_eq!(tags.tag_set().len(), 1);
     assert_eq!(tags.tag_set()[0].value(), "gold");
-    let gz = common::get(&s.direct, &s.destination_bucket, &destination.key).await;
+    let gz = s.get(&destination.key).await;
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
         .expect("a gzip file");

@@ -1,8 +1,7 @@
 //! A copy creates and writes no file: `bootstrap copy` runs under strace with
 //! an unwritable `TMPDIR`, and no file-system write of any kind is traced.
 
-mod common;
-
+use crate::common::{self, Stack};
 use std::process::Command;
 
 /// System calls that create, write, rename or remove files and directories.
@@ -36,16 +35,10 @@ fn is_write(line: &str) -> bool {
 
 #[tokio::test]
 async fn a_copy_creates_and_writes_no_file() {
-    let strace = Command::new("strace").arg("-V").output();
-    assert!(
-        strace.is_ok_and(|o| o.status.success()),
-        "strace is needed (apt-get install strace; .ci/run installs it)"
-    );
-    let client = common::client().await;
-    let source = common::create_bucket(&client, "nofiles-src").await;
-    let destination = common::create_bucket(&client, "nofiles-dst").await;
+    crate::common::assert_strace_runs();
+    let s = Stack::new("nofiles").await;
     let data = common::bytes_of(12 * 1024 * 1024 + 5, 11);
-    common::put(&client, &source, "in.bin", data.clone()).await;
+    s.put("in.bin", data.clone()).await;
 
     let mut command = Command::new("strace");
     command
@@ -58,8 +51,8 @@ async fn a_copy_creates_and_writes_no_file() {
             env!("CARGO_BIN_EXE_bootstrap"),
             "copy",
         ])
-        .arg(format!("s3://{source}/in.bin"))
-        .arg(format!("s3://{destination}/out.bin"))
+        .arg(format!("s3://{}/in.bin", s.source))
+        .arg(format!("s3://{}/out.bin", s.destination))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TMPDIR", "/proc/nonexistent-unwritable")
@@ -88,7 +81,7 @@ async fn a_copy_creates_and_writes_no_file() {
         writes.join("\n")
     );
     assert_eq!(
-        common::sha256(&common::get(&client, &destination, "out.bin").await),
+        common::sha256(&s.get("out.bin").await),
         common::sha256(&data)
     );
 }

@@ -9,8 +9,8 @@
 //! read-ahead, whose memory the copy reserved up front: growing never takes
 //! more budget, and a copy whose consumer keeps up stays shallow.
 
-use super::error::CopyError;
-use super::source::Block;
+use crate::copy::error::CopyError;
+use crate::copy::source::Block;
 use std::collections::VecDeque;
 use std::future::Future;
 use tokio_util::task::AbortOnDropHandle;

@@ -1,15 +1,14 @@
 //! Lambda's shutdown phase: `bootstrap` registers its internal extension, and SIGTERM mid-copy aborts the multipart upload and exits 0.
 
-mod common;
-
+use crate::common::function::{self, Env, s3_event};
+use crate::common::{self, Stack};
 use bytes::Bytes;
-use common::function::{self, s3_event};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use s3_stream_lambda::runtime::extension::{INTERNAL_EXTENSION_NAME, RegisteredExtension};
 use s3_stream_lambda::runtime::{self, Endpoint};
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator, ShutdownSignal};
-use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op};
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
@@ -82,26 +81,36 @@ async fn bootstrap_registers_its_internal_extension_during_init() {
     );
 }
 
+/// SIGTERM mid-copy: the multipart upload is aborted and the process exits 0
+/// in its window. The rows run one after another: what is measured is one
+/// process's shutdown, not how three copies and moto share two cores. Loaded
+/// by other work, the machine has stalled a process for over 600 ms
+/// (measured with four busy loops and three of these copies at once), longer
+/// than the whole window.
 #[tokio::test]
 async fn sigterm_mid_copy_aborts_the_multipart_upload_and_exits_0() {
-    // UPLOAD_CONCURRENCY=1 pipes one part at a time: SIGTERM finds the copy
-    // waiting for the first part before it may start the next.
-    sigterm_mid_copy(&[("UPLOAD_CONCURRENCY", "1")], 1, Abort::Answered).await;
-}
-
-#[tokio::test]
-async fn sigterm_while_the_last_parts_are_in_flight_aborts_the_multipart_upload() {
-    // Every part in flight: the engine has read the whole source and waits
-    // in `complete()` for the held UploadParts when SIGTERM arrives.
-    sigterm_mid_copy(&[], 3, Abort::Answered).await;
-}
-
-#[tokio::test]
-async fn sigterm_exits_in_its_window_even_when_the_abort_is_not_answered() {
-    // S3 carries out the abort but its answer is held past the window: the
-    // process exits anyway (Lambda would SIGKILL it at 500 ms), and the
-    // upload is gone because the request reached S3.
-    sigterm_mid_copy(&[], 3, Abort::AnswerHeld).await;
+    // (row, extra environment, UploadParts stored before SIGTERM, the abort's answer)
+    let cases: [(&str, Env, usize, Abort); 3] = [
+        // UPLOAD_CONCURRENCY=1 pipes one part at a time: SIGTERM finds the
+        // copy waiting for the first part before it may start the next.
+        (
+            "one part at a time",
+            &[("UPLOAD_CONCURRENCY", "1")],
+            1,
+            Abort::Answered,
+        ),
+        // Every part in flight: the engine has read the whole source and
+        // waits in `complete()` for the held UploadParts when SIGTERM arrives.
+        ("the last parts in flight", &[], 3, Abort::Answered),
+        // S3 carries out the abort but its answer is held past the window:
+        // the process exits anyway (Lambda would SIGKILL it at 500 ms), and
+        // the upload is gone because the request reached S3.
+        ("the abort not answered", &[], 3, Abort::AnswerHeld),
+    ];
+    for (row, extra_env, held_parts, abort) in cases {
+        eprintln!("row {row}");
+        sigterm_mid_copy(extra_env, held_parts, abort).await;
+    }
 }
 
 /// Whether the proxy lets S3's answer to `AbortMultipartUpload` through.
@@ -120,45 +129,33 @@ enum Abort {
 /// posted) comes after the abort, the process exits 0 within [`EXIT_WAIT`],
 /// and no upload is left open.
 async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: Abort) {
-    // One copy at a time: what is measured is one process's shutdown, not
-    // how three copies and moto share two cores. Loaded by other work, the
-    // machine has stalled a process for over 600 ms (measured with four busy
-    // loops and three of these copies at once), longer than the whole window.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let client = common::client().await;
-    let source = common::create_bucket(&client, "sigterm-src").await;
-    let destination = common::create_bucket(&client, "sigterm-dst").await;
+    let s = Stack::new("sigterm").await;
     let data = common::bytes_of(3 * 5 * MIB, 11);
-    let etag = common::put(&client, &source, "big.bin", data.clone()).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("proxy starts");
-    proxy.add_rule(Rule::new(
+    let etag = s.put("big.bin", data.clone()).await;
+    s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::UploadPart),
         Fault::HoldResponse(HELD),
     ));
     if abort == Abort::AnswerHeld {
-        proxy.add_rule(Rule::new(
+        s.proxy.add_rule(Rule::new(
             Matcher::s3(S3Op::AbortMultipartUpload),
             Fault::HoldResponse(HELD),
         ));
     }
-    let proxy_endpoint = proxy.endpoint();
-    let mut env = vec![
-        ("DST_BUCKET", destination.as_str()),
+    let env = [
+        ("DST_BUCKET", s.destination.as_str()),
         ("PART_SIZE_MIB", "5"),
         ("COPY_MODE", "stream"),
-        ("AWS_ENDPOINT_URL_S3", proxy_endpoint.as_str()),
     ];
-    env.extend_from_slice(extra_env);
-    let mut f = function::start(&env).await;
+    let mut f = s
+        .start_function_through_proxy(&[&env[..], extra_env].concat())
+        .await;
     assert!(
         f.emulator.wait_for_extensions_ready(1, WAIT).await,
         "the internal extension is not ready:\n{}",
         f.logs()
     );
-    let event = s3_event(&[(&source, "big.bin", data.len(), &etag)]);
+    let event = s3_event(&[(&s.source, "big.bin", data.len(), &etag)]);
     let request_id = f.emulator.enqueue(InvocationSpec::new(event.to_string()));
 
     // Mid-flight: `held_parts` UploadParts are stored by S3 and their answers
@@ -168,7 +165,7 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: 
     // than the window, and the machine's doing, not the runtime's.)
     let waiting = Instant::now();
     let stored = || {
-        proxy
+        s.proxy
             .log()
             .iter()
             .filter(|e| e.op == S3Op::UploadPart && e.upstream_answered_at.is_some())
@@ -201,7 +198,8 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: 
     // the exit (the proxy, in this loaded test process, may read it late).
     let waiting = Instant::now();
     let sent = loop {
-        if let Some(sent) = proxy
+        if let Some(sent) = s
+            .proxy
             .log()
             .into_iter()
             .find(|e| e.op == S3Op::AbortMultipartUpload)
@@ -211,7 +209,7 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: 
         assert!(
             waiting.elapsed() < WAIT,
             "no AbortMultipartUpload was sent before the exit: {:#?}\n{}",
-            proxy.log(),
+            s.proxy.log(),
             f.logs()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -220,21 +218,13 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: 
         sent.arrived_at >= phase.started_at,
         "the abort must follow sigterm"
     );
-    let log = proxy.log();
+    let log = s.proxy.log();
     assert!(
         !log.iter().any(|e| e.op == S3Op::CompleteMultipartUpload),
         "the copy must not complete"
     );
     // Whatever became of its answer, S3 carries out an abort it received.
-    let waiting = Instant::now();
-    while common::incomplete_uploads(&client, &destination).await > 0 {
-        assert!(
-            waiting.elapsed() < WAIT,
-            "the upload is still open {WAIT:?} after the exit: {:#?}",
-            proxy.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    s.wait_for_no_open_uploads(WAIT).await;
     // The abort comes first; a result, if the window left time to post one,
     // comes after it and is the copy's failure.
     if let Some(post) = f
@@ -284,6 +274,26 @@ async fn raw(
     let body = body.collect().await.expect("body").to_bytes();
     let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     (parts.status, parts.headers, json)
+}
+
+/// A [`raw`] GET on a task of its own: a long poll the test answers later.
+fn spawn_get(
+    endpoint: &str,
+    path: &'static str,
+    headers: &[(&'static str, &str)],
+) -> tokio::task::JoinHandle<(http::StatusCode, http::HeaderMap, serde_json::Value)> {
+    let endpoint = endpoint.to_owned();
+    let headers: Vec<(&'static str, String)> = headers
+        .iter()
+        .map(|(name, value)| (*name, (*value).to_owned()))
+        .collect();
+    tokio::spawn(async move {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        raw(&endpoint, http::Method::GET, path, &headers, "").await
+    })
 }
 
 #[tokio::test]
@@ -367,34 +377,16 @@ async fn the_emulators_extensions_api_keeps_the_contract() {
     let idle = RegisteredExtension::register(&endpoint, "idle", &[])
         .await
         .expect("internal extension registers");
-    let idle_id = idle.id().to_owned();
-    let idle_next = tokio::spawn({
-        let address = address.clone();
-        async move {
-            raw(
-                &address,
-                http::Method::GET,
-                next,
-                &[("lambda-extension-identifier", &idle_id)],
-                "",
-            )
-            .await
-        }
-    });
-    let watcher_id = watcher.id().to_owned();
-    let watcher_next = tokio::spawn({
-        let address = address.clone();
-        async move {
-            raw(
-                &address,
-                http::Method::GET,
-                next,
-                &[("lambda-extension-identifier", &watcher_id)],
-                "",
-            )
-            .await
-        }
-    });
+    let idle_next = spawn_get(
+        &address,
+        next,
+        &[("lambda-extension-identifier", idle.id())],
+    );
+    let watcher_next = spawn_get(
+        &address,
+        next,
+        &[("lambda-extension-identifier", watcher.id())],
+    );
     assert!(emulator.wait_for_extensions_ready(2, WAIT).await);
     let phase = emulator.request_shutdown();
     assert_eq!(phase.signal, ShutdownSignal::Term);
@@ -423,19 +415,7 @@ async fn the_emulator_closes_registration_when_the_runtime_first_asks_for_an_inv
     let endpoint = Endpoint::parse(&address).expect("endpoint parses");
     let early = RegisteredExtension::register(&endpoint, "early", &[]).await;
     assert!(early.is_ok());
-    let runtime_next = tokio::spawn({
-        let address = address.clone();
-        async move {
-            raw(
-                &address,
-                http::Method::GET,
-                "/2018-06-01/runtime/invocation/next",
-                &[],
-                "",
-            )
-            .await
-        }
-    });
+    let runtime_next = spawn_get(&address, "/2018-06-01/runtime/invocation/next", &[]);
     assert!(emulator.wait_for_next_requests(1, WAIT).await);
     let (status, _, answer) = raw(
         &address,

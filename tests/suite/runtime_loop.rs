@@ -116,12 +116,15 @@ impl InvocationHandler for ScriptedHandler {
 }
 
 struct Harness {
+    /// The loop exports each invocation's trace id into the process.
+    _env: tokio::sync::RwLockReadGuard<'static, ()>,
     emulator: RuntimeApiEmulator,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
 async fn start(options: RuntimeOptions) -> Harness {
+    let env = crate::common::PROCESS_ENV.read().await;
     let emulator = RuntimeApiEmulator::start().await.expect("emulator starts");
     let endpoint = Endpoint::parse(&emulator.endpoint()).expect("endpoint parses");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -129,6 +132,7 @@ async fn start(options: RuntimeOptions) -> Harness {
         let _ = stopped.await;
     }));
     Harness {
+        _env: env,
         emulator,
         stop: Some(stop),
         task,
@@ -212,46 +216,39 @@ async fn posts_a_handler_error_in_the_documented_format() {
     harness.stop().await;
 }
 
+/// A panicking handler and event bodies the handler cannot take are error
+/// posts of the runtime's types, and the loop serves the next invocation.
 #[tokio::test]
-async fn survives_a_handler_panic() {
+async fn survives_a_handler_panic_and_malformed_event_bodies() {
+    // (row, event body, error type, what its message holds)
+    let cases = [
+        (
+            "handler panic",
+            r#"{"action": "panic"}"#,
+            "Runtime.HandlerPanic",
+            "the event asked to panic",
+        ),
+        ("not json", "{not json", "Runtime.MalformedEvent", ""),
+        (
+            "wrong shape",
+            r#"{"Records": []}"#,
+            "Runtime.MalformedEvent",
+            "action",
+        ),
+    ];
     let harness = start(RuntimeOptions::default()).await;
-    let post = harness
-        .invoke_json(serde_json::json!({"action": "panic"}))
-        .await;
-    assert_error_post(&post, "Runtime.HandlerPanic");
-    assert!(
-        post.json()["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("the event asked to panic")
-    );
-    let next = harness
-        .invoke_json(serde_json::json!({"action": "echo", "value": 2}))
-        .await;
-    assert_eq!(next.kind, PostKind::Response);
-    assert_eq!(next.json()["echo"], 2);
-    harness.stop().await;
-}
-
-#[tokio::test]
-async fn survives_malformed_event_bodies() {
-    let harness = start(RuntimeOptions::default()).await;
-    let not_json = harness.invoke(InvocationSpec::new("{not json")).await;
-    assert_error_post(&not_json, "Runtime.MalformedEvent");
-    let wrong_shape = harness
-        .invoke_json(serde_json::json!({"Records": []}))
-        .await;
-    assert_error_post(&wrong_shape, "Runtime.MalformedEvent");
-    assert!(
-        wrong_shape.json()["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("action")
-    );
-    let next = harness
-        .invoke_json(serde_json::json!({"action": "echo", "value": 3}))
-        .await;
-    assert_eq!(next.json()["echo"], 3);
+    for (n, (row, body, error_type, message)) in cases.into_iter().enumerate() {
+        eprintln!("row {row}");
+        let post = harness.invoke(InvocationSpec::new(body)).await;
+        assert_error_post(&post, error_type);
+        let said = post.json()["errorMessage"].as_str().unwrap().to_owned();
+        assert!(said.contains(message), "{row}: {said}");
+        let next = harness
+            .invoke_json(serde_json::json!({"action": "echo", "value": n}))
+            .await;
+        assert_eq!(next.kind, PostKind::Response, "{row}");
+        assert_eq!(next.json()["echo"], n, "{row}");
+    }
     harness.stop().await;
 }
 

@@ -1,7 +1,6 @@
 //! `bootstrap invoke EVENT.json` and `bootstrap copy SRC DST` against moto_server.
 
-mod common;
-
+use crate::common::{self, Stack};
 use std::process::{Command, Output};
 
 fn bootstrap(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -37,27 +36,25 @@ async fn bootstrap_blocking(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 #[tokio::test]
 async fn invoke_runs_the_handler_on_an_event_file() {
-    let client = common::client().await;
-    let source = common::create_bucket(&client, "cli-invoke-src").await;
-    let destination = common::create_bucket(&client, "cli-invoke-dst").await;
-    let etag = common::put(&client, &source, "a b+c.txt", b"payload".to_vec()).await;
+    let s = Stack::new("cli-invoke").await;
+    let etag = s.put("a b+c.txt", b"payload".to_vec()).await;
     let dir = tempfile::tempdir().unwrap();
     let ok = dir.path().join("ok.json");
     std::fs::write(
         &ok,
-        common::function::s3_event(&[(&source, "a b+c.txt", 7, &etag)]).to_string(),
+        common::function::s3_event(&[(&s.source, "a b+c.txt", 7, &etag)]).to_string(),
     )
     .unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(
         &bad,
-        common::function::s3_event(&[(&source, "missing", 7, &etag)]).to_string(),
+        common::function::s3_event(&[(&s.source, "missing", 7, &etag)]).to_string(),
     )
     .unwrap();
 
     let output = bootstrap_blocking(
         &["invoke", ok.to_str().unwrap()],
-        &[("DST_BUCKET", &destination)],
+        &[("DST_BUCKET", &s.destination)],
     )
     .await;
     assert!(
@@ -67,14 +64,11 @@ async fn invoke_runs_the_handler_on_an_event_file() {
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["summary"]["copied"], 1);
-    assert_eq!(
-        common::get(&client, &destination, "a b+c.txt").await,
-        b"payload"
-    );
+    assert_eq!(s.get("a b+c.txt").await, b"payload");
 
     let output = bootstrap_blocking(
         &["invoke", bad.to_str().unwrap()],
-        &[("DST_BUCKET", &destination)],
+        &[("DST_BUCKET", &s.destination)],
     )
     .await;
     assert_eq!(output.status.code(), Some(1));
@@ -84,13 +78,11 @@ async fn invoke_runs_the_handler_on_an_event_file() {
 
 #[tokio::test]
 async fn copy_copies_one_object_and_help_documents_both_commands() {
-    let client = common::client().await;
-    let source = common::create_bucket(&client, "cli-copy-src").await;
-    let destination = common::create_bucket(&client, "cli-copy-dst").await;
+    let s = Stack::new("cli-copy").await;
     let data = common::bytes_of(6 * 1024 * 1024, 5);
-    common::put(&client, &source, "in/put.bin", data.clone()).await;
-    let src = format!("s3://{source}/in/put.bin");
-    let dst = format!("s3://{destination}/out/put.bin");
+    s.put("in/put.bin", data.clone()).await;
+    let src = format!("s3://{}/in/put.bin", s.source);
+    let dst = format!("s3://{}/out/put.bin", s.destination);
     let output = bootstrap_blocking(&["copy", &src, &dst, "--transform", "identity"], &[]).await;
     assert!(
         output.status.success(),
@@ -100,7 +92,7 @@ async fn copy_copies_one_object_and_help_documents_both_commands() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["bytesWritten"], data.len());
     assert_eq!(
-        common::sha256(&common::get(&client, &destination, "out/put.bin").await),
+        common::sha256(&s.get("out/put.bin").await),
         common::sha256(&data)
     );
 

@@ -3,10 +3,9 @@
 //! 12 s. The abort's response reaches the proxy before the error post, the post
 //! comes before the deadline, and no multipart upload is left open.
 
-mod common;
-
+use crate::common::{self, Stack};
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
-use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op};
 use std::time::{Duration, Instant};
 
 /// The invocation's time limit.
@@ -20,27 +19,21 @@ const SIZE: usize = 3 * 5 * 1024 * 1024 + 1_000;
 
 #[tokio::test]
 async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
-    let client = common::client().await;
-    let source = common::create_bucket(&client, "deadline-src").await;
-    let destination = common::create_bucket(&client, "deadline-dst").await;
-    let etag = common::put(&client, &source, "held.bin", common::bytes_of(SIZE, 3)).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start the fault proxy");
+    let s = Stack::new("deadline").await;
+    let etag = s.put("held.bin", common::bytes_of(SIZE, 3)).await;
     // Held before it reaches S3: the upload stays open until it is aborted.
-    proxy.add_rule(Rule::new(
+    s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::CompleteMultipartUpload),
         Fault::Delay(HELD),
     ));
-    let endpoint = proxy.endpoint();
-    let function = common::function::start(&[
-        ("DST_BUCKET", &destination),
-        ("PART_SIZE_MIB", "5"),
-        ("COPY_MODE", "stream"),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-    ])
-    .await;
-    let event = common::function::s3_event(&[(&source, "held.bin", SIZE, &etag)]);
+    let function = s
+        .start_function_through_proxy(&[
+            ("DST_BUCKET", &s.destination),
+            ("PART_SIZE_MIB", "5"),
+            ("COPY_MODE", "stream"),
+        ])
+        .await;
+    let event = common::function::s3_event(&[(&s.source, "held.bin", SIZE, &etag)]);
     let delivered = Instant::now();
     let post = function
         .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(TIMEOUT))
@@ -53,7 +46,7 @@ async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
         "posted {:?} after delivery, past the {TIMEOUT:?} deadline",
         post.received_at - delivered
     );
-    let log = proxy.log();
+    let log = s.proxy.log();
     let abort = log
         .iter()
         .find(|exchange| exchange.op == S3Op::AbortMultipartUpload)
@@ -65,5 +58,5 @@ async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
         "the abort's response came {:?} after the error post",
         aborted - post.received_at
     );
-    assert_eq!(common::incomplete_uploads(&client, &destination).await, 0);
+    assert_eq!(s.open_uploads().await, 0);
 }

@@ -6,43 +6,28 @@
 //! [`MultipartUpload::abort`]; any other exit (a panic, a dropped future) is
 //! caught by the upload's guard.
 
+pub mod assembler;
+mod read_window;
+
 use super::content_headers;
+use super::context::CopyContext;
 use super::error::CopyError;
 use super::memory::{self, MemoryPlan};
-use super::read_window::ReadWindow;
+use super::part_size;
 use super::report::{CopyReport, StreamedCounts};
 use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource, tags};
-use super::upload::condition::{Completion, WritePlan, write_newest};
-use super::upload::{self, Destination, MultipartUpload};
-use super::verify::Verify;
-use super::{CopyProgress, CopySettings, Part, PartAssembler, part_size};
+use super::upload::condition::{Completion, write_newest};
+use super::upload::{self, MultipartUpload};
 use crate::transform::{Transform, TransformError};
-use aws_sdk_s3::Client;
+use assembler::{Part, PartAssembler};
 use bytes::Bytes;
+use read_window::ReadWindow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
 
 /// Upload permits count KiB, so parts of any size share one semaphore.
 const PERMIT_UNIT: u64 = memory::KIB;
-
-/// What one streamed copy is given.
-pub(crate) struct StreamCopy<'a> {
-    /// Reads the source.
-    pub source_client: &'a Client,
-    /// Writes the destination.
-    pub client: &'a Client,
-    pub resolved: &'a ResolvedSource,
-    pub destination: &'a Destination,
-    pub settings: &'a CopySettings,
-    pub cancel: &'a CancellationToken,
-    pub progress: &'a CopyProgress,
-    pub verify: Verify,
-    pub write_plan: WritePlan,
-    pub started: Instant,
-}
 
 /// Where the first part goes until we know whether more output follows.
 enum Sink {
@@ -52,54 +37,25 @@ enum Sink {
 
 /// Everything one copy run holds.
 struct Pipeline<'a> {
-    source_client: &'a Client,
-    client: &'a Client,
-    destination: &'a Destination,
-    settings: &'a CopySettings,
-    cancel: &'a CancellationToken,
-    progress: &'a CopyProgress,
+    copy: &'a CopyContext<'a>,
     slots: Arc<Semaphore>,
     slot_capacity: u32,
+    /// The source's metadata, once the first block brought it.
     metadata: ObjectMetadata,
     sink: Sink,
     output_known_multipart: Option<bool>,
     /// For output of unknown length: the most the memory plan can upload.
     output_limit: Option<u64>,
-    verify: Verify,
-    /// Newest wins: the write's precondition and the origin recorded.
-    write_plan: WritePlan,
 }
 
 impl Pipeline<'_> {
-    fn cancelled(&self) -> CopyError {
-        CopyError::Cancelled {
-            bytes_read: self.progress.bytes_read.load(Ordering::Relaxed),
-            bytes_written: self.progress.bytes_written.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The destination's metadata: the source's, plus the recorded origin.
-    fn destination_metadata(&self) -> ObjectMetadata {
-        let mut metadata = self.metadata.clone();
-        metadata.user.extend(self.write_plan.origin.clone());
-        metadata
-    }
-
-    /// Fills the pipeline's byte counts into a cancellation from the destination.
-    fn counted(&self, error: CopyError) -> CopyError {
-        match error {
-            CopyError::Cancelled { .. } => self.cancelled(),
-            other => other,
-        }
-    }
-
     /// Takes the upload permit for a part of `size` bytes.
     async fn permit(&self, size: u64) -> Result<OwnedSemaphorePermit, CopyError> {
         let units = u32::try_from(size.div_ceil(PERMIT_UNIT))
             .unwrap_or(u32::MAX)
             .clamp(1, self.slot_capacity);
         tokio::select! {
-            () = self.cancel.cancelled() => Err(self.cancelled()),
+            () = self.copy.cancel.cancelled() => Err(self.copy.cancelled()),
             permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
                 permit.map_err(|_| CopyError::Task("upload permits closed".into()))
             }
@@ -116,7 +72,7 @@ impl Pipeline<'_> {
             return Err(match self.output_limit {
                 Some(limit) => CopyError::OutputTooLargeForMemory {
                     limit,
-                    budget: self.settings.memory_budget,
+                    budget: self.copy.settings.memory_budget,
                 },
                 None => CopyError::TooLarge {
                     limit: part_size::MAX_OBJECT_SIZE,
@@ -136,16 +92,17 @@ impl Pipeline<'_> {
             }
             Sink::Undecided(first) => {
                 let held = first.take();
+                let copy = self.copy;
                 let mut upload = MultipartUpload::create(
-                    self.client,
-                    self.destination,
-                    &self.destination_metadata(),
-                    &self.settings.options,
-                    Arc::clone(&self.progress.bytes_written),
-                    self.cancel,
+                    copy.client,
+                    copy.destination,
+                    &copy.destination_metadata(&self.metadata),
+                    &copy.settings.options,
+                    Arc::clone(&copy.progress.bytes_written),
+                    copy.cancel,
                 )
                 .await
-                .map_err(|e| self.counted(e))?;
+                .map_err(|e| copy.counted(e))?;
                 if let Some((held_part, held_permit)) = held {
                     upload.spawn_part(held_part, held_permit);
                 }
@@ -164,42 +121,41 @@ impl Pipeline<'_> {
     /// Every await is raced against the copy's token; a multipart upload is
     /// aborted before `CopyError::Cancelled` returns.
     async fn finish(mut self) -> Result<Completion, CopyError> {
-        let verify = self.verify.clone();
-        let condition = self.write_plan.condition.clone();
+        let copy = self.copy;
+        let verify = copy.verify;
+        let condition = copy.write_plan.condition.clone();
         match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
             Sink::Multipart(upload) => upload
                 .complete(
-                    self.cancel,
+                    copy.cancel,
                     |crc| verify.check(crc),
-                    self.write_plan.newest.as_ref(),
+                    copy.write_plan.newest.as_ref(),
                     condition,
                 )
                 .await
-                .map_err(|e| self.counted(e)),
+                .map_err(|e| copy.counted(e)),
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
-                let metadata = self.destination_metadata();
-                let this = &self;
+                let metadata = copy.destination_metadata(&self.metadata);
                 let completion = write_newest(
-                    this.write_plan.newest.as_ref(),
+                    copy.write_plan.newest.as_ref(),
                     condition,
-                    this.cancel,
-                    || this.cancelled(),
+                    copy.cancel,
+                    || copy.cancelled(),
                     |condition| {
                         let data = data.clone();
                         let metadata = &metadata;
-                        let verify = &verify;
                         async move {
                             let target = upload::PutTarget {
-                                client: this.client,
-                                destination: this.destination,
+                                client: copy.client,
+                                destination: copy.destination,
                                 metadata,
-                                options: &this.settings.options,
+                                options: &copy.settings.options,
                             };
                             upload::put_single(
                                 &target,
                                 data,
-                                this.cancel,
+                                copy.cancel,
                                 |crc| verify.check(crc),
                                 &condition,
                             )
@@ -208,9 +164,9 @@ impl Pipeline<'_> {
                     },
                 )
                 .await
-                .map_err(|e| self.counted(e))?;
+                .map_err(|e| copy.counted(e))?;
                 if let Completion::Written(_) = completion {
-                    self.progress
+                    copy.progress
                         .bytes_written
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
                 }
@@ -230,21 +186,11 @@ impl Pipeline<'_> {
 /// and returns `CopyError::Cancelled`. Dropping the future instead leaves
 /// the abort to the upload's guard (spawned, best effort).
 pub(crate) async fn copy(
-    copy: StreamCopy<'_>,
+    copy: &CopyContext<'_>,
     mut transform: Box<dyn Transform>,
 ) -> Result<CopyReport, CopyError> {
-    let StreamCopy {
-        source_client,
-        client,
-        resolved,
-        destination,
-        settings,
-        cancel,
-        progress,
-        verify,
-        write_plan,
-        started,
-    } = copy;
+    let (resolved, settings, progress, started) =
+        (copy.source, copy.settings, copy.progress, copy.started);
     let output_known = transform.preserves_length();
     if output_known && resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
@@ -260,34 +206,27 @@ pub(crate) async fn copy(
         settings.memory_budget.saturating_sub(window),
     )?;
     let _reserved = match &settings.memory_pool {
-        Some(pool) => Some(pool.reserve(plan.reservation + window, cancel).await?),
+        Some(pool) => Some(pool.reserve(plan.reservation + window, copy.cancel).await?),
         None => None,
     };
     let schedule = plan.schedule;
     let slot_capacity = u32::try_from(plan.upload_capacity / PERMIT_UNIT).unwrap_or(u32::MAX);
     let mut pipeline = Pipeline {
-        source_client,
-        client,
-        destination,
-        settings,
-        cancel,
-        progress,
+        copy,
         slots: Arc::new(Semaphore::new(slot_capacity as usize)),
         slot_capacity,
         metadata: ObjectMetadata::default(),
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
         output_limit: (!output_known).then(|| plan.max_output()),
-        verify,
-        write_plan,
     };
     let reads = Arc::new(ReadCounters::default());
     let result = pump(&mut pipeline, resolved, &plan, &mut transform, &reads).await;
-    let verified = pipeline.verify.word().to_owned();
+    let verified = copy.verify.word().to_owned();
     let completion = match result {
         Ok(()) => pipeline.finish().await?,
         Err(error) => {
-            let error = pipeline.counted(error);
+            let error = copy.counted(error);
             return Err(
                 match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
                     Sink::Multipart(upload) => upload.abort(error).await,
@@ -356,7 +295,7 @@ async fn run_transform(
         (moved, out, result)
     });
     let (moved, out, result) = tokio::select! {
-        () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+        () = pipeline.copy.cancel.cancelled() => return Err(pipeline.copy.cancelled()),
         joined = work => joined,
     }
     .map_err(|e| CopyError::Task(format!("the transform's thread failed: {e}")))?;
@@ -380,8 +319,8 @@ async fn pump(
     let mut finished = false;
     let schedule = plan.schedule;
     let known_output = transform.preserves_length().then_some(resolved.size);
-    let client = pipeline.source_client.clone();
-    let policy = pipeline.settings.read_retry.clone();
+    let client = pipeline.copy.source_client.clone();
+    let policy = pipeline.copy.settings.read_retry.clone();
     let ranges = source::plan_ranges(resolved.size, schedule.base());
     let reads = ranges.into_iter().enumerate().map(|(index, range)| {
         source::fetch_block(
@@ -432,8 +371,8 @@ async fn pump(
                     // An inline step (gunzip, ndjson) does not await: the
                     // token is checked before each, so a cancelled copy stops
                     // within one step, not one part.
-                    if pipeline.cancel.is_cancelled() {
-                        return Err(pipeline.cancelled());
+                    if pipeline.copy.cancel.is_cancelled() {
+                        return Err(pipeline.copy.cancelled());
                     }
                     run_transform(pipeline, transform, step, &mut output).await?;
                     for chunk in output.drain(..) {
@@ -452,7 +391,7 @@ async fn pump(
                 }
             }
             let next = tokio::select! {
-                () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+                () = pipeline.copy.cancel.cancelled() => return Err(pipeline.copy.cancelled()),
                 next = reads.next() => next,
             };
             match next {
@@ -462,21 +401,22 @@ async fn pump(
                         let mut metadata = content_headers::for_output(
                             metadata,
                             transform.as_ref(),
-                            &pipeline.destination.key,
+                            &pipeline.copy.destination.key,
                         );
                         let carried = tags::carry(
                             &client,
                             resolved,
                             &mut metadata,
-                            pipeline.settings.copy_tags,
+                            pipeline.copy.settings.copy_tags,
                         );
                         tokio::select! {
-                            () = pipeline.cancel.cancelled() => return Err(pipeline.cancelled()),
+                            () = pipeline.copy.cancel.cancelled() => return Err(pipeline.copy.cancelled()),
                             carried = carried => carried?,
                         }
                         pipeline.metadata = metadata;
                     }
                     pipeline
+                        .copy
                         .progress
                         .bytes_read
                         .fetch_add(block.data.len() as u64, Ordering::Relaxed);

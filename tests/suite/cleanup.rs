@@ -2,17 +2,14 @@
 //! CompleteMultipartUpload, not when a transform panics, not when the copy
 //! future is dropped. Real moto, the fault proxy in front.
 
-mod common;
-
-use aws_sdk_s3::Client;
+use crate::common::{self, Stack};
 use bytes::Bytes;
 use s3_stream_lambda::copy::part_size::MIN_PART_SIZE;
 use s3_stream_lambda::copy::{
-    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, SourceSpec,
-    copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, SourceSpec, copy_object,
 };
 use s3_stream_lambda::transform::{Identity, Transform, TransformError};
-use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Rule, S3Op, Times};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op, Times};
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
@@ -23,39 +20,15 @@ const SIZE: usize = 3 * MIN_PART_SIZE as usize + 1_000;
 /// How long a test waits for anything before it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-struct Setup {
-    direct: Client,
-    proxied: Client,
-    proxy: FaultProxy,
-    source: SourceSpec,
-    destination: Destination,
-}
-
-async fn setup(test: &str) -> Setup {
-    let direct = common::client().await;
-    let source_bucket = common::create_bucket(&direct, &format!("{test}-src")).await;
-    let destination_bucket = common::create_bucket(&direct, &format!("{test}-dst")).await;
-    let etag = common::put(&direct, &source_bucket, "object", common::bytes_of(SIZE, 5)).await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start the fault proxy");
-    let proxied = common::client_for(&proxy.endpoint()).await;
-    Setup {
-        direct,
-        proxied,
-        proxy,
-        source: SourceSpec {
-            bucket: source_bucket,
-            key: "object".into(),
-            etag: Some(etag.trim_matches('"').to_owned()),
-            size: Some(SIZE as u64),
-            ..SourceSpec::default()
-        },
-        destination: Destination {
-            bucket: destination_bucket,
-            key: "object".into(),
-        },
-    }
+/// A test's stack, with a multipart source `object` to copy to the same key.
+async fn setup(test: &str) -> (Stack, SourceSpec) {
+    let s = Stack::new(test).await;
+    let etag = s.put("object", common::bytes_of(SIZE, 5)).await;
+    let source = SourceSpec {
+        size: Some(SIZE as u64),
+        ..s.source_spec("object", &etag)
+    };
+    (s, source)
 }
 
 fn settings() -> CopySettings {
@@ -69,67 +42,41 @@ fn settings() -> CopySettings {
     }
 }
 
-impl Setup {
-    /// The copy as a spawned task, so a panic or an abort of it is observable.
-    fn spawn_copy(
-        &self,
-        transform: Box<dyn Transform>,
-        cancel: CancellationToken,
-    ) -> tokio::task::JoinHandle<Result<CopyReport, CopyError>> {
-        let client = self.proxied.clone();
-        let source = self.source.clone();
-        let destination = self.destination.clone();
-        tokio::spawn(async move {
-            let progress = CopyProgress::default();
-            copy_object(
-                &client,
-                source,
-                &destination,
-                transform,
-                &settings(),
-                &cancel,
-                &progress,
-            )
-            .await
-        })
-    }
-
-    /// Waits until the destination bucket has no incomplete upload.
-    async fn assert_no_incomplete_uploads(&self) {
-        let polled = timeout(PATIENCE, async {
-            while common::incomplete_uploads(&self.direct, &self.destination.bucket).await > 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        assert!(
-            polled.is_ok(),
-            "multipart uploads still open after {PATIENCE:?}"
-        );
-    }
-
-    /// Waits until the proxy has seen a request of `op`.
-    async fn wait_for(&self, op: S3Op) {
-        let seen = timeout(PATIENCE, async {
-            while !self.proxy.log().iter().any(|exchange| exchange.op == op) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        assert!(seen.is_ok(), "no {op:?} reached the proxy");
-    }
+/// The copy of `source` through the proxy as a spawned task, so a panic or
+/// an abort of it is observable.
+fn spawn_copy(
+    s: &Stack,
+    source: &SourceSpec,
+    transform: Box<dyn Transform>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<Result<CopyReport, CopyError>> {
+    let client = s.proxied.clone();
+    let destination = s.destination_object(&source.key);
+    let source = source.clone();
+    tokio::spawn(async move {
+        copy_object(
+            &client,
+            source,
+            &destination,
+            transform,
+            &settings(),
+            &cancel,
+            &CopyProgress::default(),
+        )
+        .await
+    })
 }
 
 #[tokio::test]
 async fn a_cancel_during_complete_aborts_before_the_copy_returns() {
-    let s = setup("cancel-complete").await;
+    let (s, source) = setup("cancel-complete").await;
     s.proxy.add_rule(Rule::new(
         Matcher::s3(S3Op::CompleteMultipartUpload),
         Fault::HoldResponse(Duration::from_secs(60)),
     ));
     let cancel = CancellationToken::new();
-    let copy = s.spawn_copy(Box::new(Identity), cancel.clone());
-    s.wait_for(S3Op::CompleteMultipartUpload).await;
+    let copy = spawn_copy(&s, &source, Box::new(Identity), cancel.clone());
+    s.wait_for(S3Op::CompleteMultipartUpload, 1, PATIENCE).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cancelled_at = Instant::now();
     cancel.cancel();
@@ -153,12 +100,12 @@ async fn a_cancel_during_complete_aborts_before_the_copy_returns() {
         responded <= returned_at,
         "the abort must have completed before copy_object returned"
     );
-    s.assert_no_incomplete_uploads().await;
+    s.wait_for_no_open_uploads(PATIENCE).await;
 }
 
 #[tokio::test]
 async fn a_cancel_while_the_upload_is_being_created_aborts_the_upload_s3_made() {
-    let s = setup("cancel-create").await;
+    let (s, source) = setup("cancel-create").await;
     // moto creates the upload; its answer (the upload id) is held back, so
     // the cancellation comes while S3 has an upload the copy has not named.
     s.proxy.add_rule(Rule::new(
@@ -166,8 +113,8 @@ async fn a_cancel_while_the_upload_is_being_created_aborts_the_upload_s3_made() 
         Fault::HoldResponse(Duration::from_millis(150)),
     ));
     let cancel = CancellationToken::new();
-    let copy = s.spawn_copy(Box::new(Identity), cancel.clone());
-    s.wait_for(S3Op::CreateMultipartUpload).await;
+    let copy = spawn_copy(&s, &source, Box::new(Identity), cancel.clone());
+    s.wait_for(S3Op::CreateMultipartUpload, 1, PATIENCE).await;
     cancel.cancel();
     let result = timeout(PATIENCE, copy)
         .await
@@ -185,7 +132,7 @@ async fn a_cancel_while_the_upload_is_being_created_aborts_the_upload_s3_made() 
                 && exchange.responded_at.is_some()),
         "the upload S3 created was aborted before the copy returned"
     );
-    s.assert_no_incomplete_uploads().await;
+    s.wait_for_no_open_uploads(PATIENCE).await;
 }
 
 /// Identity, except that its third chunk panics.
@@ -219,16 +166,18 @@ impl Transform for PanicsOnThird {
 
 #[tokio::test]
 async fn a_panicking_transform_leaves_no_upload_behind() {
-    let s = setup("transform-panics").await;
-    let copy = s.spawn_copy(
+    let (s, source) = setup("transform-panics").await;
+    let copy = spawn_copy(
+        &s,
+        &source,
         Box::new(PanicsOnThird { seen: 0 }),
         CancellationToken::new(),
     );
     let joined = timeout(PATIENCE, copy).await.expect("the copy ends");
     let error = joined.expect_err("the transform panicked");
     assert!(error.is_panic(), "{error}");
-    s.wait_for(S3Op::AbortMultipartUpload).await;
-    s.assert_no_incomplete_uploads().await;
+    s.wait_for(S3Op::AbortMultipartUpload, 1, PATIENCE).await;
+    s.wait_for_no_open_uploads(PATIENCE).await;
     assert!(
         s.proxy
             .log()
@@ -240,7 +189,7 @@ async fn a_panicking_transform_leaves_no_upload_behind() {
 
 #[tokio::test]
 async fn a_dropped_copy_leaves_no_upload_behind() {
-    let s = setup("dropped-copy").await;
+    let (s, source) = setup("dropped-copy").await;
     s.proxy.add_rule(
         Rule::new(
             Matcher::s3(S3Op::UploadPart),
@@ -248,15 +197,15 @@ async fn a_dropped_copy_leaves_no_upload_behind() {
         )
         .times(Times::Always),
     );
-    let copy = s.spawn_copy(Box::new(Identity), CancellationToken::new());
-    s.wait_for(S3Op::UploadPart).await;
+    let copy = spawn_copy(&s, &source, Box::new(Identity), CancellationToken::new());
+    s.wait_for(S3Op::UploadPart, 1, PATIENCE).await;
     copy.abort();
     let joined = timeout(PATIENCE, copy)
         .await
         .expect("the aborted copy ends");
     assert!(joined.expect_err("aborted").is_cancelled());
-    s.wait_for(S3Op::AbortMultipartUpload).await;
-    s.assert_no_incomplete_uploads().await;
+    s.wait_for(S3Op::AbortMultipartUpload, 1, PATIENCE).await;
+    s.wait_for_no_open_uploads(PATIENCE).await;
 }
 
 /// Declares that it keeps the length, then writes one byte more.
@@ -284,8 +233,8 @@ impl Transform for AddsAByte {
 
 #[tokio::test]
 async fn a_transform_that_breaks_its_length_promise_writes_nothing() {
-    let s = setup("transform-length").await;
-    let copy = s.spawn_copy(Box::new(AddsAByte), CancellationToken::new());
+    let (s, source) = setup("transform-length").await;
+    let copy = spawn_copy(&s, &source, Box::new(AddsAByte), CancellationToken::new());
     let error = timeout(PATIENCE, copy)
         .await
         .expect("the copy ends")
@@ -301,5 +250,5 @@ async fn a_transform_that_breaks_its_length_promise_writes_nothing() {
         0,
         "nothing completed"
     );
-    s.assert_no_incomplete_uploads().await;
+    s.wait_for_no_open_uploads(PATIENCE).await;
 }

@@ -2,17 +2,15 @@
 //! unread byte, counted in the report, never silently truncated (moto behind
 //! the fault proxy).
 
-mod common;
-
-use aws_sdk_s3::Client;
+use crate::common::{self, Stack};
 use s3_stream_lambda::copy::part_size::{MIB, MIN_PART_SIZE};
 use s3_stream_lambda::copy::{
-    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, Destination, ReadRetryPolicy,
-    SourceSpec, copy_object,
+    CopyError, CopyMode, CopyProgress, CopyReport, CopySettings, ReadRetryPolicy, SourceSpec,
+    copy_object,
 };
 use s3_stream_lambda::runtime::error_chain;
 use s3_stream_lambda::transform::Identity;
-use s3_stream_testkit::fault_proxy::{Fault, FaultProxy, Matcher, Outcome, Rule, S3Op, Times};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Outcome, Rule, S3Op, Times};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -55,83 +53,44 @@ fn ranged_gets() -> Matcher {
     Matcher::s3(S3Op::GetObject).header("range")
 }
 
-struct Setup {
-    proxy: FaultProxy,
-    direct: Client,
-    through_proxy: Client,
-    source: String,
-    destination: String,
+/// Puts `size` deterministic bytes at `key`; returns their eTag and SHA-256.
+async fn put_sized(s: &Stack, key: &str, seed: u64, size: usize) -> (String, String) {
+    let data = common::bytes_of(size, seed);
+    let sha = common::sha256(&data);
+    let etag = s.put(key, data).await;
+    (etag, sha)
 }
 
-async fn setup(test: &str) -> Setup {
-    let direct = common::client().await;
-    let proxy = FaultProxy::start_url(common::endpoint())
-        .await
-        .expect("start fault proxy");
-    let through_proxy = common::client_for(&proxy.endpoint()).await;
-    let source = common::create_bucket(&direct, &format!("{test}-src")).await;
-    let destination = common::create_bucket(&direct, &format!("{test}-dst")).await;
-    Setup {
-        proxy,
-        direct,
-        through_proxy,
-        source,
-        destination,
-    }
+/// Copies the `size` bytes at `key` through the proxy with identity.
+async fn copy(
+    s: &Stack,
+    key: &str,
+    etag: &str,
+    size: usize,
+    read_retry: ReadRetryPolicy,
+) -> Result<CopyReport, CopyError> {
+    let spec = SourceSpec {
+        size: Some(size as u64),
+        ..s.source_spec(key, etag)
+    };
+    copy_object(
+        &s.proxied,
+        spec,
+        &s.destination_object(key),
+        Box::new(Identity),
+        &settings(read_retry),
+        &CancellationToken::new(),
+        &CopyProgress::default(),
+    )
+    .await
 }
 
-impl Setup {
-    /// Puts `size` deterministic bytes at `key`; returns their eTag and SHA-256.
-    async fn put(&self, key: &str, seed: u64, size: usize) -> (String, String) {
-        let data = common::bytes_of(size, seed);
-        let sha = common::sha256(&data);
-        let etag = common::put(&self.direct, &self.source, key, data).await;
-        (etag, sha)
-    }
-
-    /// Copies the `size` bytes at `key` through the proxy with identity.
-    async fn copy(
-        &self,
-        key: &str,
-        etag: &str,
-        size: usize,
-        read_retry: ReadRetryPolicy,
-    ) -> Result<CopyReport, CopyError> {
-        let spec = SourceSpec {
-            bucket: self.source.clone(),
-            key: key.to_owned(),
-            version_id: None,
-            etag: Some(etag.trim_matches('"').to_owned()),
-            size: Some(size as u64),
-            sequencer: None,
-        };
-        let destination = Destination {
-            bucket: self.destination.clone(),
-            key: key.to_owned(),
-        };
-        copy_object(
-            &self.through_proxy,
-            spec,
-            &destination,
-            Box::new(Identity),
-            &settings(read_retry),
-            &CancellationToken::new(),
-            &CopyProgress::default(),
-        )
-        .await
-    }
-
-    /// The destination's `size` bytes match `sha` and nothing is left half-uploaded.
-    async fn assert_copied(&self, key: &str, sha: &str, size: usize) {
-        let copied = common::get(&self.direct, &self.destination, key).await;
-        assert_eq!(copied.len(), size, "{key}: length");
-        assert_eq!(common::sha256(&copied), sha, "{key}: sha-256");
-        assert_eq!(self.incomplete().await, 0);
-    }
-
-    async fn incomplete(&self) -> usize {
-        common::incomplete_uploads(&self.direct, &self.destination).await
-    }
+/// The destination's `size` bytes match `sha` and nothing is left half-uploaded.
+async fn assert_copied(s: &Stack, key: &str, sha: &str, size: usize) {
+    let copied = s.get(key).await;
+    assert_eq!(copied.len(), size, "{key}: length");
+    assert_eq!(common::sha256(&copied), sha, "{key}: sha-256");
+    assert_eq!(s.open_uploads().await, 0);
 }
 
 async fn within<F: std::future::Future<Output = ()>>(test: F) {
@@ -143,13 +102,12 @@ async fn within<F: std::future::Future<Output = ()>>(test: F) {
 #[tokio::test]
 async fn cut_bodies_are_resumed_and_counted() {
     within(async {
-        let s = setup("cut-resumed").await;
-        let (etag, sha) = s.put("big.bin", 11, SIZE).await;
+        let s = Stack::new("cut-resumed").await;
+        let (etag, sha) = put_sized(&s, "big.bin", 11, SIZE).await;
         let cut = s.proxy.add_rule(
             Rule::new(ranged_gets(), Fault::CutBodyAfter(CUT_AFTER)).times(Times::EveryNth(2)),
         );
-        let report = s
-            .copy("big.bin", &etag, SIZE, fast_policy())
+        let report = copy(&s, "big.bin", &etag, SIZE, fast_policy())
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         // The rule also fires on resumes shorter than the cut, which pass whole:
@@ -168,7 +126,7 @@ async fn cut_bodies_are_resumed_and_counted() {
             report.read_retries
         );
         assert_eq!(report.bytes_read, SIZE as u64);
-        s.assert_copied("big.bin", &sha, SIZE).await;
+        assert_copied(&s, "big.bin", &sha, SIZE).await;
     })
     .await;
 }
@@ -176,8 +134,8 @@ async fn cut_bodies_are_resumed_and_counted() {
 #[tokio::test]
 async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
     within(async {
-        let s = setup("cut-always").await;
-        let (etag, _) = s.put("doomed.bin", 12, SIZE).await;
+        let s = Stack::new("cut-always").await;
+        let (etag, _) = put_sized(&s, "doomed.bin", 12, SIZE).await;
         // The first two ranges pass, so a multipart upload exists when a read fails.
         s.proxy.add_rule(
             Rule::new(ranged_gets(), Fault::Delay(Duration::ZERO)).times(Times::First(2)),
@@ -190,8 +148,7 @@ async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
             max_attempts: 3,
             ..fast_policy()
         };
-        let error = s
-            .copy("doomed.bin", &etag, SIZE, policy)
+        let error = copy(&s, "doomed.bin", &etag, SIZE, policy)
             .await
             .expect_err("a body cut on every attempt must fail the copy");
         let message = error_chain(&error);
@@ -214,7 +171,7 @@ async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
             "{message}"
         );
         assert!(s.proxy.hits(cut) >= 3);
-        assert_eq!(s.incomplete().await, 0);
+        assert_eq!(s.open_uploads().await, 0);
     })
     .await;
 }
@@ -222,8 +179,8 @@ async fn a_body_cut_on_every_attempt_fails_naming_key_and_offset() {
 #[tokio::test]
 async fn a_throttled_body_is_left_for_a_new_get() {
     within(async {
-        let s = setup("throttled").await;
-        let (etag, sha) = s.put("slow.bin", 13, SIZE).await;
+        let s = Stack::new("throttled").await;
+        let (etag, sha) = put_sized(&s, "slow.bin", 13, SIZE).await;
         let throttle = s.proxy.add_rule(
             Rule::new(
                 ranged_gets(),
@@ -238,8 +195,7 @@ async fn a_throttled_body_is_left_for_a_new_get() {
             throughput_window: Duration::from_secs(1),
             ..fast_policy()
         };
-        let report = s
-            .copy("slow.bin", &etag, SIZE, policy)
+        let report = copy(&s, "slow.bin", &etag, SIZE, policy)
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         assert_eq!(s.proxy.hits(throttle), 1);
@@ -247,7 +203,7 @@ async fn a_throttled_body_is_left_for_a_new_get() {
             report.read_retries >= 1,
             "the throttled read was not resumed"
         );
-        s.assert_copied("slow.bin", &sha, SIZE).await;
+        assert_copied(&s, "slow.bin", &sha, SIZE).await;
     })
     .await;
 }
@@ -255,8 +211,8 @@ async fn a_throttled_body_is_left_for_a_new_get() {
 #[tokio::test]
 async fn a_resume_refused_with_412_is_superseded_at_once() {
     within(async {
-        let s = setup("resume-412").await;
-        let (etag, _) = s.put("changed.bin", 14, SIZE).await;
+        let s = Stack::new("resume-412").await;
+        let (etag, _) = put_sized(&s, "changed.bin", 14, SIZE).await;
         s.proxy
             .add_rule(Rule::new(ranged_gets(), Fault::CutBodyAfter(MIB)).times(Times::First(1)));
         let refused = s.proxy.add_rule(Rule::new(
@@ -267,8 +223,7 @@ async fn a_resume_refused_with_412_is_superseded_at_once() {
                 "At least one of the pre-conditions you specified did not hold",
             ),
         ));
-        let error = s
-            .copy("changed.bin", &etag, SIZE, fast_policy())
+        let error = copy(&s, "changed.bin", &etag, SIZE, fast_policy())
             .await
             .expect_err("a source changed mid-copy must fail the copy");
         assert!(
@@ -279,7 +234,7 @@ async fn a_resume_refused_with_412_is_superseded_at_once() {
         // Each reader meets the 412 once: it is never retried.
         let refusals = s.proxy.hits(refused);
         assert!((1..=3).contains(&refusals), "{refusals} refused GETs");
-        assert_eq!(s.incomplete().await, 0);
+        assert_eq!(s.open_uploads().await, 0);
     })
     .await;
 }
@@ -287,8 +242,8 @@ async fn a_resume_refused_with_412_is_superseded_at_once() {
 #[tokio::test]
 async fn a_wrong_content_range_fails_the_copy() {
     within(async {
-        let s = setup("wrong-range").await;
-        let (etag, _) = s.put("odd.bin", 15, SIZE).await;
+        let s = Stack::new("wrong-range").await;
+        let (etag, _) = put_sized(&s, "odd.bin", 15, SIZE).await;
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::CONTENT_RANGE,
@@ -305,14 +260,13 @@ async fn a_wrong_content_range_fails_the_copy() {
             )
             .times(Times::First(1)),
         );
-        let error = s
-            .copy("odd.bin", &etag, SIZE, fast_policy())
+        let error = copy(&s, "odd.bin", &etag, SIZE, fast_policy())
             .await
             .expect_err("a wrong content-range must fail the copy");
         let message = error_chain(&error);
         assert!(matches!(error, CopyError::WrongRange { .. }), "{message}");
         assert!(message.contains("bytes 0-9/25165824"), "{message}");
-        assert_eq!(s.incomplete().await, 0);
+        assert_eq!(s.open_uploads().await, 0);
     })
     .await;
 }
@@ -320,21 +274,20 @@ async fn a_wrong_content_range_fails_the_copy() {
 #[tokio::test]
 async fn a_cut_whole_object_read_resumes_with_a_range() {
     within(async {
-        let s = setup("whole-cut").await;
+        let s = Stack::new("whole-cut").await;
         let size = 4 * MIB as usize;
-        let (etag, sha) = s.put("small.bin", 16, size).await;
+        let (etag, sha) = put_sized(&s, "small.bin", 16, size).await;
         let cut = s.proxy.add_rule(
             Rule::new(Matcher::s3(S3Op::GetObject), Fault::CutBodyAfter(MIB))
                 .times(Times::First(1)),
         );
-        let report = s
-            .copy("small.bin", &etag, size, fast_policy())
+        let report = copy(&s, "small.bin", &etag, size, fast_policy())
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         assert_eq!(s.proxy.hits(cut), 1);
         assert_eq!(report.read_retries, 1);
         assert_eq!(report.parts, 1);
-        s.assert_copied("small.bin", &sha, size).await;
+        assert_copied(&s, "small.bin", &sha, size).await;
     })
     .await;
 }
@@ -342,8 +295,8 @@ async fn a_cut_whole_object_read_resumes_with_a_range() {
 #[tokio::test]
 async fn a_throttled_part_upload_is_sent_again_from_a_new_read() {
     within(async {
-        let s = setup("upload-throttled").await;
-        let (etag, sha) = s.put("throttled.bin", 17, SIZE).await;
+        let s = Stack::new("upload-throttled").await;
+        let (etag, sha) = put_sized(&s, "throttled.bin", 17, SIZE).await;
         // A streamed part's body cannot be replayed by the SDK: the copy
         // itself reads the range again and re-sends the part.
         let throttle = s.proxy.add_rule(
@@ -357,8 +310,7 @@ async fn a_throttled_part_upload_is_sent_again_from_a_new_read() {
             )
             .times(Times::First(2)),
         );
-        let report = s
-            .copy("throttled.bin", &etag, SIZE, fast_policy())
+        let report = copy(&s, "throttled.bin", &etag, SIZE, fast_policy())
             .await
             .unwrap_or_else(|e| panic!("copy failed: {}", error_chain(&e)));
         assert_eq!(s.proxy.hits(throttle), 2);
@@ -368,7 +320,7 @@ async fn a_throttled_part_upload_is_sent_again_from_a_new_read() {
             report.bytes_read, SIZE as u64,
             "re-reads are not counted twice"
         );
-        s.assert_copied("throttled.bin", &sha, SIZE).await;
+        assert_copied(&s, "throttled.bin", &sha, SIZE).await;
     })
     .await;
 }

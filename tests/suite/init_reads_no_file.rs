@@ -39,11 +39,7 @@ impl Drop for Reaped {
 
 #[tokio::test]
 async fn init_reads_no_certificate_store_and_no_profile_file() {
-    let strace = Command::new("strace").arg("-V").output();
-    assert!(
-        strace.is_ok_and(|o| o.status.success()),
-        "strace is needed (apt-get install strace; .ci/run installs it)"
-    );
+    crate::common::assert_strace_runs();
     let emulator = RuntimeApiEmulator::start().await.expect("emulator starts");
     let dir = tempfile::tempdir().expect("temporary directory");
     let trace = dir.path().join("trace");

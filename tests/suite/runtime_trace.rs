@@ -1,5 +1,5 @@
-//! `_X_AMZN_TRACE_ID` is the invocation's trace id while the handler runs (own
-//! process, since the environment is global).
+//! `_X_AMZN_TRACE_ID` is the invocation's trace id while the handler runs (the
+//! environment is the process's: no other runtime loop runs meanwhile).
 
 use s3_stream_lambda::runtime::{
     self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeOptions,
@@ -24,6 +24,7 @@ impl InvocationHandler for TraceReader {
 
 #[tokio::test]
 async fn exports_each_invocations_trace_id() {
+    let _alone = crate::common::PROCESS_ENV.write().await;
     let emulator = RuntimeApiEmulator::start().await.unwrap();
     let endpoint = Endpoint::parse(&emulator.endpoint()).unwrap();
     tokio::spawn(runtime::run(

@@ -1,6 +1,6 @@
 //! Output chunks → parts of exactly the scheduled size, each byte copied at most once.
 
-use super::part_size::PartSchedule;
+use crate::copy::part_size::PartSchedule;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 

@@ -1,0 +1,365 @@
+//! CloudWatch Embedded Metric Format: what one invocation copied, as metric records on stdout, within the format's limits.
+//!
+//! Lambda sends stdout to CloudWatch Logs, which turns each line holding an
+//! `_aws` directive into metrics. Dimensions are bounded by construction (the
+//! function's name, the copy method, the transform, the outcome, the error
+//! type and class: never a bucket or a key), so a million copies make a
+//! handful of metric streams. An invocation writes a few records, not one per
+//! copy: copies are grouped by method and transform, their durations and
+//! throughputs sent as arrays of at most [`MAX_VALUES_PER_METRIC`] values.
+
+use crate::copy::{CopyMethod, FailureClass};
+use crate::handler::{Outcome, RecordResult};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The namespace when `METRICS_NAMESPACE` is unset.
+pub const DEFAULT_NAMESPACE: &str = "S3StreamLambda";
+
+/// Most metrics one directive may declare (the format's limit).
+pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
+
+/// Most dimensions one dimension set may hold (the format's limit).
+pub const MAX_DIMENSIONS_PER_SET: usize = 30;
+
+/// Most values one metric may carry in one record (the format's limit):
+/// copies beyond it go to another record.
+pub const MAX_VALUES_PER_METRIC: usize = 100;
+
+/// Largest record: a CloudWatch Logs event is at most 256 KiB (the format's
+/// own limit, 1 MB, is the larger); a record of 100 copies is ~3 KiB.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+
+/// The dimension every record carries.
+pub const FUNCTION_NAME: &str = "FunctionName";
+
+/// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is unset (a local run).
+pub const LOCAL_FUNCTION_NAME: &str = "local";
+
+/// Where and how records are written.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// `METRICS_NAMESPACE`.
+    pub namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the one dimension every record carries.
+    pub function_name: String,
+    /// The `level` each record carries: the function's application log level
+    /// (`AWS_LAMBDA_LOG_LEVEL`), so Lambda's log-level filtering, which gives
+    /// a line without a level INFO, never drops a record.
+    pub level: String,
+}
+
+/// Lambda's log levels, least severe first.
+const LAMBDA_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The `level` records carry for the application log level `configured`
+/// (`AWS_LAMBDA_LOG_LEVEL`): that level when it is above INFO, so the
+/// filter lets them through, else INFO.
+pub fn record_level(configured: Option<&str>) -> &'static str {
+    let configured = configured
+        .and_then(|level| {
+            LAMBDA_LEVELS
+                .iter()
+                .position(|known| known.eq_ignore_ascii_case(level.trim()))
+        })
+        .unwrap_or(2);
+    LAMBDA_LEVELS[configured.max(2)]
+}
+
+impl Metrics {
+    /// Metrics to `namespace` for the function `function_name`, at the level
+    /// the function's application log level lets through.
+    pub fn new(namespace: &str, function_name: &str) -> Metrics {
+        let configured = std::env::var(crate::config::variables::AWS_LAMBDA_LOG_LEVEL.name).ok();
+        Metrics {
+            namespace: namespace.to_owned(),
+            function_name: function_name.to_owned(),
+            level: record_level(configured.as_deref()).to_owned(),
+        }
+    }
+}
+
+/// One metric a record declares.
+struct Declared {
+    name: &'static str,
+    unit: &'static str,
+    value: Value,
+}
+
+impl Metrics {
+    /// The EMF records of one invocation's records.
+    pub fn records(&self, results: &[RecordResult]) -> Vec<Value> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut records = Vec::new();
+        if results.is_empty() {
+            return records;
+        }
+        let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count() as u64;
+        records.push(self.record(
+            now,
+            &[],
+            vec![
+                declared("Records", "Count", results.len() as u64),
+                declared("RecordsCopied", "Count", count(Outcome::Copied)),
+                declared("RecordsSkipped", "Count", count(Outcome::Skipped)),
+                declared("RecordsSuperseded", "Count", count(Outcome::Superseded)),
+                declared("RecordsFailed", "Count", count(Outcome::Failed)),
+            ],
+        ));
+        // Copies by method and transform, in records of at most
+        // MAX_VALUES_PER_METRIC copies each.
+        let mut copies: BTreeMap<(&str, &str), Vec<&RecordResult>> = BTreeMap::new();
+        for result in results.iter().filter(|r| r.outcome == Outcome::Copied) {
+            let method = match result.method {
+                Some(CopyMethod::Server) => "server",
+                _ => "stream",
+            };
+            let transform = result.transform.as_deref().unwrap_or("identity");
+            copies.entry((method, transform)).or_default().push(result);
+        }
+        for ((method, transform), group) in copies {
+            for chunk in group.chunks(MAX_VALUES_PER_METRIC) {
+                let sum =
+                    |field: fn(&RecordResult) -> u64| chunk.iter().map(|r| field(r)).sum::<u64>();
+                records.push(self.record(
+                    now,
+                    &[("Method", method), ("Transform", transform)],
+                    vec![
+                        declared("Copies", "Count", chunk.len() as u64),
+                        declared("BytesCopied", "Bytes", sum(|r| r.bytes_out)),
+                        declared(
+                            "BytesThroughFunction",
+                            "Bytes",
+                            sum(|r| r.bytes_through_function),
+                        ),
+                        declared("Parts", "Count", sum(|r| r.parts)),
+                        declared("Requests", "Count", sum(|r| r.requests)),
+                        declared("ReadRetries", "Count", sum(|r| r.read_retries)),
+                        declared("UploadRetries", "Count", sum(|r| r.upload_retries)),
+                        Declared {
+                            name: "CopyDuration",
+                            unit: "Milliseconds",
+                            value: chunk.iter().map(|r| r.ms).collect::<Vec<_>>().into(),
+                        },
+                        Declared {
+                            name: "CopyThroughput",
+                            unit: "Megabytes/Second",
+                            value: chunk
+                                .iter()
+                                .map(|r| finite(r.mb_per_s))
+                                .collect::<Vec<_>>()
+                                .into(),
+                        },
+                    ],
+                ));
+            }
+        }
+        // Failures by error type and by class.
+        let mut failures: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for result in results.iter().filter(|r| r.outcome == Outcome::Failed) {
+            let class = match result.failure_class {
+                Some(FailureClass::Transient) => "transient",
+                _ => "permanent",
+            };
+            let error_type = result.error_type.as_deref().unwrap_or("Unknown");
+            *failures.entry((error_type, class)).or_default() += 1;
+        }
+        for ((error_type, class), count) in failures {
+            records.push(self.record(
+                now,
+                &[("ErrorType", error_type), ("FailureClass", class)],
+                vec![declared("Failures", "Count", count)],
+            ));
+        }
+        records
+    }
+
+    /// One record: `metrics` published under the function's dimension alone
+    /// and, one set per extra dimension, with it.
+    fn record(&self, now: u64, dimensions: &[(&str, &str)], metrics: Vec<Declared>) -> Value {
+        let mut sets = vec![vec![FUNCTION_NAME]];
+        sets.extend(
+            dimensions
+                .iter()
+                .map(|(name, _)| vec![FUNCTION_NAME, *name]),
+        );
+        let mut root = Map::new();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": now,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": sets,
+                    "Metrics": metrics
+                        .iter()
+                        .map(|m| json!({"Name": m.name, "Unit": m.unit}))
+                        .collect::<Vec<_>>(),
+                }],
+            }),
+        );
+        root.insert("level".into(), self.level.clone().into());
+        root.insert("timestamp".into(), rfc3339(now).into());
+        root.insert("message".into(), "metrics".into());
+        root.insert(FUNCTION_NAME.into(), self.function_name.clone().into());
+        for (name, value) in dimensions {
+            root.insert((*name).into(), (*value).into());
+        }
+        for metric in metrics {
+            root.insert(metric.name.into(), metric.value);
+        }
+        Value::Object(root)
+    }
+
+    /// Writes the records of `results` to stdout, one line each.
+    pub fn emit(&self, results: &[RecordResult]) {
+        let mut out = std::io::stdout().lock();
+        for record in self.records(results) {
+            let mut line = record.to_string();
+            line.push('\n');
+            if let Err(error) = out.write_all(line.as_bytes()) {
+                tracing::warn!("failed to write a metrics record: {error}");
+                return;
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+fn declared(name: &'static str, unit: &'static str, value: u64) -> Declared {
+    Declared {
+        name,
+        unit,
+        value: value.into(),
+    }
+}
+
+/// JSON has no NaN or infinity; EMF refuses them.
+fn finite(value: f64) -> f64 {
+    if value.is_finite() { value } else { 0.0 }
+}
+
+/// Unix milliseconds as RFC 3339 in UTC, as Lambda's log-level filtering
+/// expects the `timestamp` of a JSON line.
+fn rfc3339(unix_ms: u64) -> String {
+    let days = unix_ms / 86_400_000;
+    let ms_of_day = unix_ms % 86_400_000;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1_000 % 60,
+        ms_of_day % 1_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::Outcome;
+    use s3_stream_testkit::emf;
+
+    /// `count` results: every fourth failed (two error types), the rest
+    /// copied by two methods.
+    fn results(count: usize) -> Vec<RecordResult> {
+        (0..count)
+            .map(|i| {
+                if i % 4 == 3 {
+                    let error_type = if i % 8 == 3 {
+                        "S3.NoSuchKey"
+                    } else {
+                        "Copy.Timeout"
+                    };
+                    return RecordResult::failed(
+                        "b",
+                        "k",
+                        error_type,
+                        FailureClass::Permanent,
+                        "e",
+                    );
+                }
+                RecordResult {
+                    method: Some(if i % 2 == 0 {
+                        CopyMethod::Server
+                    } else {
+                        CopyMethod::Stream
+                    }),
+                    transform: Some("identity".into()),
+                    bytes_out: 1000,
+                    ms: i as u64,
+                    mb_per_s: f64::NAN,
+                    ..RecordResult::new(Outcome::Copied, "b", "k")
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ten_thousand_results_make_valid_records_within_the_limits() {
+        let metrics = Metrics {
+            namespace: DEFAULT_NAMESPACE.into(),
+            function_name: "copier".into(),
+            level: "INFO".into(),
+        };
+        let results = results(10_000);
+        let records = metrics.records(&results);
+        // 1 for the records' outcomes; 5,000 server-side copies in 50
+        // records of 100 and 2,500 streamed ones in 25; 1 per error type.
+        assert_eq!(records.len(), 1 + 50 + 25 + 2);
+        let mut copies = 0.0;
+        let mut bytes = 0.0;
+        for record in &records {
+            let line = record.to_string();
+            let published = emf::validate_line(&line)
+                .unwrap_or_else(|problems| panic!("invalid record {line}: {problems:?}"));
+            for metric in published {
+                assert!(metric.values.len() <= MAX_VALUES_PER_METRIC);
+                match metric.name.as_str() {
+                    "Copies" => copies += metric.values.iter().sum::<f64>(),
+                    "BytesCopied" => bytes += metric.values.iter().sum::<f64>(),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(copies, 7_500.0);
+        assert_eq!(bytes, 7_500_000.0);
+    }
+
+    #[test]
+    fn the_limits_are_the_specifications() {
+        assert_eq!(MAX_VALUES_PER_METRIC, emf::MAX_VALUES_PER_METRIC);
+        assert_eq!(MAX_METRICS_PER_DIRECTIVE, emf::MAX_METRICS_PER_DIRECTIVE);
+        assert_eq!(MAX_DIMENSIONS_PER_SET, emf::MAX_DIMENSIONS_PER_SET);
+        assert_eq!(MAX_RECORD_BYTES, emf::MAX_RECORD_BYTES);
+    }
+
+    #[test]
+    fn records_carry_the_lowest_level_the_filter_lets_through() {
+        assert_eq!(record_level(None), "INFO");
+        assert_eq!(record_level(Some("debug")), "INFO");
+        assert_eq!(record_level(Some("WARN")), "WARN");
+        assert_eq!(record_level(Some("FATAL")), "FATAL");
+        assert_eq!(record_level(Some("loud")), "INFO");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_796_462_798_152), "2026-12-05T09:26:38.152Z");
+    }
+}
