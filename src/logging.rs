@@ -144,8 +144,7 @@ where
         let message = collected.message.replace('\n', " ");
         match self.format {
             LogFormat::Json => {
-                let mut timestamp = String::new();
-                SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+                let timestamp = timestamp();
                 let mut line = serde_json::Map::new();
                 line.insert("timestamp".into(), timestamp.into());
                 line.insert("level".into(), level.into());
@@ -173,6 +172,15 @@ where
             }
         }
     }
+}
+
+/// Now, in RFC 3339 UTC: the `timestamp` of a JSON line, which Lambda's
+/// log-level filtering reads (metric records carry it too).
+pub fn timestamp() -> String {
+    let mut timestamp = String::new();
+    // Writing to a String cannot fail.
+    let _ = SystemTime.format_time(&mut Writer::new(&mut timestamp));
+    timestamp
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ impl Metrics {
             }),
         );
         root.insert("level".into(), self.level.clone().into());
-        root.insert("timestamp".into(), rfc3339(now).into());
+        root.insert("timestamp".into(), crate::logging::timestamp().into());
         root.insert("message".into(), "metrics".into());
         root.insert(FUNCTION_NAME.into(), self.function_name.clone().into());
         for (name, value) in dimensions {
@@ -241,30 +241,6 @@ fn declared(name: &'static str, unit: &'static str, value: u64) -> Declared {
 /// JSON has no NaN or infinity; EMF refuses them.
 fn finite(value: f64) -> f64 {
     if value.is_finite() { value } else { 0.0 }
-}
-
-/// Unix milliseconds as RFC 3339 in UTC, as Lambda's log-level filtering
-/// expects the `timestamp` of a JSON line.
-fn rfc3339(unix_ms: u64) -> String {
-    let days = unix_ms / 86_400_000;
-    let ms_of_day = unix_ms % 86_400_000;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1_000 % 60,
-        ms_of_day % 1_000
-    )
 }
 
 #[cfg(test)]
@@ -357,9 +333,18 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_796_462_798_152), "2026-12-05T09:26:38.152Z");
+    fn records_carry_an_rfc3339_utc_timestamp() {
+        let metrics = Metrics {
+            namespace: DEFAULT_NAMESPACE.into(),
+            function_name: "copier".into(),
+            level: "INFO".into(),
+        };
+        let record = &metrics.records(&results(1))[0];
+        let timestamp = record["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            timestamp.starts_with("20") && timestamp.ends_with('Z'),
+            "{timestamp}"
+        );
+        assert_eq!(timestamp.as_bytes().get(10), Some(&b'T'), "{timestamp}");
     }
 }
