@@ -48,6 +48,8 @@ locals {
       ACL                    = var.acl
       EXPECTED_BUCKET_OWNER  = var.expected_bucket_owner
       REQUEST_PAYER          = var.request_payer
+      METRICS                = var.metrics_enabled ? null : "false"
+      METRICS_NAMESPACE      = var.metrics_namespace
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,
@@ -211,8 +213,11 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid = "ListConsumer"
-    # So a destination key that does not exist yet is a 404, not a 403.
-    actions   = ["s3:ListBucket"]
+    # ListBucket: a destination key that does not exist yet is a 404, not a
+    # 403. ListBucketMultipartUploads: after an ambiguous create (a 500 S3
+    # may have answered after creating the upload) the copy finds and
+    # aborts the upload it never learnt of.
+    actions   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
     resources = local.destination_arns
   }
 

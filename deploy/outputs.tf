@@ -42,3 +42,8 @@ output "batch_operations_role_arn" {
   description = "With enable_batch_operations: the role to pass to `aws s3control create-job --role-arn`."
   value       = var.enable_batch_operations ? aws_iam_role.batch_operations[0].arn : null
 }
+
+output "dashboard_name" {
+  description = "With enable_dashboard: the CloudWatch dashboard."
+  value       = var.enable_dashboard ? aws_cloudwatch_dashboard.copier[0].dashboard_name : null
+}

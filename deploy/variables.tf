@@ -274,3 +274,44 @@ variable "allowed_storage_classes" {
   type        = list(string)
   default     = []
 }
+
+variable "metrics_enabled" {
+  description = "Write CloudWatch Embedded Metric Format records (the function's METRICS). The dashboard and alarms need them."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's metrics (METRICS_NAMESPACE)."
+  type        = string
+  default     = "S3StreamLambda"
+}
+
+variable "enable_dashboard" {
+  description = "Create a CloudWatch dashboard: bytes per second, failures by class, copy duration percentiles, dead-letter queue depth."
+  type        = bool
+  default     = false
+}
+
+variable "enable_alarms" {
+  description = "Create CloudWatch alarms: permanent failures, and a dead-letter queue that is not empty."
+  type        = bool
+  default     = false
+}
+
+variable "failure_alarm_threshold" {
+  description = "Permanent failures in 5 minutes that set off the failure alarm."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.failure_alarm_threshold >= 1
+    error_message = "failure_alarm_threshold must be at least 1."
+  }
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm changes state (an SNS topic, say); empty: the alarms only show in the console."
+  type        = list(string)
+  default     = []
+}

@@ -38,6 +38,66 @@ pub const FUNCTION_NAME: &str = "FunctionName";
 /// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is unset (a local run).
 pub const LOCAL_FUNCTION_NAME: &str = "local";
 
+/// A metric the function publishes: one entry per metric, the one list
+/// behind the records, the operating notes' table and the dashboard in
+/// `deploy/monitoring.tf` (a test ties the three).
+#[derive(Debug)]
+pub struct Metric {
+    /// The metric's name.
+    pub name: &'static str,
+    /// Its CloudWatch unit.
+    pub unit: &'static str,
+    /// The dimensions it is published under, besides `FunctionName` alone.
+    pub dimensions: &'static str,
+    /// What one value is.
+    pub meaning: &'static str,
+}
+
+macro_rules! metrics {
+    ($($id:ident: $name:literal, $unit:literal, $dimensions:literal, $meaning:literal;)*) => {
+        $(
+            #[doc = $meaning]
+            pub const $id: Metric = Metric { name: $name, unit: $unit, dimensions: $dimensions, meaning: $meaning };
+        )*
+        /// Every metric the function publishes.
+        pub const PUBLISHED: &[Metric] = &[$($id),*];
+    };
+}
+
+metrics! {
+    RECORDS: "Records", "Count", "", "records an invocation received (per invocation)";
+    RECORDS_COPIED: "RecordsCopied", "Count", "", "records whose copy completed and was verified";
+    RECORDS_SKIPPED: "RecordsSkipped", "Count", "", "records skipped: not an object-created event, or the function's own output (the recursion guard)";
+    RECORDS_SUPERSEDED: "RecordsSuperseded", "Count", "", "records a newer version made moot (newest wins)";
+    RECORDS_FAILED: "RecordsFailed", "Count", "", "records that failed, transient or permanent";
+    COPIES: "Copies", "Count", "Method, Transform", "completed copies";
+    BYTES_COPIED: "BytesCopied", "Bytes", "Method, Transform", "bytes written to destinations";
+    BYTES_THROUGH_FUNCTION: "BytesThroughFunction", "Bytes", "Method, Transform", "bytes that passed through the function (0 for a server-side copy)";
+    PARTS: "Parts", "Count", "Method, Transform", "parts uploaded or part-copied";
+    REQUESTS: "Requests", "Count", "Method, Transform", "S3 requests the copies sent";
+    READ_RETRIES: "ReadRetries", "Count", "Method, Transform", "ranged GETs resumed after a failed, short or stalled body";
+    UPLOAD_RETRIES: "UploadRetries", "Count", "Method, Transform", "part uploads sent again after a transient failure";
+    COPY_DURATION: "CopyDuration", "Milliseconds", "Method, Transform", "one value per copy: its duration";
+    COPY_THROUGHPUT: "CopyThroughput", "Megabytes/Second", "Method, Transform", "one value per copy: its bytes over its duration";
+    FAILURES: "Failures", "Count", "ErrorType, FailureClass", "failed records, by `errorType` and by `failureClass`";
+}
+
+/// The table of `docs/operating.md` between its markers.
+pub fn markdown_table() -> String {
+    let mut text = String::from("| metric | unit | also by | meaning |\n|---|---|---|---|\n");
+    for metric in PUBLISHED {
+        let dimensions = match metric.dimensions {
+            "" => "—",
+            dimensions => dimensions,
+        };
+        text.push_str(&format!(
+            "| `{}` | {} | {dimensions} | {} |\n",
+            metric.name, metric.unit, metric.meaning
+        ));
+    }
+    text
+}
+
 /// Where and how records are written.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -83,8 +143,7 @@ impl Metrics {
 
 /// One metric a record declares.
 struct Declared {
-    name: &'static str,
-    unit: &'static str,
+    metric: &'static Metric,
     value: Value,
 }
 
@@ -103,11 +162,11 @@ impl Metrics {
             now,
             &[],
             vec![
-                declared("Records", "Count", results.len() as u64),
-                declared("RecordsCopied", "Count", count(Outcome::Copied)),
-                declared("RecordsSkipped", "Count", count(Outcome::Skipped)),
-                declared("RecordsSuperseded", "Count", count(Outcome::Superseded)),
-                declared("RecordsFailed", "Count", count(Outcome::Failed)),
+                declared(&RECORDS, results.len() as u64),
+                declared(&RECORDS_COPIED, count(Outcome::Copied)),
+                declared(&RECORDS_SKIPPED, count(Outcome::Skipped)),
+                declared(&RECORDS_SUPERSEDED, count(Outcome::Superseded)),
+                declared(&RECORDS_FAILED, count(Outcome::Failed)),
             ],
         ));
         // Copies by method and transform, in records of at most
@@ -129,25 +188,21 @@ impl Metrics {
                     now,
                     &[("Method", method), ("Transform", transform)],
                     vec![
-                        declared("Copies", "Count", chunk.len() as u64),
-                        declared("BytesCopied", "Bytes", sum(|r| r.bytes_out)),
-                        declared(
-                            "BytesThroughFunction",
-                            "Bytes",
+                        declared(&COPIES, chunk.len() as u64),
+                        declared(&BYTES_COPIED, sum(|r| r.bytes_out)),
+                        declared(&BYTES_THROUGH_FUNCTION,
                             sum(|r| r.bytes_through_function),
                         ),
-                        declared("Parts", "Count", sum(|r| r.parts)),
-                        declared("Requests", "Count", sum(|r| r.requests)),
-                        declared("ReadRetries", "Count", sum(|r| r.read_retries)),
-                        declared("UploadRetries", "Count", sum(|r| r.upload_retries)),
+                        declared(&PARTS, sum(|r| r.parts)),
+                        declared(&REQUESTS, sum(|r| r.requests)),
+                        declared(&READ_RETRIES, sum(|r| r.read_retries)),
+                        declared(&UPLOAD_RETRIES, sum(|r| r.upload_retries)),
                         Declared {
-                            name: "CopyDuration",
-                            unit: "Milliseconds",
+                            metric: &COPY_DURATION,
                             value: chunk.iter().map(|r| r.ms).collect::<Vec<_>>().into(),
                         },
                         Declared {
-                            name: "CopyThroughput",
-                            unit: "Megabytes/Second",
+                            metric: &COPY_THROUGHPUT,
                             value: chunk
                                 .iter()
                                 .map(|r| finite(r.mb_per_s))
@@ -172,7 +227,7 @@ impl Metrics {
             records.push(self.record(
                 now,
                 &[("ErrorType", error_type), ("FailureClass", class)],
-                vec![declared("Failures", "Count", count)],
+                vec![declared(&FAILURES, count)],
             ));
         }
         records
@@ -197,7 +252,7 @@ impl Metrics {
                     "Dimensions": sets,
                     "Metrics": metrics
                         .iter()
-                        .map(|m| json!({"Name": m.name, "Unit": m.unit}))
+                        .map(|m| json!({"Name": m.metric.name, "Unit": m.metric.unit}))
                         .collect::<Vec<_>>(),
                 }],
             }),
@@ -210,7 +265,7 @@ impl Metrics {
             root.insert((*name).into(), (*value).into());
         }
         for metric in metrics {
-            root.insert(metric.name.into(), metric.value);
+            root.insert(metric.metric.name.into(), metric.value);
         }
         Value::Object(root)
     }
@@ -230,10 +285,9 @@ impl Metrics {
     }
 }
 
-fn declared(name: &'static str, unit: &'static str, value: u64) -> Declared {
+fn declared(metric: &'static Metric, value: u64) -> Declared {
     Declared {
-        name,
-        unit,
+        metric,
         value: value.into(),
     }
 }
@@ -313,6 +367,69 @@ mod tests {
         }
         assert_eq!(copies, 7_500.0);
         assert_eq!(bytes, 7_500_000.0);
+    }
+
+    /// Every metric of the list is declared by some record, and nothing
+    /// else is; the operating notes hold the list's table (`UPDATE_DOCS=1`
+    /// rewrites it); the dashboard and alarms name only listed metrics.
+    #[test]
+    fn the_published_list_is_what_records_declare_the_docs_say_and_deploy_uses() {
+        let metrics = Metrics {
+            namespace: DEFAULT_NAMESPACE.into(),
+            function_name: "copier".into(),
+            level: "INFO".into(),
+        };
+        let mut declared = std::collections::BTreeSet::new();
+        for record in metrics.records(&results(16)) {
+            for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                declared.insert(metric["Name"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            PUBLISHED.iter().map(|m| m.name.to_owned()).collect();
+        assert_eq!(declared, listed);
+
+        const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md");
+        const BEGIN: &str = "<!-- BEGIN GENERATED: metrics -->\n";
+        const END: &str = "<!-- END GENERATED: metrics -->";
+        let doc = std::fs::read_to_string(DOC).expect("docs/operating.md");
+        let (before, rest) = doc.split_once(BEGIN).expect("the begin marker");
+        let (current, after) = rest.split_once(END).expect("the end marker");
+        let generated = markdown_table();
+        if current != generated {
+            if std::env::var_os("UPDATE_DOCS").is_some() {
+                std::fs::write(DOC, format!("{before}{BEGIN}{generated}{END}{after}"))
+                    .expect("docs/operating.md is writable");
+            } else {
+                panic!(
+                    "docs/operating.md's metrics table differs from src/metrics.rs: \
+                     run UPDATE_DOCS=1 cargo test -p s3-stream-lambda --lib metrics"
+                );
+            }
+        }
+
+        // `[local.metrics_namespace, "Name", ...]` in the dashboard and
+        // `metric_name = "Name"` in the alarms.
+        let deploy = include_str!("../deploy/monitoring.tf");
+        let mut used = Vec::new();
+        for marker in ["local.metrics_namespace, \"", "metric_name = \""] {
+            for (at, _) in deploy.match_indices(marker) {
+                let rest = &deploy[at + marker.len()..];
+                used.push(&rest[..rest.find('"').unwrap_or(0)]);
+            }
+        }
+        assert!(used.len() >= 4, "the dashboard names its metrics: {used:?}");
+        for name in used {
+            let aws = ["ApproximateNumberOfMessagesVisible"];
+            assert!(
+                listed.contains(name) || aws.contains(&name),
+                "deploy/monitoring.tf names {name}, which the function does not publish"
+            );
+        }
     }
 
     #[test]

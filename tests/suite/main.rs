@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ambiguous_writes;
 mod batch_operations;
 mod cargo_lambda;
 mod cleanup;

@@ -5,8 +5,10 @@ use serde::Serialize;
 
 /// S3 error codes that say "not now" rather than "never": throttling,
 /// timeouts, internal errors, a conflicting operation in progress, a skewed
-/// clock. A retry later can succeed.
-const TRANSIENT_CODES: [&str; 9] = [
+/// clock; a multipart upload that vanished under a live copy (another copy
+/// of the key took it for an orphan: see `upload::orphans`), which a new
+/// attempt replaces. A retry later can succeed.
+const TRANSIENT_CODES: [&str; 10] = [
     "SlowDown",
     "RequestTimeout",
     "InternalError",
@@ -16,6 +18,7 @@ const TRANSIENT_CODES: [&str; 9] = [
     "OperationAborted",
     "RequestTimeTooSkewed",
     "BadDigest",
+    "NoSuchUpload",
 ];
 
 /// Whether a failure can pass on a retry of the same work.

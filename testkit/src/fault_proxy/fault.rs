@@ -49,6 +49,15 @@ pub enum Fault {
         /// Human-readable error message.
         message: String,
     },
+    /// Forward, let upstream carry the request out, then answer this S3
+    /// error instead of upstream's answer: the ambiguous 500 S3 documents
+    /// ("the request may have succeeded").
+    ErrorAfterForward {
+        /// Response status, e.g. 500.
+        status: StatusCode,
+        /// S3 error code, e.g. `InternalError`.
+        code: String,
+    },
     /// Close the client connection without any response.
     Disconnect,
 }
@@ -60,6 +69,14 @@ impl Fault {
             status,
             headers: xml_headers(),
             body: Bytes::from(error_xml(code, message, &[])),
+        }
+    }
+
+    /// A 500 `InternalError` answered after upstream carried the request out.
+    pub fn internal_error_after_forward() -> Fault {
+        Fault::ErrorAfterForward {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalError".into(),
         }
     }
 

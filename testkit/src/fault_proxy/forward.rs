@@ -117,6 +117,19 @@ pub(super) async fn handle(
     strip_hop_by_hop(&mut head.headers);
     handle.set_status(head.status);
     let body = match fault {
+        Some(Fault::ErrorAfterForward { status, code }) => {
+            drain(incoming).await;
+            let xml = Bytes::from(error_xml(
+                &code,
+                "We encountered an internal error. Please try again.",
+                &[],
+            ));
+            head.status = status;
+            handle.set_status(status);
+            head.headers = xml_headers();
+            set_content_length(&mut head.headers, xml.len());
+            ProxyBody::full(xml, handle)
+        }
         Some(Fault::Error200 { code, message }) if head.status == StatusCode::OK => {
             let xml = Bytes::from(error_xml(&code, &message, &[]));
             head.headers.remove(CONTENT_ENCODING);

@@ -21,6 +21,9 @@ pub enum Times {
     EveryNth(usize),
     /// Only the `n`th matching request.
     Nth(usize),
+    /// The first `n` matching requests for each path (each key): e.g. the
+    /// first `CreateMultipartUpload` of every copy, whatever their order.
+    FirstPerPath(usize),
 }
 
 impl Times {
@@ -31,6 +34,7 @@ impl Times {
             Times::First(n) => count <= n,
             Times::EveryNth(n) => n != 0 && count.is_multiple_of(n),
             Times::Nth(n) => count == n,
+            Times::FirstPerPath(n) => count <= n,
         }
     }
 }
@@ -67,6 +71,8 @@ struct Installed {
     rule: Rule,
     matched: usize,
     fired: usize,
+    /// Matches by request path, for [`Times::FirstPerPath`].
+    matched_per_path: std::collections::HashMap<String, usize>,
 }
 
 /// The rules of one proxy, consulted in the order they were added.
@@ -86,6 +92,7 @@ impl RuleSet {
             rule,
             matched: 0,
             fired: 0,
+            matched_per_path: Default::default(),
         });
         id
     }
@@ -119,7 +126,18 @@ impl RuleSet {
                 continue;
             }
             installed.matched += 1;
-            if installed.rule.times.allows(installed.matched) {
+            let count = match installed.rule.times {
+                Times::FirstPerPath(_) => {
+                    let path = installed
+                        .matched_per_path
+                        .entry(parts.uri.path().to_owned())
+                        .or_default();
+                    *path += 1;
+                    *path
+                }
+                _ => installed.matched,
+            };
+            if installed.rule.times.allows(count) {
                 installed.fired += 1;
                 return Some((installed.id, installed.rule.fault.clone()));
             }

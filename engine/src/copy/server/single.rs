@@ -5,7 +5,7 @@ use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::source::{ObjectMetadata, Pin, read_error};
 use crate::copy::upload::condition::{Completion, WriteCondition, write_newest};
-use crate::copy::upload::{UploadOptions, Written, crc64_decode, with_metadata};
+use crate::copy::upload::{UploadOptions, Written, crc64_decode, landed, with_metadata};
 use aws_sdk_s3::types::{ChecksumAlgorithm, MetadataDirective, TaggingDirective};
 use std::sync::atomic::Ordering;
 
@@ -90,6 +90,19 @@ async fn send(
                 bucket: copy.source.spec.bucket.clone(),
                 key: copy.source.spec.key.clone(),
             });
+        }
+        Err(error @ CopyError::WriteConflict { .. }) => {
+            // A retry after a 500 that S3 answered once the copy was made.
+            let expected = copy.verify.expected_crc();
+            return match landed(copy.client, destination, expected, 1, copy.cancel).await {
+                Some(written) => {
+                    copy.progress
+                        .bytes_written
+                        .fetch_add(copy.source.size, Ordering::Relaxed);
+                    Ok(written)
+                }
+                None => Err(error),
+            };
         }
         other => other?,
     };

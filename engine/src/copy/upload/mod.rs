@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod abort;
 pub mod condition;
+pub mod orphans;
 
 /// Where the copy goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +146,53 @@ where
     }
 }
 
+/// Whether the destination holds the write whose answer was ambiguous: a
+/// retried write refused by the condition its first attempt had already
+/// met (412), or a retried completion of an upload that the first attempt
+/// completed (`NoSuchUpload`), after S3 answered that attempt 500. It does
+/// when its CRC64NVME is the one we wrote; without a known checksum nothing
+/// can tell, and the error stands.
+///
+/// # Cancellation
+///
+/// One `HeadObject`, raced against `cancel`: cancelled, the error stands
+/// and the caller's abort starts at once.
+pub(crate) async fn landed(
+    client: &Client,
+    destination: &Destination,
+    crc: Option<u64>,
+    parts: u64,
+    cancel: &CancellationToken,
+) -> Option<Written> {
+    let crc = crc?;
+    let head = client
+        .head_object()
+        .bucket(&destination.bucket)
+        .key(&destination.key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send();
+    let head = tokio::select! {
+        () = cancel.cancelled() => return None,
+        head = head => head.ok()?,
+    };
+    let stored = head.checksum_crc64_nvme().and_then(crc64_decode)?;
+    if stored != crc {
+        return None;
+    }
+    tracing::warn!(
+        "s3://{}/{} already holds the write whose answer was lost (crc64nvme {crc:016x}): \
+         s3 carried it out before its error",
+        destination.bucket,
+        destination.key
+    );
+    Some(Written {
+        etag: head.e_tag()?.to_owned(),
+        version_id: head.version_id().map(str::to_owned),
+        crc64nvme: Some(stored),
+        parts,
+    })
+}
+
 /// Sets metadata and options on a `PutObject` or `CreateMultipartUpload` builder.
 macro_rules! with_metadata {
     ($builder:expr, $metadata:expr, $options:expr) => {{
@@ -223,6 +271,9 @@ pub async fn put_single(
         .set_if_match(condition.if_match())
         .set_if_none_match(condition.if_none_match())
         .content_length(data.len() as i64)
+        // The algorithm beside its value: some stores (moto) keep the
+        // checksum only when the request names its algorithm too.
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
         .checksum_crc64_nvme(crc64_base64(crc))
         .body(ByteStream::from(data));
     let request = with_metadata!(put, metadata, options)
@@ -235,7 +286,17 @@ pub async fn put_single(
         }
         output = request => output,
     }
-    .map_err(|e| write_error("put object", destination, e))?;
+    .map_err(|e| write_error("put object", destination, e));
+    let output = match output {
+        Ok(output) => output,
+        Err(error @ CopyError::WriteConflict { .. }) => {
+            return match landed(client, destination, Some(crc), 1, cancel).await {
+                Some(written) => Ok(written),
+                None => Err(error),
+            };
+        }
+        Err(error) => return Err(error),
+    };
     let etag = destination.required("put object", "etag", output.e_tag())?;
     Ok(Written {
         etag: etag.to_owned(),

@@ -2,6 +2,7 @@
 
 use super::abort::{AbortOutcome, AbortTarget};
 use super::condition::{Completion, NewestWins, WriteCondition, write_newest};
+use super::orphans::{self, CreateAttempts};
 use super::{
     Destination, UploadOptions, Written, complete_error, crc64_base64, crc64nvme, write_error,
 };
@@ -9,6 +10,7 @@ use crate::copy::assembler::Part;
 use crate::copy::error::CopyError;
 use crate::copy::source::ObjectMetadata;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use std::sync::Arc;
@@ -78,6 +80,9 @@ pub struct MultipartUpload {
     /// `UploadPartCopy` whatever becomes of its request; a part whose
     /// request has ended cannot land later.
     settle_until: CancellationToken,
+    /// The windows of create attempts whose answers were lost: S3 may have
+    /// made an upload in each, which the copy aborts before it answers.
+    ambiguous_creates: Vec<orphans::Window>,
 }
 
 impl MultipartUpload {
@@ -98,15 +103,22 @@ impl MultipartUpload {
         uploaded: Arc<AtomicU64>,
         cancel: &CancellationToken,
     ) -> Result<MultipartUpload, CopyError> {
+        let attempts = CreateAttempts::default();
         let create = client
             .create_multipart_upload()
             .bucket(&destination.bucket)
             .key(&destination.key)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .checksum_type(ChecksumType::FullObject);
-        let mut request = std::pin::pin!(with_metadata!(create, metadata, options).send());
+        let mut request = std::pin::pin!(
+            with_metadata!(create, metadata, options)
+                .customize()
+                .interceptor(attempts.clone())
+                .send()
+        );
         let output = tokio::select! {
             () = cancel.cancelled() => {
+                let mut ours = None;
                 if let Ok(Ok(output)) = tokio::time::timeout(CREATE_GRACE, &mut request).await
                     && let Some(upload_id) = output.upload_id()
                 {
@@ -116,14 +128,26 @@ impl MultipartUpload {
                         upload_id: upload_id.to_owned(),
                     };
                     target.run().await;
+                    ours = Some(upload_id.to_owned());
                 }
+                let windows = attempts.ambiguous(ours.is_some());
+                orphans::abort_orphans(client, destination, ours.as_deref(), &windows).await;
                 return Err(cancelled(&uploaded));
             }
             output = &mut request => output,
-        }
-        .map_err(|e| write_error("create multipart upload", destination, e))?;
+        };
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => {
+                // No upload of ours, but an earlier attempt may have made one.
+                let windows = attempts.ambiguous(false);
+                orphans::abort_orphans(client, destination, None, &windows).await;
+                return Err(write_error("create multipart upload", destination, error));
+            }
+        };
         let upload_id =
             destination.required("create multipart upload", "upload id", output.upload_id())?;
+        orphans::claim(upload_id);
         Ok(MultipartUpload {
             target: AbortTarget {
                 client: client.clone(),
@@ -137,7 +161,24 @@ impl MultipartUpload {
             abort_sent: false,
             expected_crc: None,
             settle_until: cancel.clone(),
+            ambiguous_creates: attempts.ambiguous(true),
         })
+    }
+
+    /// Aborts what an ambiguous create of this upload may have left open
+    /// (nothing when every create attempt was answered). Run while ours is
+    /// still open, so the listing places the others around it; on the
+    /// cancellation path, after our own abort (which must not wait), so
+    /// without that anchor.
+    async fn settle_creates(&mut self, ours_open: bool) {
+        let windows = std::mem::take(&mut self.ambiguous_creates);
+        orphans::abort_orphans(
+            &self.target.client,
+            &self.target.destination,
+            ours_open.then_some(self.target.upload_id.as_str()),
+            &windows,
+        )
+        .await;
     }
 
     /// S3's id of this upload.
@@ -267,6 +308,9 @@ impl MultipartUpload {
         condition: WriteCondition,
     ) -> Result<Completion, CopyError> {
         let prepared = self.prepare(cancel, check).await;
+        if prepared.is_ok() {
+            self.settle_creates(true).await;
+        }
         let completed = match prepared {
             Ok((crc, parts)) => {
                 let this = &self;
@@ -285,6 +329,7 @@ impl MultipartUpload {
         match completed {
             Ok(Completion::Written(written)) => {
                 self.settled = true;
+                orphans::release(&self.target.upload_id);
                 Ok(Completion::Written(written))
             }
             Ok(Completion::Superseded) => {
@@ -377,7 +422,21 @@ impl MultipartUpload {
             () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
             output = request => output,
         }
-        .map_err(|e| complete_error(destination, e))?;
+        .map_err(|e| {
+            let gone = e.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload");
+            (gone, complete_error(destination, e))
+        });
+        let output = match output {
+            Ok(output) => output,
+            Err((gone, error)) if gone || matches!(error, CopyError::WriteConflict { .. }) => {
+                let client = &self.target.client;
+                return match super::landed(client, destination, crc, part_count, cancel).await {
+                    Some(written) => Ok(written),
+                    None => Err(error),
+                };
+            }
+            Err((_, error)) => return Err(error),
+        };
         let etag = destination.required("complete multipart upload", "etag", output.e_tag())?;
         Ok(Written {
             etag: etag.to_owned(),
@@ -414,9 +473,17 @@ impl MultipartUpload {
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        let cancelled = self.settle_until.is_cancelled();
+        if !cancelled {
+            self.settle_creates(true).await;
+        }
         self.abort_sent = true;
         self.target.run().await;
         self.settled = true;
+        orphans::release(&self.target.upload_id);
+        if cancelled {
+            self.settle_creates(false).await;
+        }
     }
 }
 
@@ -425,6 +492,7 @@ impl Drop for MultipartUpload {
         if self.settled {
             return;
         }
+        orphans::release(&self.target.upload_id);
         let mut tasks = std::mem::take(&mut self.tasks);
         tasks.abort_all();
         let target = self.target.clone();

@@ -1,0 +1,376 @@
+//! Uploads an ambiguous `CreateMultipartUpload` answer may have left open: found by key and initiation window, aborted.
+//!
+//! S3 may create an upload and still answer 500, time out or lose the
+//! connection; the SDK then retries and the copy uses the second upload,
+//! while the first stays open (billed) until a lifecycle rule aborts it. S3
+//! returns no metadata for an open upload, so such an orphan is known by
+//! what can be known: its key, and an `Initiated` time within the window of
+//! one of our own create attempts that got no clear answer.
+//!
+//! Another live copy of the same key must never lose its upload to this
+//! clean-up. A candidate must pass five tests: it is listed before the
+//! upload we use (S3 lists one key's uploads by initiation, and our retries
+//! are sequential, so our orphans are always older); where its `Initiated`
+//! stamp is a clock reading, it falls inside the window of one of *our*
+//! unanswered attempts (tens of milliseconds, widened by
+//! [`INITIATED_TOLERANCE`]); it holds no parts when we look, at the end of
+//! our copy (a live copy uploads parts from its first seconds, an orphan
+//! never gets one); no copy in this process uses it (the live set below);
+//! and we abort at most one per unanswered attempt, nearest ours first. A
+//! live upload of another sandbox that still slips through answers
+//! `NoSuchUpload` to its next part or completion, which fails that copy as
+//! transient with nothing written, for its event's retry.
+
+use super::Destination;
+use super::abort::{ABORT_BUDGET, AbortTarget};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// How far S3's `Initiated` stamp may stray from our clock around an
+/// attempt: S3 and Lambda keep NTP time within milliseconds, and some
+/// S3-compatible stores round `Initiated` down to the second.
+pub const INITIATED_TOLERANCE: Duration = Duration::from_secs(1);
+
+/// How near now an `Initiated` stamp must be to count as a clock reading:
+/// no copy lasts an hour, and a store that does not keep the time (moto
+/// stamps every upload 2010-11-10) is off by years.
+const STAMP_PLAUSIBLE: Duration = Duration::from_secs(3600);
+
+/// The first pause between attempts to list the key's uploads; it doubles
+/// after each failure, within [`ABORT_BUDGET`] like an abort's.
+const LIST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Most `ListMultipartUploads` pages one clean-up reads: 1,000 open uploads
+/// of one key is already far beyond any copy's; the rest waits for the
+/// lifecycle rule rather than holding the answer.
+const MAX_LIST_PAGES: usize = 5;
+
+/// One create attempt as the SDK sent it: when, and what it heard back.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    sent: SystemTime,
+    answered: Option<SystemTime>,
+    status: Option<u16>,
+}
+
+/// The attempts of one `CreateMultipartUpload`, recorded by an SDK
+/// interceptor so that the SDK's own retries (and their rate limiting) stay
+/// as they are.
+#[derive(Debug, Clone, Default)]
+pub struct CreateAttempts(Arc<Mutex<Vec<Attempt>>>);
+
+impl Intercept for CreateAttempts {
+    fn name(&self) -> &'static str {
+        "CreateAttempts"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.lock().push(Attempt {
+            sent: SystemTime::now(),
+            answered: None,
+            status: None,
+        });
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let status = context.response().map(|r| r.status().as_u16());
+        if let Some(last) = self.lock().last_mut() {
+            last.answered = Some(SystemTime::now());
+            last.status = status;
+        }
+        Ok(())
+    }
+}
+
+/// A span of our clock in which S3 may have created an upload we never learnt of.
+pub type Window = (SystemTime, SystemTime);
+
+impl CreateAttempts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Attempt>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The windows of the attempts whose answer leaves open whether S3
+    /// created an upload: every attempt but the one that named ours
+    /// (`succeeded`: the last), unless S3 refused it with a 4xx. An attempt
+    /// still unanswered (a cancellation) ends now.
+    pub fn ambiguous(&self, succeeded: bool) -> Vec<Window> {
+        let attempts = self.lock();
+        let count = attempts.len() - usize::from(succeeded && !attempts.is_empty());
+        attempts[..count]
+            .iter()
+            .filter(|attempt| !matches!(attempt.status, Some(400..=499)))
+            .map(|attempt| {
+                (
+                    attempt.sent,
+                    attempt.answered.unwrap_or_else(SystemTime::now),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The upload ids this process's copies are using: never an orphan.
+static LIVE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn live() -> std::sync::MutexGuard<'static, Option<HashSet<String>>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Marks `upload_id` as in use by a copy of this process until
+/// [`release`].
+pub fn claim(upload_id: &str) {
+    live()
+        .get_or_insert_with(HashSet::new)
+        .insert(upload_id.to_owned());
+}
+
+/// The copy using `upload_id` is done with it.
+pub fn release(upload_id: &str) {
+    if let Some(set) = live().as_mut() {
+        set.remove(upload_id);
+    }
+}
+
+fn in_use(upload_id: &str) -> bool {
+    live().as_ref().is_some_and(|set| set.contains(upload_id))
+}
+
+/// Finds the uploads of `destination` that one of `windows` may have
+/// created and aborts each that is not `ours`, not newer than ours, holds no
+/// parts and no copy of this process uses. Returns how many it aborted.
+///
+/// # Cancellation
+///
+/// Not raced against the copy's token: it runs when the copy settles, on
+/// the deadline's path too, and gives up (logging it) after
+/// [`ABORT_BUDGET`] of listing, retries included; each abort then has its
+/// own budget.
+pub async fn abort_orphans(
+    client: &Client,
+    destination: &Destination,
+    ours: Option<&str>,
+    windows: &[Window],
+) -> usize {
+    if windows.is_empty() {
+        return 0;
+    }
+    // Retried like an abort: the SDK's own retries stop when its retry
+    // quota is spent, which a burst of faults does.
+    let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
+    let mut backoff = LIST_BACKOFF;
+    let candidates = loop {
+        let found =
+            tokio::time::timeout_at(deadline, candidates(client, destination, ours, windows));
+        let error = match found.await {
+            Ok(Ok(candidates)) => break candidates,
+            Ok(Err(error)) => error,
+            Err(_elapsed) => "no time left".to_owned(),
+        };
+        if tokio::time::Instant::now() + backoff >= deadline {
+            tracing::error!(
+                "failed to look for the uploads an ambiguous create of s3://{}/{} may have left open: \
+                 {error} (a lifecycle rule must clean them up)",
+                destination.bucket,
+                destination.key
+            );
+            return 0;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+    };
+    let mut aborted = 0;
+    for upload_id in candidates {
+        tracing::warn!(
+            "multipart upload {upload_id} of s3://{}/{} was created by a create attempt whose answer \
+             was lost: aborting it",
+            destination.bucket,
+            destination.key
+        );
+        let target = AbortTarget {
+            client: client.clone(),
+            destination: destination.clone(),
+            upload_id,
+        };
+        if target.run().await != super::abort::AbortOutcome::Failed {
+            aborted += 1;
+        }
+    }
+    aborted
+}
+
+/// The upload ids [`abort_orphans`] aborts: walking back from ours through
+/// the key's uploads (S3 lists one key's uploads by initiation time), the
+/// first `windows.len()` that are eligible — each ambiguous attempt made at
+/// most one.
+async fn candidates(
+    client: &Client,
+    destination: &Destination,
+    ours: Option<&str>,
+    windows: &[Window],
+) -> Result<Vec<String>, String> {
+    let uploads = key_uploads(client, destination).await?;
+    let before_ours = match ours {
+        Some(ours) => match uploads.iter().position(|(id, _)| id == ours) {
+            Some(at) => &uploads[..at],
+            // Ours is not listed: the listing cannot be trusted to order it.
+            None => return Ok(Vec::new()),
+        },
+        None => &uploads[..],
+    };
+    let now = SystemTime::now();
+    let mut orphans = Vec::new();
+    for (id, initiated) in before_ours.iter().rev() {
+        if orphans.len() == windows.len() {
+            break;
+        }
+        if in_use(id) || initiated.is_some_and(|at| outside(at, windows, now)) {
+            continue;
+        }
+        let parts = client
+            .list_parts()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .upload_id(id)
+            .max_parts(1)
+            .send()
+            .await;
+        match parts {
+            Ok(parts) if parts.parts().is_empty() => orphans.push(id.clone()),
+            Ok(_) => tracing::info!(
+                "multipart upload {id} of s3://{}/{} holds parts: another copy is using it",
+                destination.bucket,
+                destination.key
+            ),
+            // Gone since the listing: completed or aborted by its owner.
+            Err(error)
+                if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload") => {}
+            Err(error) => return Err(DisplayErrorContext(&error).to_string()),
+        }
+    }
+    Ok(orphans)
+}
+
+/// Whether an upload stamped `initiated` was certainly not made by one of
+/// our `windows`: its stamp is a clock reading (within
+/// [`STAMP_PLAUSIBLE`] of now) and falls outside every window. Stores that
+/// stamp every upload alike (moto answers one fixed date) leave the order
+/// and the other tests to decide.
+fn outside(initiated: SystemTime, windows: &[Window], now: SystemTime) -> bool {
+    let plausible = initiated + STAMP_PLAUSIBLE >= now && initiated <= now + STAMP_PLAUSIBLE;
+    plausible
+        && !windows.iter().any(|(from, to)| {
+            initiated + INITIATED_TOLERANCE >= *from && initiated <= *to + INITIATED_TOLERANCE
+        })
+}
+
+/// The uploads of exactly `destination`'s key, in S3's order.
+async fn key_uploads(
+    client: &Client,
+    destination: &Destination,
+) -> Result<Vec<(String, Option<SystemTime>)>, String> {
+    let mut uploads = Vec::new();
+    let mut markers: (Option<String>, Option<String>) = (None, None);
+    for _ in 0..MAX_LIST_PAGES {
+        let page = client
+            .list_multipart_uploads()
+            .bucket(&destination.bucket)
+            .prefix(&destination.key)
+            .set_key_marker(markers.0.take())
+            .set_upload_id_marker(markers.1.take())
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        for upload in page.uploads() {
+            if let (Some(key), Some(id)) = (upload.key(), upload.upload_id())
+                && key == destination.key
+            {
+                let initiated = upload
+                    .initiated()
+                    .and_then(|t| SystemTime::try_from(*t).ok());
+                uploads.push((id.to_owned(), initiated));
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        markers = (
+            page.next_key_marker().map(str::to_owned),
+            page.next_upload_id_marker().map(str::to_owned),
+        );
+        if markers.0.is_none() {
+            break;
+        }
+    }
+    Ok(uploads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(status: Option<u16>) -> Attempt {
+        Attempt {
+            sent: SystemTime::UNIX_EPOCH,
+            answered: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(30)),
+            status,
+        }
+    }
+
+    #[test]
+    fn only_unclear_answers_are_ambiguous() {
+        let attempts = CreateAttempts::default();
+        attempts.lock().extend([
+            attempt(Some(500)),
+            attempt(Some(403)),
+            attempt(None),
+            attempt(Some(200)),
+        ]);
+        // The last named our upload; the 403 created nothing.
+        assert_eq!(attempts.ambiguous(true).len(), 2);
+        // Cancelled: even the last may have created one.
+        assert_eq!(attempts.ambiguous(false).len(), 3);
+        assert!(CreateAttempts::default().ambiguous(true).is_empty());
+    }
+
+    #[test]
+    fn only_clock_stamps_outside_every_window_rule_an_upload_out() {
+        let now = SystemTime::now();
+        let ago = |ms: u64| now - Duration::from_millis(ms);
+        let windows = [(ago(10_000), ago(9_950))];
+        assert!(!outside(ago(9_980), &windows, now), "inside the window");
+        assert!(!outside(ago(10_500), &windows, now), "within the tolerance");
+        assert!(outside(ago(60_000), &windows, now), "a minute earlier");
+        assert!(outside(ago(1_000), &windows, now), "after the window");
+        // moto stamps every upload 2010-11-10T20:48:33Z.
+        let fixed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_289_422_113);
+        assert!(!outside(fixed, &windows, now), "not a clock reading");
+    }
+
+    #[test]
+    fn live_uploads_are_never_orphans() {
+        claim("live-upload-id");
+        assert!(in_use("live-upload-id"));
+        release("live-upload-id");
+        assert!(!in_use("live-upload-id"));
+    }
+}
