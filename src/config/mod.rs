@@ -10,8 +10,7 @@ pub use env::valid_bucket_name;
 use crate::copy::memory::{Output, minimum_budget};
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MIB, MIN_PART_SIZE};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
-use crate::copy::upload::abort::ABORT_BUDGET;
-use crate::copy::upload::multipart::CREATE_GRACE;
+use crate::copy::upload::multipart::CLEANUP_BUDGET;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::deadline::MAX_LAMBDA_TIMEOUT;
 use crate::runtime::{DEFAULT_SAFETY_MARGIN, POST_RESERVE};
@@ -65,12 +64,12 @@ pub const MAX_COMPRESSION_WORKERS: usize = 6;
 pub const MAX_COMPRESSION_WORKERS_SETTING: usize = 64;
 
 /// Shortest `DEADLINE_MARGIN_MS`: what a copy cancelled at the margin needs
-/// before Lambda's deadline. A `CreateMultipartUpload` in flight gets
-/// [`CREATE_GRACE`] to name its upload, the abort [`ABORT_BUDGET`] (retries
-/// included), and the runtime [`POST_RESERVE`] to post the answer; a margin
+/// before Lambda's deadline. Its upload's cleanup gets [`CLEANUP_BUDGET`]
+/// (a create in flight, our abort, the uploads ambiguous creates left
+/// open), and the runtime [`POST_RESERVE`] to post the answer; a margin
 /// below their sum could leave an upload open or post nothing.
 pub const MIN_DEADLINE_MARGIN_MS: u64 =
-    (CREATE_GRACE.as_millis() + ABORT_BUDGET.as_millis() + POST_RESERVE.as_millis()) as u64;
+    (CLEANUP_BUDGET.as_millis() + POST_RESERVE.as_millis()) as u64;
 
 const _: () = assert!(
     DEFAULT_SAFETY_MARGIN.as_millis() as u64 >= MIN_DEADLINE_MARGIN_MS,

@@ -198,7 +198,7 @@ pub const DEADLINE_MARGIN_MS: Variable = Variable {
         max: 600_000,
     },
     summary: "copies are cancelled (and aborted) this long before the deadline",
-    details: "At least what a cancelled copy needs: a create in flight's grace to name its upload, the abort's retry budget and the runtime's time to post.",
+    details: "At least what a cancelled copy needs: its upload's cleanup budget (a create in flight's grace, then its abort and the sweep of uploads an ambiguous create left open) and the runtime's time to post.",
 };
 /// `ASSUMED_TIMEOUT_SECONDS`.
 pub const ASSUMED_TIMEOUT_SECONDS: Variable = Variable {

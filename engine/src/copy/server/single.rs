@@ -4,8 +4,8 @@ use super::refusal::{PreconditionOf, copy_error};
 use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::source::{ObjectMetadata, Pin, read_error};
-use crate::copy::upload::condition::{Completion, WriteCondition, write_newest};
-use crate::copy::upload::{UploadOptions, Written, crc64_decode, landed, with_metadata};
+use crate::copy::upload::condition::{Completion, WriteCondition, recorded_origin, write_newest};
+use crate::copy::upload::{Expected, UploadOptions, Written, crc64_decode, landed, with_metadata};
 use aws_sdk_s3::types::{ChecksumAlgorithm, MetadataDirective, TaggingDirective};
 use std::sync::atomic::Ordering;
 
@@ -93,8 +93,11 @@ async fn send(
         }
         Err(error @ CopyError::WriteConflict { .. }) => {
             // A retry after a 500 that S3 answered once the copy was made.
-            let expected = copy.verify.expected_crc();
-            return match landed(copy.client, destination, expected, 1, copy.cancel).await {
+            let expected = Expected {
+                crc: copy.verify.expected_crc(),
+                origin: &recorded_origin(&metadata.user),
+            };
+            return match landed(copy.client, destination, &expected, 1, copy.cancel).await {
                 Some(written) => {
                     copy.progress
                         .bytes_written

@@ -17,6 +17,21 @@ pub const META_SOURCE_VERSION_ID: &str = "s3sl-source-version-id";
 /// User metadata naming the source eTag copied.
 pub const META_SOURCE_ETAG: &str = "s3sl-source-etag";
 
+/// The keys of [`NewestWins::origin`]: what a destination records of its source.
+const ORIGIN_KEYS: [&str; 3] = [
+    META_SOURCE_SEQUENCER,
+    META_SOURCE_VERSION_ID,
+    META_SOURCE_ETAG,
+];
+
+/// The part of `user` metadata that records the source ([`ORIGIN_KEYS`]).
+pub fn recorded_origin(user: &HashMap<String, String>) -> HashMap<String, String> {
+    ORIGIN_KEYS
+        .iter()
+        .filter_map(|key| Some(((*key).to_owned(), user.get(*key)?.clone())))
+        .collect()
+}
+
 /// Writes retried after a failed condition: once, as a newer write landing
 /// between our `HeadObject` and our write is rare and a second one rarer.
 pub const CONDITION_RETRIES: usize = 1;

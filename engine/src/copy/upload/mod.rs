@@ -146,11 +146,23 @@ where
     }
 }
 
+/// What a write of ours left in the destination: its CRC64NVME and the
+/// source it records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected<'a> {
+    /// The object's full CRC64NVME, when known.
+    pub crc: Option<u64>,
+    /// What the object records of its source ([`condition::recorded_origin`]).
+    pub origin: &'a std::collections::HashMap<String, String>,
+}
+
 /// Whether the destination holds the write whose answer was ambiguous: a
 /// retried write refused by the condition its first attempt had already
 /// met (412), or a retried completion of an upload that the first attempt
 /// completed (`NoSuchUpload`), after S3 answered that attempt 500. It does
-/// when its CRC64NVME is the one we wrote; without a known checksum nothing
+/// when its CRC64NVME is the one we wrote and it records the same source
+/// (sequencer, version, ETag) as ours: alike bytes of another event are a
+/// newer write, for newest wins to judge. Without a known checksum nothing
 /// can tell, and the error stands.
 ///
 /// # Cancellation
@@ -160,11 +172,11 @@ where
 pub(crate) async fn landed(
     client: &Client,
     destination: &Destination,
-    crc: Option<u64>,
+    expected: &Expected<'_>,
     parts: u64,
     cancel: &CancellationToken,
 ) -> Option<Written> {
-    let crc = crc?;
+    let crc = expected.crc?;
     let head = client
         .head_object()
         .bucket(&destination.bucket)
@@ -176,7 +188,11 @@ pub(crate) async fn landed(
         head = head => head.ok()?,
     };
     let stored = head.checksum_crc64_nvme().and_then(crc64_decode)?;
-    if stored != crc {
+    let recorded = head
+        .metadata()
+        .map(condition::recorded_origin)
+        .unwrap_or_default();
+    if stored != crc || recorded != *expected.origin {
         return None;
     }
     tracing::warn!(
@@ -290,7 +306,11 @@ pub async fn put_single(
     let output = match output {
         Ok(output) => output,
         Err(error @ CopyError::WriteConflict { .. }) => {
-            return match landed(client, destination, Some(crc), 1, cancel).await {
+            let expected = Expected {
+                crc: Some(crc),
+                origin: &condition::recorded_origin(&metadata.user),
+            };
+            return match landed(client, destination, &expected, 1, cancel).await {
                 Some(written) => Ok(written),
                 None => Err(error),
             };

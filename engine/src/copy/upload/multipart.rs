@@ -1,7 +1,7 @@
 //! A multipart upload owned by a guard: completed, or aborted on every other exit.
 
-use super::abort::{AbortOutcome, AbortTarget};
-use super::condition::{Completion, NewestWins, WriteCondition, write_newest};
+use super::abort::{ABORT_BUDGET, AbortOutcome, AbortTarget};
+use super::condition::{self, Completion, NewestWins, WriteCondition, write_newest};
 use super::orphans::{self, CreateAttempts};
 use super::{
     Destination, UploadOptions, Written, complete_error, crc64_base64, crc64nvme, write_error,
@@ -13,11 +13,13 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// A part S3 has: its number, ETag, CRC64NVME (when S3 or we know it) and length.
@@ -45,10 +47,16 @@ fn cancelled(uploaded: &AtomicU64) -> CopyError {
 
 /// How long a `CreateMultipartUpload` in flight when the copy is cancelled
 /// may still take to name its upload, so it can be aborted: S3 answers it in
-/// tens of milliseconds. With [`super::abort::ABORT_BUDGET`] and the
-/// runtime's time to post it makes the shortest deadline margin the function
-/// accepts (`MIN_DEADLINE_MARGIN_MS`, asserted against the default there).
+/// tens of milliseconds.
 pub const CREATE_GRACE: Duration = Duration::from_millis(300);
+
+/// The most a cancelled upload spends cleaning up from the moment its token
+/// fires: [`CREATE_GRACE`] for a create in flight, then our abort and the
+/// sweep of what ambiguous creates left open, which share
+/// [`ABORT_BUDGET`]. With the runtime's time to post it makes the shortest
+/// deadline margin the function accepts (`MIN_DEADLINE_MARGIN_MS`, asserted
+/// against the default there).
+pub const CLEANUP_BUDGET: Duration = CREATE_GRACE.saturating_add(ABORT_BUDGET);
 
 /// A multipart upload in progress: parts upload concurrently, each holding
 /// its budget permit until S3 has it.
@@ -83,6 +91,10 @@ pub struct MultipartUpload {
     /// The windows of create attempts whose answers were lost: S3 may have
     /// made an upload in each, which the copy aborts before it answers.
     ambiguous_creates: Vec<orphans::Window>,
+    /// What the object records of its source (newest wins' metadata): a
+    /// write whose answer was lost is ours only if the destination records
+    /// the same.
+    origin: HashMap<String, String>,
 }
 
 impl MultipartUpload {
@@ -92,7 +104,8 @@ impl MultipartUpload {
     ///
     /// Returns `CopyError::Cancelled` when `cancel` fires first. S3 may have
     /// created the upload already, so the request is not dropped at once: it
-    /// gets [`CREATE_GRACE`] more to name the upload, which is then aborted
+    /// gets [`CREATE_GRACE`] more to name the upload, which is then aborted,
+    /// with what earlier attempts may have made, within [`CLEANUP_BUDGET`]
     /// before this returns. Only an answer later than that (or a dropped
     /// future) leaves an upload we never learnt of to a lifecycle rule.
     pub async fn create(
@@ -118,7 +131,8 @@ impl MultipartUpload {
         );
         let output = tokio::select! {
             () = cancel.cancelled() => {
-                let mut ours = None;
+                let until = Instant::now() + CLEANUP_BUDGET;
+                let mut named = false;
                 if let Ok(Ok(output)) = tokio::time::timeout(CREATE_GRACE, &mut request).await
                     && let Some(upload_id) = output.upload_id()
                 {
@@ -128,10 +142,11 @@ impl MultipartUpload {
                         upload_id: upload_id.to_owned(),
                     };
                     target.run().await;
-                    ours = Some(upload_id.to_owned());
+                    named = true;
                 }
-                let windows = attempts.ambiguous(ours.is_some());
-                orphans::abort_orphans(client, destination, ours.as_deref(), &windows).await;
+                // Ours is aborted, so no longer listed to anchor the others.
+                let windows = attempts.ambiguous(named);
+                orphans::abort_orphans(client, destination, None, &windows, until).await;
                 return Err(cancelled(&uploaded));
             }
             output = &mut request => output,
@@ -141,7 +156,13 @@ impl MultipartUpload {
             Err(error) => {
                 // No upload of ours, but an earlier attempt may have made one.
                 let windows = attempts.ambiguous(false);
-                orphans::abort_orphans(client, destination, None, &windows).await;
+                let sweep =
+                    |until| orphans::abort_orphans(client, destination, None, &windows, until);
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => { sweep(Instant::now() + ABORT_BUDGET).await; }
+                    _ = sweep(Instant::now() + ABORT_BUDGET) => {}
+                }
                 return Err(write_error("create multipart upload", destination, error));
             }
         };
@@ -162,23 +183,40 @@ impl MultipartUpload {
             expected_crc: None,
             settle_until: cancel.clone(),
             ambiguous_creates: attempts.ambiguous(true),
+            origin: condition::recorded_origin(&metadata.user),
         })
     }
 
     /// Aborts what an ambiguous create of this upload may have left open
-    /// (nothing when every create attempt was answered). Run while ours is
-    /// still open, so the listing places the others around it; on the
-    /// cancellation path, after our own abort (which must not wait), so
-    /// without that anchor.
-    async fn settle_creates(&mut self, ours_open: bool) {
-        let windows = std::mem::take(&mut self.ambiguous_creates);
+    /// (nothing when every create attempt was answered), by `until`. Run
+    /// while ours is still open, so the listing places the others around
+    /// it; on the cancellation path, after our own abort (which must not
+    /// wait), so without that anchor.
+    async fn settle_creates(&mut self, ours_open: bool, until: Instant) {
         orphans::abort_orphans(
             &self.target.client,
             &self.target.destination,
             ours_open.then_some(self.target.upload_id.as_str()),
-            &windows,
+            &self.ambiguous_creates,
+            until,
         )
         .await;
+        self.ambiguous_creates.clear();
+    }
+
+    /// [`Self::settle_creates`] while ours is open, within [`ABORT_BUDGET`],
+    /// raced against the copy's token: cancelled midway, the windows stay
+    /// for the cancellation path's sweep, which then has the time.
+    async fn settle_creates_racing(&mut self) {
+        if self.ambiguous_creates.is_empty() {
+            return;
+        }
+        let token = self.settle_until.clone();
+        tokio::select! {
+            biased;
+            () = token.cancelled() => {}
+            () = self.settle_creates(true, Instant::now() + ABORT_BUDGET) => {}
+        }
     }
 
     /// S3's id of this upload.
@@ -309,7 +347,7 @@ impl MultipartUpload {
     ) -> Result<Completion, CopyError> {
         let prepared = self.prepare(cancel, check).await;
         if prepared.is_ok() {
-            self.settle_creates(true).await;
+            self.settle_creates_racing().await;
         }
         let completed = match prepared {
             Ok((crc, parts)) => {
@@ -429,8 +467,19 @@ impl MultipartUpload {
         let output = match output {
             Ok(output) => output,
             Err((gone, error)) if gone || matches!(error, CopyError::WriteConflict { .. }) => {
+                // A 412 is ours only if our upload is gone: completed by the
+                // attempt whose answer was lost. Open, another writer met
+                // the condition first, however alike its bytes.
+                if !gone && !self.gone(cancel).await {
+                    return Err(error);
+                }
                 let client = &self.target.client;
-                return match super::landed(client, destination, crc, part_count, cancel).await {
+                let expected = super::Expected {
+                    crc,
+                    origin: &self.origin,
+                };
+                return match super::landed(client, destination, &expected, part_count, cancel).await
+                {
                     Some(written) => Ok(written),
                     None => Err(error),
                 };
@@ -449,6 +498,26 @@ impl MultipartUpload {
         })
     }
 
+    /// Whether S3 no longer knows this upload (`ListParts` answers
+    /// `NoSuchUpload`); any other answer, or a cancellation, is no.
+    async fn gone(&self, cancel: &CancellationToken) -> bool {
+        let destination = &self.target.destination;
+        let request = self
+            .target
+            .client
+            .list_parts()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .upload_id(&self.target.upload_id)
+            .max_parts(1)
+            .send();
+        let answer = tokio::select! {
+            () = cancel.cancelled() => return false,
+            answer = request => answer,
+        };
+        matches!(answer, Err(error) if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload"))
+    }
+
     /// The one abort path: cancel in-flight parts, drain them,
     /// `AbortMultipartUpload` (retried within [`super::abort::ABORT_BUDGET`],
     /// a failure logged with the upload id), return `error`.
@@ -464,7 +533,9 @@ impl MultipartUpload {
 
     /// Lets the part tasks in flight end (until the copy's token fires: the
     /// deadline leaves no time to wait), cancels and drains what is left,
-    /// then aborts the upload.
+    /// then aborts the upload, and what ambiguous creates left open: before
+    /// ours while the copy runs, after it (within [`CLEANUP_BUDGET`] of the
+    /// token) once cancelled.
     async fn discard(mut self) {
         let tasks = &mut self.tasks;
         tokio::select! {
@@ -473,16 +544,14 @@ impl MultipartUpload {
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
-        let cancelled = self.settle_until.is_cancelled();
-        if !cancelled {
-            self.settle_creates(true).await;
-        }
+        self.settle_creates_racing().await;
+        let until = Instant::now() + CLEANUP_BUDGET;
         self.abort_sent = true;
         self.target.run().await;
         self.settled = true;
         orphans::release(&self.target.upload_id);
-        if cancelled {
-            self.settle_creates(false).await;
+        if !self.ambiguous_creates.is_empty() {
+            self.settle_creates(false, until).await;
         }
     }
 }

@@ -13,16 +13,16 @@
 //! are sequential, so our orphans are always older); where its `Initiated`
 //! stamp is a clock reading, it falls inside the window of one of *our*
 //! unanswered attempts (tens of milliseconds, widened by
-//! [`INITIATED_TOLERANCE`]); it holds no parts when we look, at the end of
+//! [`INITIATED_TOLERANCE`]), and no other candidate took that window; it holds no parts when we look, at the end of
 //! our copy (a live copy uploads parts from its first seconds, an orphan
-//! never gets one); no copy in this process uses it (the live set below);
-//! and we abort at most one per unanswered attempt, nearest ours first. A
+//! never gets one); no copy in this process uses it (the live set below,
+//! checked again just before the abort); and we abort at most one per unanswered attempt, nearest ours first. A
 //! live upload of another sandbox that still slips through answers
 //! `NoSuchUpload` to its next part or completion, which fails that copy as
 //! transient with nothing written, for its event's retry.
 
 use super::Destination;
-use super::abort::{ABORT_BUDGET, AbortTarget};
+use super::abort::{AbortOutcome, AbortTarget};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -33,6 +33,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 /// How far S3's `Initiated` stamp may stray from our clock around an
 /// attempt: S3 and Lambda keep NTP time within milliseconds, and some
@@ -45,7 +46,7 @@ pub const INITIATED_TOLERANCE: Duration = Duration::from_secs(1);
 const STAMP_PLAUSIBLE: Duration = Duration::from_secs(3600);
 
 /// The first pause between attempts to list the key's uploads; it doubles
-/// after each failure, within [`ABORT_BUDGET`] like an abort's.
+/// after each failure, like an abort's, until the sweep's time is up.
 const LIST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Most `ListMultipartUploads` pages one clean-up reads: 1,000 open uploads
@@ -161,32 +162,32 @@ fn in_use(upload_id: &str) -> bool {
 ///
 /// # Cancellation
 ///
-/// Not raced against the copy's token: it runs when the copy settles, on
-/// the deadline's path too, and gives up (logging it) after
-/// [`ABORT_BUDGET`] of listing, retries included; each abort then has its
-/// own budget.
+/// Not raced against the copy's token: everything it sends, the listing
+/// (retried) and the aborts, ends by `until`, after which it gives up
+/// (logging it) and leaves the rest to the bucket's lifecycle rule. A
+/// caller that must not wait races it instead: dropped, it has aborted
+/// only uploads that were orphans, and a later sweep finds the rest.
 pub async fn abort_orphans(
     client: &Client,
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
+    until: Instant,
 ) -> usize {
     if windows.is_empty() {
         return 0;
     }
     // Retried like an abort: the SDK's own retries stop when its retry
     // quota is spent, which a burst of faults does.
-    let deadline = tokio::time::Instant::now() + ABORT_BUDGET;
     let mut backoff = LIST_BACKOFF;
     let candidates = loop {
-        let found =
-            tokio::time::timeout_at(deadline, candidates(client, destination, ours, windows));
+        let found = tokio::time::timeout_at(until, candidates(client, destination, ours, windows));
         let error = match found.await {
             Ok(Ok(candidates)) => break candidates,
             Ok(Err(error)) => error,
             Err(_elapsed) => "no time left".to_owned(),
         };
-        if tokio::time::Instant::now() + backoff >= deadline {
+        if Instant::now() + backoff >= until {
             tracing::error!(
                 "failed to look for the uploads an ambiguous create of s3://{}/{} may have left open: \
                  {error} (a lifecycle rule must clean them up)",
@@ -200,6 +201,10 @@ pub async fn abort_orphans(
     };
     let mut aborted = 0;
     for upload_id in candidates {
+        // A copy of this process may have claimed it since the listing.
+        if in_use(&upload_id) {
+            continue;
+        }
         tracing::warn!(
             "multipart upload {upload_id} of s3://{}/{} was created by a create attempt whose answer \
              was lost: aborting it",
@@ -211,8 +216,19 @@ pub async fn abort_orphans(
             destination: destination.clone(),
             upload_id,
         };
-        if target.run().await != super::abort::AbortOutcome::Failed {
-            aborted += 1;
+        match tokio::time::timeout_at(until, target.run()).await {
+            Ok(AbortOutcome::Failed) => {}
+            Ok(_) => aborted += 1,
+            Err(_elapsed) => {
+                tracing::error!(
+                    "no time left to abort multipart upload {} of s3://{}/{} (and any other an \
+                     ambiguous create left open): a lifecycle rule must clean it up",
+                    target.upload_id,
+                    destination.bucket,
+                    destination.key
+                );
+                break;
+            }
         }
     }
     aborted
@@ -220,8 +236,8 @@ pub async fn abort_orphans(
 
 /// The upload ids [`abort_orphans`] aborts: walking back from ours through
 /// the key's uploads (S3 lists one key's uploads by initiation time), the
-/// first `windows.len()` that are eligible — each ambiguous attempt made at
-/// most one.
+/// eligible ones, each matched to an ambiguous attempt of its own: an
+/// attempt made at most one upload.
 async fn candidates(
     client: &Client,
     destination: &Destination,
@@ -238,14 +254,18 @@ async fn candidates(
         None => &uploads[..],
     };
     let now = SystemTime::now();
+    let mut unmatched = windows.to_vec();
     let mut orphans = Vec::new();
     for (id, initiated) in before_ours.iter().rev() {
-        if orphans.len() == windows.len() {
+        if unmatched.is_empty() {
             break;
         }
-        if in_use(id) || initiated.is_some_and(|at| outside(at, windows, now)) {
+        if in_use(id) {
             continue;
         }
+        let Some(window) = matching_window(*initiated, &unmatched, now) else {
+            continue;
+        };
         let parts = client
             .list_parts()
             .bucket(&destination.bucket)
@@ -255,7 +275,10 @@ async fn candidates(
             .send()
             .await;
         match parts {
-            Ok(parts) if parts.parts().is_empty() => orphans.push(id.clone()),
+            Ok(parts) if parts.parts().is_empty() => {
+                unmatched.remove(window);
+                orphans.push(id.clone());
+            }
             Ok(_) => tracing::info!(
                 "multipart upload {id} of s3://{}/{} holds parts: another copy is using it",
                 destination.bucket,
@@ -270,17 +293,24 @@ async fn candidates(
     Ok(orphans)
 }
 
-/// Whether an upload stamped `initiated` was certainly not made by one of
-/// our `windows`: its stamp is a clock reading (within
-/// [`STAMP_PLAUSIBLE`] of now) and falls outside every window. Stores that
-/// stamp every upload alike (moto answers one fixed date) leave the order
-/// and the other tests to decide.
-fn outside(initiated: SystemTime, windows: &[Window], now: SystemTime) -> bool {
-    let plausible = initiated + STAMP_PLAUSIBLE >= now && initiated <= now + STAMP_PLAUSIBLE;
-    plausible
-        && !windows.iter().any(|(from, to)| {
-            initiated + INITIATED_TOLERANCE >= *from && initiated <= *to + INITIATED_TOLERANCE
-        })
+/// Which of the `unmatched` windows could have made an upload stamped
+/// `initiated`: one that holds the stamp when it is a clock reading (within
+/// [`STAMP_PLAUSIBLE`] of now, [`INITIATED_TOLERANCE`] either side), any
+/// (the latest) when it is not (moto stamps every upload alike, leaving the
+/// order and the other tests to decide), none when no window holds it.
+fn matching_window(
+    initiated: Option<SystemTime>,
+    unmatched: &[Window],
+    now: SystemTime,
+) -> Option<usize> {
+    let plausible =
+        initiated.filter(|at| *at + STAMP_PLAUSIBLE >= now && *at <= now + STAMP_PLAUSIBLE);
+    match plausible {
+        Some(at) => unmatched.iter().rposition(|(from, to)| {
+            at + INITIATED_TOLERANCE >= *from && at <= *to + INITIATED_TOLERANCE
+        }),
+        None => unmatched.len().checked_sub(1),
+    }
 }
 
 /// The uploads of exactly `destination`'s key, in S3's order.
@@ -353,17 +383,45 @@ mod tests {
     }
 
     #[test]
-    fn only_clock_stamps_outside_every_window_rule_an_upload_out() {
+    fn each_upload_takes_a_window_of_its_own() {
         let now = SystemTime::now();
-        let ago = |ms: u64| now - Duration::from_millis(ms);
-        let windows = [(ago(10_000), ago(9_950))];
-        assert!(!outside(ago(9_980), &windows, now), "inside the window");
-        assert!(!outside(ago(10_500), &windows, now), "within the tolerance");
-        assert!(outside(ago(60_000), &windows, now), "a minute earlier");
-        assert!(outside(ago(1_000), &windows, now), "after the window");
+        let ago = |ms: u64| Some(now - Duration::from_millis(ms));
+        let windows = [(
+            now - Duration::from_secs(10),
+            now - Duration::from_millis(9_950),
+        )];
+        assert_eq!(
+            matching_window(ago(9_980), &windows, now),
+            Some(0),
+            "inside"
+        );
+        assert_eq!(
+            matching_window(ago(10_500), &windows, now),
+            Some(0),
+            "tolerance"
+        );
+        assert_eq!(
+            matching_window(ago(60_000), &windows, now),
+            None,
+            "a minute earlier"
+        );
+        assert_eq!(
+            matching_window(ago(1_000), &windows, now),
+            None,
+            "after the window"
+        );
         // moto stamps every upload 2010-11-10T20:48:33Z.
         let fixed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_289_422_113);
-        assert!(!outside(fixed, &windows, now), "not a clock reading");
+        assert_eq!(
+            matching_window(Some(fixed), &windows, now),
+            Some(0),
+            "no clock"
+        );
+        assert_eq!(matching_window(None, &windows, now), Some(0), "no stamp");
+        // A window once matched is spent: two uploads in one window are
+        // one orphan and one upload of someone else.
+        assert_eq!(matching_window(ago(9_980), &[], now), None);
+        assert_eq!(matching_window(Some(fixed), &[], now), None);
     }
 
     #[test]
