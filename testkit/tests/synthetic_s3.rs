@@ -459,6 +459,91 @@ async fn multipart_upload_follows_s3_rules() {
     .await;
 }
 
+/// Parts in the ListParts test: past one page of 1,000.
+const LISTED_PARTS: i32 = 1_003;
+
+/// ListParts pages past 1,000 parts with the part number marker, and
+/// reports each part's size, ETag and CRC64NVME as UploadPart answered them.
+#[tokio::test]
+async fn list_parts_pages_past_a_thousand() {
+    within(async {
+        let (s3, client) = server(SyntheticS3Config::default()).await;
+        let numbers: Vec<i32> = (1..=LISTED_PARTS).collect();
+        let sizes: Vec<u64> = numbers.iter().map(|n| 1 + *n as u64 % 7).collect();
+        let upload = upload_parts(&client, "many", &sizes, &numbers).await;
+        let mut listed = Vec::new();
+        let mut marker = None;
+        let mut pages = 0;
+        loop {
+            let page = client
+                .list_parts()
+                .bucket("b")
+                .key("many")
+                .upload_id(&upload.id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .expect("list parts");
+            pages += 1;
+            assert_eq!(
+                page.checksum_algorithm(),
+                Some(&ChecksumAlgorithm::Crc64Nvme)
+            );
+            listed.extend(page.parts().iter().map(|part| {
+                (
+                    part.part_number().unwrap_or_default(),
+                    part.size().unwrap_or_default() as u64,
+                    part.e_tag().unwrap_or_default().to_owned(),
+                    part.checksum_crc64_nvme().unwrap_or_default().to_owned(),
+                )
+            }));
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            marker = page.next_part_number_marker().map(str::to_owned);
+        }
+        assert_eq!(pages, 2, "1,000 parts a page");
+        let expected: Vec<_> = upload
+            .parts
+            .iter()
+            .zip(&sizes)
+            .map(|(part, size)| {
+                (
+                    part.part_number().unwrap_or_default(),
+                    *size,
+                    part.e_tag().unwrap_or_default().to_owned(),
+                    part.checksum_crc64_nvme().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, expected);
+        let one = client
+            .list_parts()
+            .bucket("b")
+            .key("many")
+            .upload_id(&upload.id)
+            .max_parts(1)
+            .part_number_marker("1002")
+            .send()
+            .await
+            .expect("list one part");
+        assert_eq!(one.parts().len(), 1);
+        assert_eq!(one.parts()[0].part_number(), Some(LISTED_PARTS));
+        assert_eq!(one.is_truncated(), Some(false));
+        assert_eq!(s3.stats().requests_of(Operation::ListParts), 3);
+        let error = client
+            .list_parts()
+            .bucket("b")
+            .key("many")
+            .upload_id("no-such-upload")
+            .send()
+            .await
+            .expect_err("unknown upload");
+        assert_eq!(code(&error), "NoSuchUpload");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn put_object_reads_back_with_headers_and_conditions() {
     within(async {

@@ -3,7 +3,9 @@
 use s3_stream_lambda::runtime::{
     self, Context, Diagnostic, Endpoint, InvocationHandler, RuntimeError, RuntimeOptions,
 };
-use s3_stream_testkit::emulator::{DeadlineHeader, InvocationSpec, PostKind, RuntimeApiEmulator};
+use s3_stream_testkit::emulator::{
+    AsyncRetries, DeadlineHeader, InvocationSpec, PostKind, RuntimeApiEmulator,
+};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -51,6 +53,12 @@ async fn wait_for_mark(name: &str) {
         .unwrap_or_else(|_| panic!("{name} was not marked within {WAIT:?}"));
 }
 
+/// Deliveries seen per request id (`fail_times`).
+fn deliveries() -> &'static Mutex<std::collections::HashMap<String, u64>> {
+    static DELIVERIES: OnceLock<Mutex<std::collections::HashMap<String, u64>>> = OnceLock::new();
+    DELIVERIES.get_or_init(Mutex::default)
+}
+
 /// Marks `dropped:KEY` when the handler's future is dropped, however it ends.
 struct DropMark(String);
 
@@ -88,6 +96,23 @@ impl InvocationHandler for ScriptedHandler {
                 "reading": format!("{:?}", context.invocation.deadline_reading),
             })),
             "fail" => Err(Diagnostic::new("Test.Failure", "the event asked to fail")),
+            "fail_times" => {
+                // Fails the first `value` deliveries of its request id.
+                let failures = event.value.as_u64().unwrap_or(0);
+                let delivered = {
+                    let mut seen = deliveries().lock().unwrap();
+                    let count = seen
+                        .entry(context.invocation.request_id.clone())
+                        .or_insert(0);
+                    *count += 1;
+                    *count
+                };
+                if delivered <= failures {
+                    Err(Diagnostic::new("Test.Failure", "failing this delivery"))
+                } else {
+                    Ok(serde_json::json!({"delivery": delivered}))
+                }
+            }
             "panic" => panic!("the event asked to panic"),
             "big" => Ok(serde_json::Value::String("x".repeat(7 * 1024 * 1024))),
             "wait_for_cancel" => {
@@ -189,6 +214,50 @@ fn assert_error_post(post: &s3_stream_testkit::emulator::Post, error_type: &str)
         "{body}"
     );
     assert_eq!(body["stackTrace"], serde_json::json!([]));
+}
+
+/// Lambda's asynchronous retries, as the emulator models them: an error is
+/// delivered again with the same request id until the retries are spent; a
+/// synchronous invocation is never retried.
+#[tokio::test]
+async fn an_asynchronous_invocation_is_retried_with_its_request_id() {
+    let harness = start(RuntimeOptions::default()).await;
+    let wait = Duration::from_millis(50);
+    let event =
+        |failures: u64| serde_json::json!({"action": "fail_times", "value": failures}).to_string();
+    let cases = [
+        // (failures, retries allowed, async, posts expected, succeeds)
+        (2, 2, true, 3, true),
+        (5, 1, true, 2, false),
+        (5, 0, true, 1, false),
+        (1, 2, false, 1, false),
+    ];
+    for (failures, retries, asynchronous, posts, succeeds) in cases {
+        let case = format!("{failures} failures, {retries} retries, async {asynchronous}");
+        let mut spec = InvocationSpec::new(event(failures));
+        if asynchronous {
+            spec = spec.asynchronous(AsyncRetries::after(retries, wait));
+        }
+        let id = harness.emulator.enqueue(spec);
+        let last = harness
+            .emulator
+            .wait_for_final_result(&id, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{case}: a final answer"));
+        let attempts = harness.emulator.attempts(&id);
+        assert_eq!(attempts.len(), posts, "{case}");
+        for (retry, post) in attempts.iter().enumerate() {
+            assert_eq!(post.retry, retry as u32, "{case}");
+            assert_eq!(post.retried, retry + 1 < posts, "{case}");
+        }
+        if succeeds {
+            assert_eq!(last.kind, PostKind::Response, "{case}");
+            assert_eq!(last.json()["delivery"], posts as u64, "{case}");
+        } else {
+            assert_error_post(&last, "Test.Failure");
+        }
+    }
+    harness.stop().await;
 }
 
 #[tokio::test]

@@ -2,7 +2,11 @@
 //!
 //! It follows the documented contract: `/next` long-polls for a queued event and
 //! answers with every invocation header; `/response`, `/error` and `/init/error`
-//! posts are recorded with their headers and answered 202; a response over
+//! posts are recorded with their headers and answered 202; an asynchronous
+//! invocation ([`InvocationSpec::asynchronous`]) answered with an error is
+//! delivered again with the same request id, as Lambda retries it (the
+//! emulator does not itself time invocations out: the runtime's own timeout
+//! post stands for Lambda's); a response over
 //! 6 MB + 100 bytes is answered 413, an unknown request id 400, and the emulator
 //! can be told to answer 500 to everything.
 //!
@@ -20,7 +24,10 @@ mod state;
 
 pub use extension::RegisteredExtension;
 pub use shutdown::{ShutdownPhase, ShutdownSignal};
-pub use state::{DeadlineHeader, InvocationSpec, Post, PostKind};
+pub use state::{
+    AsyncRetries, DeadlineHeader, InvocationSpec, LAMBDA_ASYNC_RETRY_WAITS,
+    MAX_ASYNC_RETRY_ATTEMPTS, Post, PostKind,
+};
 
 use hyper_util::rt::TokioIo;
 use state::State;
@@ -77,6 +84,27 @@ impl RuntimeApiEmulator {
                 post.request_id.as_deref() == Some(id.as_str())
             })
             .await
+    }
+
+    /// Waits up to `timeout` for the last answer to `request_id`: a response,
+    /// or an error no retry follows (an asynchronous invocation's retries
+    /// keep its request id).
+    pub async fn wait_for_final_result(&self, request_id: &str, timeout: Duration) -> Option<Post> {
+        let id = request_id.to_owned();
+        self.state
+            .wait_for(timeout, |post| {
+                post.request_id.as_deref() == Some(id.as_str()) && !post.retried
+            })
+            .await
+    }
+
+    /// The answers posted for `request_id`, one per delivery, in order.
+    pub fn attempts(&self, request_id: &str) -> Vec<Post> {
+        self.state
+            .posts()
+            .into_iter()
+            .filter(|post| post.request_id.as_deref() == Some(request_id))
+            .collect()
     }
 
     /// Waits up to `timeout` for an `/init/error` post.

@@ -137,7 +137,7 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
 }
 
 async fn post(
-    state: &State,
+    state: &Arc<State>,
     request: Request<Incoming>,
     kind: PostKind,
     request_id: Option<String>,
@@ -147,14 +147,33 @@ async fn post(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", "unreadable body"),
     };
+    let (mut retry, mut retried) = (0, false);
     let (status, response) = if let Some(id) = &request_id {
-        if !state.finish(id) {
+        let spec = state.finish(id);
+        if let Some(spec) = &spec {
+            retry = spec.retry;
+        }
+        let Some(spec) = spec else {
             let message = format!("invalid request id {id}: not an invocation in flight");
-            (
-                StatusCode::BAD_REQUEST,
+            return record_and(
+                state,
+                Post {
+                    kind,
+                    request_id,
+                    headers: parts.headers,
+                    body,
+                    status: StatusCode::BAD_REQUEST.as_u16(),
+                    received_at: std::time::Instant::now(),
+                    retry,
+                    retried,
+                },
                 error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message),
-            )
-        } else if kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES {
+            );
+        };
+        if kind == PostKind::Error {
+            retried = state.retry_after_error(id, spec);
+        }
+        if kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES {
             let message =
                 format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
             let too_large = StatusCode::PAYLOAD_TOO_LARGE;
@@ -174,13 +193,24 @@ async fn post(
             reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})),
         )
     };
-    state.record(Post {
-        kind,
-        request_id,
-        headers: parts.headers,
-        body,
-        status: status.as_u16(),
-        received_at: std::time::Instant::now(),
-    });
+    record_and(
+        state,
+        Post {
+            kind,
+            request_id,
+            headers: parts.headers,
+            body,
+            status: status.as_u16(),
+            received_at: std::time::Instant::now(),
+            retry,
+            retried,
+        },
+        response,
+    )
+}
+
+/// Records `post` and returns `response`, the emulator's answer to it.
+fn record_and(state: &State, post: Post, response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    state.record(post);
     response
 }

@@ -3,15 +3,63 @@
 use super::extension::Extensions;
 use bytes::Bytes;
 use http::HeaderMap;
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 /// Deadline of an invocation when the spec names none: Lambda's default
 /// function timeout is 3 s, but tests and local runs want headroom.
 pub const DEFAULT_INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most retries Lambda makes of an asynchronous invocation (the function's
+/// `MaximumRetryAttempts` ranges 0–2; 2 is the default).
+pub const MAX_ASYNC_RETRY_ATTEMPTS: u32 = 2;
+
+/// Lambda's waits before the retries of an asynchronous invocation: one
+/// minute before the first, two before the second.
+pub const LAMBDA_ASYNC_RETRY_WAITS: [Duration; MAX_ASYNC_RETRY_ATTEMPTS as usize] =
+    [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// How Lambda retries an asynchronous invocation: a function error (an
+/// `/error` post, the runtime's own timeout included) delivers the same event
+/// again, with the same request id, after a wait, up to
+/// `maximum_retry_attempts` times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncRetries {
+    /// Retries after the first attempt (at most [`MAX_ASYNC_RETRY_ATTEMPTS`]).
+    pub maximum_retry_attempts: u32,
+    /// The wait before each retry.
+    pub waits: [Duration; MAX_ASYNC_RETRY_ATTEMPTS as usize],
+}
+
+impl AsyncRetries {
+    /// Lambda's defaults: two retries, after one and two minutes.
+    pub fn lambda() -> AsyncRetries {
+        AsyncRetries {
+            maximum_retry_attempts: MAX_ASYNC_RETRY_ATTEMPTS,
+            waits: LAMBDA_ASYNC_RETRY_WAITS,
+        }
+    }
+
+    /// `attempts` retries (capped at Lambda's maximum) after `wait`, then
+    /// twice `wait`: Lambda's rhythm, shortened for a test.
+    pub fn after(attempts: u32, wait: Duration) -> AsyncRetries {
+        AsyncRetries {
+            maximum_retry_attempts: attempts.min(MAX_ASYNC_RETRY_ATTEMPTS),
+            waits: [wait, wait.saturating_mul(2)],
+        }
+    }
+
+    /// The wait before retry number `retry` (from 1), if it is allowed.
+    fn wait_before(&self, retry: u32) -> Option<Duration> {
+        if retry == 0 || retry > self.maximum_retry_attempts {
+            return None;
+        }
+        self.waits.get(retry as usize - 1).copied()
+    }
+}
 
 /// How `/next` sends `Lambda-Runtime-Deadline-Ms`: Lambda's form, or one an
 /// emulator has sent.
@@ -46,6 +94,10 @@ pub struct InvocationSpec {
     pub cognito_identity: Option<String>,
     /// Omit the request id header (a contract violation, to test the client).
     pub omit_request_id: bool,
+    /// Delivered asynchronously: retried after an error as Lambda does.
+    pub retries: Option<AsyncRetries>,
+    /// Which delivery this is: 0 first, then each retry's number.
+    pub retry: u32,
 }
 
 impl InvocationSpec {
@@ -62,7 +114,16 @@ impl InvocationSpec {
             client_context: None,
             cognito_identity: None,
             omit_request_id: false,
+            retries: None,
+            retry: 0,
         }
+    }
+
+    /// The same event invoked asynchronously: an error post is followed by
+    /// a retry as `retries` says.
+    pub fn asynchronous(mut self, retries: AsyncRetries) -> InvocationSpec {
+        self.retries = Some(retries);
+        self
     }
 
     /// The same event with a deadline `timeout` after delivery.
@@ -104,6 +165,11 @@ pub struct Post {
     pub status: u16,
     /// When the post's body had fully arrived.
     pub received_at: std::time::Instant,
+    /// The delivery it answered: 0 first, then each retry's number.
+    pub retry: u32,
+    /// Whether the emulator delivers the event again (an asynchronous
+    /// invocation's error with retries left).
+    pub retried: bool,
 }
 
 impl Post {
@@ -123,7 +189,7 @@ pub struct State {
     pub(super) extensions: Extensions,
     queue_tx: mpsc::UnboundedSender<(String, InvocationSpec)>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, InvocationSpec)>>,
-    in_flight: Mutex<HashSet<String>>,
+    in_flight: Mutex<HashMap<String, InvocationSpec>>,
     posts: Mutex<Vec<Post>>,
     posted: Notify,
     next_requests: AtomicU64,
@@ -169,15 +235,36 @@ impl State {
         let mut queue = self.queue_rx.lock().await;
         loop {
             if let Some((id, spec)) = queue.recv().await {
-                self.lock_in_flight().insert(id.clone());
+                self.lock_in_flight().insert(id.clone(), spec.clone());
                 return (id, spec);
             }
         }
     }
 
-    /// Ends an invocation; false when the id was not in flight.
-    pub(super) fn finish(&self, request_id: &str) -> bool {
+    /// Ends an invocation: its spec, or `None` when the id was not in flight.
+    pub(super) fn finish(&self, request_id: &str) -> Option<InvocationSpec> {
         self.lock_in_flight().remove(request_id)
+    }
+
+    /// Schedules the retry of an asynchronous invocation that answered an
+    /// error, when it has one left; true when it does. The event keeps its
+    /// request id, as Lambda's retries do.
+    pub(super) fn retry_after_error(
+        self: &Arc<Self>,
+        request_id: &str,
+        spec: InvocationSpec,
+    ) -> bool {
+        let retry = spec.retry + 1;
+        let Some(wait) = spec.retries.as_ref().and_then(|r| r.wait_before(retry)) else {
+            return false;
+        };
+        let state = Arc::clone(self);
+        let id = request_id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = state.queue_tx.send((id, InvocationSpec { retry, ..spec }));
+        });
+        true
     }
 
     pub(super) fn record(&self, post: Post) {
@@ -260,7 +347,7 @@ impl State {
         tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, InvocationSpec>> {
         self.in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

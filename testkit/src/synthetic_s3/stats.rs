@@ -18,6 +18,7 @@ pub enum Operation {
     UploadPartCopy,
     CompleteMultipartUpload,
     AbortMultipartUpload,
+    ListParts,
     GetObjectTagging,
     PutObjectTagging,
     DeleteObjectTagging,
@@ -27,7 +28,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in counter order.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::HeadBucket,
         Operation::CreateBucket,
         Operation::ListMultipartUploads,
@@ -40,6 +41,7 @@ impl Operation {
         Operation::UploadPartCopy,
         Operation::CompleteMultipartUpload,
         Operation::AbortMultipartUpload,
+        Operation::ListParts,
         Operation::GetObjectTagging,
         Operation::PutObjectTagging,
         Operation::DeleteObjectTagging,

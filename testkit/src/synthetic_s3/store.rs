@@ -160,6 +160,35 @@ impl Store {
         }
     }
 
+    /// Upload `id` of `bucket`/`key` and up to `max` of its parts numbered
+    /// above `after`, in order.
+    pub fn parts(
+        &self,
+        id: &str,
+        bucket: &str,
+        key: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<PartsPage, S3Error> {
+        let inner = self.lock();
+        match inner.uploads.get(id) {
+            Some(upload) if upload.bucket == bucket && upload.key == key => {
+                let mut later = upload
+                    .parts
+                    .range(after.saturating_add(1)..)
+                    .map(|(number, part)| (*number, part.clone()));
+                let page: Vec<_> = later.by_ref().take(max).collect();
+                let truncated = later.next().is_some();
+                Ok(PartsPage {
+                    upload: upload.without_parts(),
+                    parts: page,
+                    truncated,
+                })
+            }
+            _ => Err(no_such_upload(id)),
+        }
+    }
+
     /// Records part `number` of upload `id`.
     pub fn put_part(&self, id: &str, number: u32, part: Part) -> Result<(), S3Error> {
         let mut inner = self.lock();
@@ -238,6 +267,17 @@ impl Store {
             .filter(|upload| upload.bucket == bucket)
             .count()
     }
+}
+
+/// One page of an upload's parts ([`Store::parts`]).
+#[derive(Debug)]
+pub struct PartsPage {
+    /// The upload, without its parts.
+    pub upload: Upload,
+    /// `(part number, part)`, in order.
+    pub parts: Vec<(u32, Part)>,
+    /// Whether parts follow this page.
+    pub truncated: bool,
 }
 
 fn no_such_bucket(bucket: &str) -> S3Error {

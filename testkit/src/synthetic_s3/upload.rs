@@ -20,6 +20,8 @@ pub struct Part {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     /// The bytes, kept for parts up to `KEEP_BYTES_LIMIT`.
     pub bytes: Option<Bytes>,
+    /// When it was stored (`LastModified` in ListParts).
+    pub stored: SystemTime,
 }
 
 /// One open multipart upload.

@@ -116,6 +116,7 @@ pub fn upload_part_copy(
         etag: hash_etag([len, crc, u64::from(number)], None),
         checksum,
         bytes: None,
+        stored: std::time::SystemTime::now(),
     };
     let mut xml = XmlWriter::new("CopyPartResult", true);
     xml.element("ETag", &part.etag)

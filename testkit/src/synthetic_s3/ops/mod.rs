@@ -56,9 +56,8 @@ fn classify(method: &Method, target: &Target, request: &Request<Incoming>) -> Op
         (_, None) => Operation::Unsupported,
         (&Method::HEAD, Some(_)) => Operation::HeadObject,
         (&Method::GET, Some(_)) if query.has("tagging") => Operation::GetObjectTagging,
-        (&Method::GET, Some(_))
-            if query.has("uploadId") || query.has("acl") || query.has("attributes") =>
-        {
+        (&Method::GET, Some(_)) if query.has("uploadId") => Operation::ListParts,
+        (&Method::GET, Some(_)) if query.has("acl") || query.has("attributes") => {
             Operation::Unsupported
         }
         (&Method::GET, Some(_)) => Operation::GetObject,
@@ -148,6 +147,7 @@ async fn dispatch(
         Operation::UploadPartCopy => copy::upload_part_copy(ctx, &request),
         Operation::CompleteMultipartUpload => complete::complete(ctx, request).await,
         Operation::AbortMultipartUpload => multipart::abort(ctx),
+        Operation::ListParts => multipart::list_parts(ctx),
         Operation::GetObjectTagging => tagging::get(ctx),
         Operation::PutObjectTagging => tagging::put(ctx, request).await,
         Operation::DeleteObjectTagging => tagging::delete(ctx),

@@ -1,5 +1,5 @@
-//! Multipart uploads: CreateMultipartUpload, UploadPart and AbortMultipartUpload
-//! (CompleteMultipartUpload has its own module).
+//! Multipart uploads: CreateMultipartUpload, UploadPart, ListParts and
+//! AbortMultipartUpload (CompleteMultipartUpload has its own module).
 
 use super::super::body::{BodyPlan, receive};
 use super::super::checksum::{ChecksumAlgorithm, ChecksumType};
@@ -8,6 +8,7 @@ use super::super::error::S3Error;
 use super::super::generate::hash_etag;
 use super::super::request::{header, object_headers};
 use super::super::response::{ResponseBody, empty, full, set_header};
+use super::super::time::iso8601;
 use super::super::upload::{Part, Upload};
 use super::super::xml::XmlWriter;
 use super::Ctx;
@@ -150,6 +151,7 @@ pub async fn upload_part(
         etag: hash_etag([body.len, body.crc64nvme, u64::from(number)], None),
         checksum: body.checksum,
         bytes: body.bytes,
+        stored: SystemTime::now(),
     };
     let mut response = Response::new(empty());
     let out = response.headers_mut();
@@ -167,5 +169,63 @@ pub fn abort(ctx: &Ctx) -> Result<Response<ResponseBody>, S3Error> {
         .abort(upload_id, &ctx.target.bucket, &ctx.key)?;
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// Most parts one ListParts page lists, as S3's default and maximum.
+const MAX_PARTS_PER_PAGE: usize = 1000;
+
+/// ListParts: the parts of an open upload numbered above `part-number-marker`, one
+/// page of `max-parts`, each with its size, ETag and the upload's checksum; or
+/// NoSuchUpload.
+pub fn list_parts(ctx: &Ctx) -> Result<Response<ResponseBody>, S3Error> {
+    let query = &ctx.target.query;
+    let upload_id = query.get("uploadId").unwrap_or("");
+    let number = |name: &'static str, default: usize| match query.get(name) {
+        Some(text) => text.parse::<usize>().map_err(|_| S3Error::InvalidArgument {
+            name,
+            detail: format!("{text:?} is not a number"),
+        }),
+        None => Ok(default),
+    };
+    let marker = number("part-number-marker", 0)?;
+    let max_parts = number("max-parts", MAX_PARTS_PER_PAGE)?.min(MAX_PARTS_PER_PAGE);
+    let after = u32::try_from(marker).unwrap_or(u32::MAX);
+    let page = ctx
+        .shared
+        .store
+        .parts(upload_id, &ctx.target.bucket, &ctx.key, after, max_parts)?;
+    let (upload, parts, truncated) = (page.upload, page.parts, page.truncated);
+    let mut xml = XmlWriter::new("ListPartsResult", true);
+    xml.element("Bucket", &ctx.target.bucket)
+        .element("Key", &ctx.key)
+        .element("UploadId", upload_id)
+        .element("PartNumberMarker", &marker.to_string());
+    if let Some((last, _)) = parts.last() {
+        xml.element("NextPartNumberMarker", &last.to_string());
+    }
+    xml.element("MaxParts", &max_parts.to_string())
+        .element("IsTruncated", if truncated { "true" } else { "false" })
+        .element("StorageClass", "STANDARD");
+    if let Some(algorithm) = upload.algorithm {
+        xml.element("ChecksumAlgorithm", algorithm.as_str());
+    }
+    if let Some(kind) = upload.checksum_type {
+        xml.element("ChecksumType", kind.as_str());
+    }
+    for (number, part) in &parts {
+        xml.open("Part")
+            .element("PartNumber", &number.to_string())
+            .element("LastModified", &iso8601(part.stored))
+            .element("ETag", &part.etag)
+            .element("Size", &part.len.to_string());
+        if let Some((algorithm, value)) = &part.checksum {
+            xml.element(algorithm.xml_element(), value);
+        }
+        xml.close();
+    }
+    let mut response = Response::new(full(xml.finish()));
+    *response.status_mut() = StatusCode::OK;
+    set_header(response.headers_mut(), "content-type", "application/xml");
     Ok(response)
 }
