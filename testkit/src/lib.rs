@@ -14,7 +14,10 @@
 //! - [`error_chain`]: an error and its causes on one line.
 //! - [`fault_proxy`]: a fault-injecting HTTP proxy in front of a real S3
 //!   server (delay, hold, cut or flip a body, answer a chosen S3 error).
-//! - [`local_s3`]: an S3 client for a loopback endpoint.
+//! - [`local_s3`]: S3 and SQS clients for a loopback endpoint.
+//! - [`event_source_mapping`]: a stand-in for Lambda's SQS trigger: polls a
+//!   real queue (moto's), invokes through the emulator, deletes or returns
+//!   each message as the answer says; the queue's redrive policy does the rest.
 //! - [`netmodel`]: two network namespaces joined by a veth pair with a `tbf`
 //!   cap on each direction, for benches bound by the link.
 //! - [`sample`]: deterministic sample bytes and multipart sample uploads.
@@ -32,6 +35,7 @@ pub mod cargo_lambda;
 pub mod emf;
 pub mod emulator;
 pub mod error_chain;
+pub mod event_source_mapping;
 pub mod fault_proxy;
 pub mod local_s3;
 pub mod moto;

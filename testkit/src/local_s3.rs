@@ -1,4 +1,4 @@
-//! An S3 client for a loopback S3-compatible server (moto_server, s3s-fs, the synthetic S3).
+//! S3 and SQS clients for a loopback server (moto_server, s3s-fs, the synthetic S3).
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
@@ -15,6 +15,20 @@ pub fn client(endpoint: &str) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// An SQS client for `endpoint` (moto_server serves SQS beside S3) with
+/// static test credentials.
+pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::new()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_sqs::config::Region::new(LOCAL_REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "testkit",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// The environment that points a child `bootstrap` at `endpoint`.

@@ -33,5 +33,6 @@ mod runtime_loop;
 mod runtime_trace;
 mod server_copy;
 mod shutdown;
+mod sqs_trigger;
 mod transform_e2e;
 mod transforms;

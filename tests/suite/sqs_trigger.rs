@@ -1,0 +1,161 @@
+//! The function behind a real queue: moto's SQS with a redrive policy, the
+//! test kit's event-source-mapping stand-in, the real `bootstrap` through
+//! the emulator. What the function answers decides what the queue keeps.
+
+use crate::common::function::{self, s3_event};
+use crate::common::{self, Stack};
+use aws_sdk_sqs::types::QueueAttributeName;
+use s3_stream_testkit::event_source_mapping::{EventSourceMapping, MappingConfig};
+use s3_stream_testkit::local_s3::{LOCAL_REGION, sqs_client};
+use std::time::Duration;
+
+/// Receives before the queue moves a message to its dead-letter queue.
+const MAX_RECEIVE_COUNT: u32 = 3;
+
+/// How long a received message stays invisible: short, so a returned
+/// message comes back within the test.
+const VISIBILITY_TIMEOUT_SECONDS: u32 = 1;
+
+/// Longest the test waits for the queue to drain.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// A queue and its dead-letter queue, as `deploy/` makes them.
+struct Queues {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    dlq_url: String,
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes");
+    attributes
+        .attributes()
+        .and_then(|map| map.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .expect("a queue arn")
+}
+
+async fn queues(test: &str) -> Queues {
+    let sqs = sqs_client(common::endpoint());
+    let name = common::bucket_name(test);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("create the dead-letter queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+    });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY_TIMEOUT_SECONDS.to_string(),
+        )
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .expect("create the queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let arn = queue_arn(&sqs, &url).await;
+    Queues {
+        sqs,
+        url,
+        arn,
+        dlq_url,
+    }
+}
+
+/// A copy, a message whose source is missing, and S3's test event, on one
+/// queue: the copy lands and its message is deleted, the test event is
+/// deleted, the failing message comes back until the redrive policy moves
+/// it to the dead-letter queue, and nothing else goes there.
+#[tokio::test]
+async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
+    let s = Stack::new("sqs-trigger").await;
+    let q = queues("sqs-trigger").await;
+    let etag = s.put("ok.txt", b"hello".to_vec()).await;
+    let bodies = [
+        s3_event(&[(&s.source, "ok.txt", 5, &etag)]),
+        s3_event(&[(
+            &s.source,
+            "missing.txt",
+            5,
+            "0123456789abcdef0123456789abcdef",
+        )]),
+        serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source}),
+    ];
+    for body in &bodies {
+        q.sqs
+            .send_message()
+            .queue_url(&q.url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .expect("send a message");
+    }
+    let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
+    let mapping = EventSourceMapping::new(
+        q.sqs.clone(),
+        MappingConfig {
+            queue_url: q.url.clone(),
+            queue_arn: q.arn.clone(),
+            batch_size: 10,
+            report_batch_item_failures: true,
+            function_timeout: Duration::from_secs(60),
+            region: LOCAL_REGION.to_owned(),
+        },
+    );
+    let drained = mapping
+        .drain(&f.emulator, PATIENCE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", f.logs()));
+    assert_eq!(s.get("ok.txt").await, b"hello");
+    assert_eq!(
+        drained.deleted, 2,
+        "the copy and the test event: {drained:?}"
+    );
+    assert_eq!(
+        drained.errors, 0,
+        "the function answers, never errors: {drained:?}"
+    );
+    assert_eq!(
+        drained.received,
+        2 + MAX_RECEIVE_COUNT as usize,
+        "the failing message was received {MAX_RECEIVE_COUNT} times: {drained:?}"
+    );
+    let dead = q
+        .sqs
+        .receive_message()
+        .queue_url(&q.dlq_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive from the dead-letter queue");
+    let bodies: Vec<serde_json::Value> = dead
+        .messages()
+        .iter()
+        .filter_map(|m| serde_json::from_str(m.body()?).ok())
+        .collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(
+        bodies[0]["Records"][0]["s3"]["object"]["key"], "missing.txt",
+        "{bodies:?}"
+    );
+}
