@@ -162,13 +162,12 @@ impl EventSourceMapping {
         let mut drained = Drained::default();
         loop {
             let round = self.poll_once(emulator).await?;
-            if round.received > 0 {
-                drained.invocations += 1;
-                drained.received += round.received;
-                drained.deleted += round.deleted;
-                drained.errors += usize::from(round.kind == Some(PostKind::Error));
-                continue;
-            }
+            drained.invocations += usize::from(round.received > 0);
+            drained.received += round.received;
+            drained.deleted += round.deleted;
+            drained.errors += usize::from(round.kind == Some(PostKind::Error));
+            // A message that keeps coming back keeps every round busy: the
+            // patience holds for those rounds too.
             let left = self.messages_left().await?;
             if left == 0 {
                 return Ok(drained);
@@ -214,7 +213,16 @@ impl EventSourceMapping {
             return messages.iter().collect();
         }
         let ids: HashSet<&str> = messages.iter().filter_map(|m| m.message_id()).collect();
-        let answer = post.json();
+        // An empty or null response is a success; one that is not JSON fails
+        // the whole batch, as Lambda treats it.
+        let answer = if post.body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            match serde_json::from_slice::<serde_json::Value>(&post.body) {
+                Ok(answer) => answer,
+                Err(_) => return Vec::new(),
+            }
+        };
         let failed: Option<HashSet<&str>> = match answer.get("batchItemFailures") {
             None | Some(serde_json::Value::Null) => Some(HashSet::new()),
             Some(serde_json::Value::Array(items)) => items
@@ -285,12 +293,35 @@ impl EventSourceMapping {
         if attributes.get("SentTimestamp").is_none() {
             attributes["SentTimestamp"] = now_ms.to_string().into();
         }
+        // Lambda's shape: {"name": {"stringValue", "dataType", ...}}.
+        let message_attributes: serde_json::Map<String, serde_json::Value> = message
+            .message_attributes()
+            .map(|map| {
+                map.iter()
+                    .map(|(name, value)| {
+                        let mut attribute = serde_json::json!({
+                            "dataType": value.data_type(),
+                            "stringListValues": [],
+                            "binaryListValues": [],
+                        });
+                        if let Some(text) = value.string_value() {
+                            attribute["stringValue"] = text.into();
+                        }
+                        if let Some(blob) = value.binary_value() {
+                            attribute["binaryValue"] =
+                                aws_smithy_types::base64::encode(blob.as_ref()).into();
+                        }
+                        (name.clone(), attribute)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         serde_json::json!({
             "messageId": message.message_id().unwrap_or_default(),
             "receiptHandle": message.receipt_handle().unwrap_or_default(),
             "body": message.body().unwrap_or_default(),
             "attributes": attributes,
-            "messageAttributes": {},
+            "messageAttributes": message_attributes,
             "md5OfBody": message.md5_of_body().unwrap_or_default(),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.config.queue_arn,

@@ -345,7 +345,8 @@ async fn a_twin_copy_that_completes_first_is_not_taken_for_our_lost_write() {
 /// A copy cancelled at its deadline margin with S3 slow to answer: its own
 /// abort and the sweep for what an ambiguous create left open share one
 /// cleanup budget, so the copy answers within the margin (here: aborts and
-/// listings held for 10 s; each of them alone would outlast the budget).
+/// listings held for 10 s; each of them alone would outlast the budget; the
+/// uploads left open are the lifecycle rule's, as the log says).
 #[tokio::test]
 async fn a_cancelled_copy_cleans_up_within_its_budget_however_slow_s3_is() {
     let s = Stack::new("ambiguous-budget").await;
@@ -377,10 +378,16 @@ async fn a_cancelled_copy_cleans_up_within_its_budget_however_slow_s3_is() {
         &progress,
     );
     let cancelled_at = async {
-        // Parts are in flight (held) once the copy has read its source.
-        while !s.proxy.log().iter().any(|e| e.op == S3Op::UploadPart) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Parts are in flight (held) once the copy has read its source; the
+        // copy cannot finish before the cancel, its parts being held.
+        let parts_sent = async {
+            while !s.proxy.log().iter().any(|e| e.op == S3Op::UploadPart) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        timeout(PATIENCE, parts_sent)
+            .await
+            .expect("a part was sent");
         cancel.cancel();
         std::time::Instant::now()
     };
@@ -390,6 +397,20 @@ async fn a_cancelled_copy_cleans_up_within_its_budget_however_slow_s3_is() {
         .expect("the copy ends")
         .expect_err("it was cancelled");
     assert!(matches!(error, CopyError::Cancelled { .. }), "{error:?}");
+    // The cleanup tried both: the listing that finds the orphan, and our abort.
+    let after_cancel: Vec<S3Op> = s
+        .proxy
+        .log()
+        .iter()
+        .filter(|e| e.arrived_at >= cancelled_at)
+        .map(|e| e.op)
+        .collect();
+    for op in [S3Op::ListMultipartUploads, S3Op::AbortMultipartUpload] {
+        assert!(
+            after_cancel.contains(&op),
+            "{op:?} after the cancel: {after_cancel:?}"
+        );
+    }
     // The budget, and a second for a loaded machine's scheduling.
     assert!(
         cleanup <= CLEANUP_BUDGET + Duration::from_secs(1),

@@ -88,12 +88,15 @@ impl RuntimeApiEmulator {
 
     /// Waits up to `timeout` for the last answer to `request_id`: a response,
     /// or an error no retry follows (an asynchronous invocation's retries
-    /// keep its request id).
+    /// keep its request id). A post refused as not in flight (400) answers
+    /// nothing.
     pub async fn wait_for_final_result(&self, request_id: &str, timeout: Duration) -> Option<Post> {
         let id = request_id.to_owned();
         self.state
             .wait_for(timeout, |post| {
-                post.request_id.as_deref() == Some(id.as_str()) && !post.retried
+                post.request_id.as_deref() == Some(id.as_str())
+                    && !post.retried
+                    && post.status != 400
             })
             .await
     }
@@ -103,7 +106,7 @@ impl RuntimeApiEmulator {
         self.state
             .posts()
             .into_iter()
-            .filter(|post| post.request_id.as_deref() == Some(request_id))
+            .filter(|post| post.request_id.as_deref() == Some(request_id) && post.status != 400)
             .collect()
     }
 

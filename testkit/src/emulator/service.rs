@@ -170,10 +170,13 @@ async fn post(
                 error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message),
             );
         };
-        if kind == PostKind::Error {
+        let too_large = kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES;
+        // Lambda counts a response it refuses as a function error, and
+        // retries an asynchronous invocation after either.
+        if kind == PostKind::Error || too_large {
             retried = state.retry_after_error(id, spec);
         }
-        if kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES {
+        if too_large {
             let message =
                 format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
             let too_large = StatusCode::PAYLOAD_TOO_LARGE;

@@ -45,17 +45,18 @@ fn cancelled(uploaded: &AtomicU64) -> CopyError {
     }
 }
 
-/// How long a `CreateMultipartUpload` in flight when the copy is cancelled
-/// may still take to name its upload, so it can be aborted: S3 answers it in
-/// tens of milliseconds.
+/// How long a cancelled upload may take to learn what it must abort: a
+/// `CreateMultipartUpload` in flight naming its upload, then the listing of
+/// what ambiguous creates left open. S3 answers each in tens of
+/// milliseconds.
 pub const CREATE_GRACE: Duration = Duration::from_millis(300);
 
 /// The most a cancelled upload spends cleaning up from the moment its token
-/// fires: [`CREATE_GRACE`] for a create in flight, then our abort and the
-/// sweep of what ambiguous creates left open, which share
-/// [`ABORT_BUDGET`]. With the runtime's time to post it makes the shortest
-/// deadline margin the function accepts (`MIN_DEADLINE_MARGIN_MS`, asserted
-/// against the default there).
+/// fires: [`CREATE_GRACE`] to learn what to abort, then [`ABORT_BUDGET`]
+/// for our abort and those of what ambiguous creates left open, sent side
+/// by side. With the runtime's time to post it makes the shortest deadline
+/// margin the function accepts (`MIN_DEADLINE_MARGIN_MS`, asserted against
+/// the default there).
 pub const CLEANUP_BUDGET: Duration = CREATE_GRACE.saturating_add(ABORT_BUDGET);
 
 /// A multipart upload in progress: parts upload concurrently, each holding
@@ -131,22 +132,28 @@ impl MultipartUpload {
         );
         let output = tokio::select! {
             () = cancel.cancelled() => {
-                let until = Instant::now() + CLEANUP_BUDGET;
-                let mut named = false;
-                if let Ok(Ok(output)) = tokio::time::timeout(CREATE_GRACE, &mut request).await
-                    && let Some(upload_id) = output.upload_id()
-                {
-                    let target = AbortTarget {
-                        client: client.clone(),
-                        destination: destination.clone(),
-                        upload_id: upload_id.to_owned(),
-                    };
-                    target.run().await;
-                    named = true;
-                }
-                // Ours is aborted, so no longer listed to anchor the others.
-                let windows = attempts.ambiguous(named);
-                orphans::abort_orphans(client, destination, None, &windows, until).await;
+                let learnt_by = Instant::now() + CREATE_GRACE;
+                let named = match tokio::time::timeout_at(learnt_by, &mut request).await {
+                    Ok(Ok(output)) => output.upload_id().map(str::to_owned),
+                    _ => None,
+                };
+                let mut windows = attempts.ambiguous(named.is_some());
+                // Found while ours is still listed to order the others.
+                let found =
+                    orphans::find(client, destination, named.as_deref(), &windows, learnt_by).await;
+                let ours = async {
+                    if let Some(upload_id) = named {
+                        let target = AbortTarget {
+                            client: client.clone(),
+                            destination: destination.clone(),
+                            upload_id,
+                        };
+                        target.run().await;
+                    }
+                };
+                let until = learnt_by + ABORT_BUDGET;
+                let theirs = orphans::abort_found(client, destination, found, &mut windows, until);
+                tokio::join!(ours, theirs);
                 return Err(cancelled(&uploaded));
             }
             output = &mut request => output,
@@ -154,15 +161,13 @@ impl MultipartUpload {
         let output = match output {
             Ok(output) => output,
             Err(error) => {
-                // No upload of ours, but an earlier attempt may have made one.
-                let windows = attempts.ambiguous(false);
-                let sweep =
-                    |until| orphans::abort_orphans(client, destination, None, &windows, until);
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => { sweep(Instant::now() + ABORT_BUDGET).await; }
-                    _ = sweep(Instant::now() + ABORT_BUDGET) => {}
-                }
+                // No upload of ours, but an earlier attempt may have made
+                // one. Not raced: with no abort of our own to send, the
+                // sweep's ABORT_BUDGET ends within CLEANUP_BUDGET of a
+                // token that fires meanwhile.
+                let mut windows = attempts.ambiguous(false);
+                let until = Instant::now() + ABORT_BUDGET;
+                orphans::abort_orphans(client, destination, None, &mut windows, until).await;
                 return Err(write_error("create multipart upload", destination, error));
             }
         };
@@ -188,34 +193,31 @@ impl MultipartUpload {
     }
 
     /// Aborts what an ambiguous create of this upload may have left open
-    /// (nothing when every create attempt was answered), by `until`. Run
-    /// while ours is still open, so the listing places the others around
-    /// it; on the cancellation path, after our own abort (which must not
-    /// wait), so without that anchor.
-    async fn settle_creates(&mut self, ours_open: bool, until: Instant) {
-        orphans::abort_orphans(
-            &self.target.client,
-            &self.target.destination,
-            ours_open.then_some(self.target.upload_id.as_str()),
-            &self.ambiguous_creates,
-            until,
-        )
-        .await;
-        self.ambiguous_creates.clear();
-    }
-
-    /// [`Self::settle_creates`] while ours is open, within [`ABORT_BUDGET`],
-    /// raced against the copy's token: cancelled midway, the windows stay
-    /// for the cancellation path's sweep, which then has the time.
-    async fn settle_creates_racing(&mut self) {
+    /// (nothing when every create attempt was answered) while ours is open,
+    /// so the listing places the others around it: within
+    /// [`orphans::SWEEP_BUDGET`], raced against the copy's token. Cancelled midway,
+    /// the attempts still unsettled stay for [`Self::discard`], which then
+    /// has the time; otherwise none stay (an attempt whose upload was not
+    /// found made none).
+    async fn settle_creates(&mut self) {
         if self.ambiguous_creates.is_empty() {
             return;
         }
         let token = self.settle_until.clone();
-        tokio::select! {
+        let sweep = orphans::abort_orphans(
+            &self.target.client,
+            &self.target.destination,
+            Some(self.target.upload_id.as_str()),
+            &mut self.ambiguous_creates,
+            Instant::now() + orphans::SWEEP_BUDGET,
+        );
+        let finished = tokio::select! {
             biased;
-            () = token.cancelled() => {}
-            () = self.settle_creates(true, Instant::now() + ABORT_BUDGET) => {}
+            () = token.cancelled() => false,
+            _ = sweep => true,
+        };
+        if finished {
+            self.ambiguous_creates.clear();
         }
     }
 
@@ -347,7 +349,7 @@ impl MultipartUpload {
     ) -> Result<Completion, CopyError> {
         let prepared = self.prepare(cancel, check).await;
         if prepared.is_ok() {
-            self.settle_creates_racing().await;
+            self.settle_creates().await;
         }
         let completed = match prepared {
             Ok((crc, parts)) => {
@@ -534,8 +536,9 @@ impl MultipartUpload {
     /// Lets the part tasks in flight end (until the copy's token fires: the
     /// deadline leaves no time to wait), cancels and drains what is left,
     /// then aborts the upload, and what ambiguous creates left open: before
-    /// ours while the copy runs, after it (within [`CLEANUP_BUDGET`] of the
-    /// token) once cancelled.
+    /// ours while the copy runs; once cancelled, found within
+    /// [`CREATE_GRACE`] while ours still orders the listing, then aborted
+    /// beside ours, all within [`CLEANUP_BUDGET`].
     async fn discard(mut self) {
         let tasks = &mut self.tasks;
         tokio::select! {
@@ -544,15 +547,28 @@ impl MultipartUpload {
         }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
-        self.settle_creates_racing().await;
-        let until = Instant::now() + CLEANUP_BUDGET;
+        self.settle_creates().await;
+        let started = Instant::now();
+        let target = &self.target;
+        let found = orphans::find(
+            &target.client,
+            &target.destination,
+            Some(target.upload_id.as_str()),
+            &self.ambiguous_creates,
+            started + CREATE_GRACE,
+        )
+        .await;
         self.abort_sent = true;
-        self.target.run().await;
+        let theirs = orphans::abort_found(
+            &target.client,
+            &target.destination,
+            found,
+            &mut self.ambiguous_creates,
+            started + CLEANUP_BUDGET,
+        );
+        tokio::join!(target.run(), theirs);
         self.settled = true;
         orphans::release(&self.target.upload_id);
-        if !self.ambiguous_creates.is_empty() {
-            self.settle_creates(false, until).await;
-        }
     }
 }
 

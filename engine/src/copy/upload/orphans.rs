@@ -10,13 +10,14 @@
 //! Another live copy of the same key must never lose its upload to this
 //! clean-up. A candidate must pass five tests: it is listed before the
 //! upload we use (S3 lists one key's uploads by initiation, and our retries
-//! are sequential, so our orphans are always older); where its `Initiated`
-//! stamp is a clock reading, it falls inside the window of one of *our*
-//! unanswered attempts (tens of milliseconds, widened by
-//! [`INITIATED_TOLERANCE`]), and no other candidate took that window; it holds no parts when we look, at the end of
-//! our copy (a live copy uploads parts from its first seconds, an orphan
-//! never gets one); no copy in this process uses it (the live set below,
-//! checked again just before the abort); and we abort at most one per unanswered attempt, nearest ours first. A
+//! are sequential, so our orphans are always older), or, when no upload of
+//! ours anchors the listing, its `Initiated` stamp is a clock reading; where
+//! the stamp is a clock reading, it falls inside the window of one of
+//! *our* unanswered attempts (tens of milliseconds, widened by
+//! [`INITIATED_TOLERANCE`]) that no other candidate took; it holds no parts
+//! when we look, at the end of our copy (a live copy uploads parts from its
+//! first seconds, an orphan never gets one); and no copy in this process
+//! uses it (the live set below, checked again just before the abort). A
 //! live upload of another sandbox that still slips through answers
 //! `NoSuchUpload` to its next part or completion, which fails that copy as
 //! transient with nothing written, for its event's retry.
@@ -44,6 +45,12 @@ pub const INITIATED_TOLERANCE: Duration = Duration::from_secs(1);
 /// no copy lasts an hour, and a store that does not keep the time (moto
 /// stamps every upload 2010-11-10) is off by years.
 const STAMP_PLAUSIBLE: Duration = Duration::from_secs(3600);
+
+/// The most a sweep may take while the copy still runs (raced against its
+/// token, which alone keeps the deadline): S3 answers a listing in tens of
+/// milliseconds, but a store under load (moto behind a busy test suite)
+/// has taken over 1.5 s, and giving up leaves an orphan open.
+pub const SWEEP_BUDGET: Duration = Duration::from_secs(10);
 
 /// The first pause between attempts to list the key's uploads; it doubles
 /// after each failure, like an abort's, until the sweep's time is up.
@@ -156,34 +163,57 @@ fn in_use(upload_id: &str) -> bool {
     live().as_ref().is_some_and(|set| set.contains(upload_id))
 }
 
-/// Finds the uploads of `destination` that one of `windows` may have
-/// created and aborts each that is not `ours`, not newer than ours, holds no
-/// parts and no copy of this process uses. Returns how many it aborted.
+/// An upload an ambiguous create made, and the window of that attempt.
+#[derive(Debug, Clone)]
+pub struct Orphan {
+    /// S3's id of the upload.
+    pub upload_id: String,
+    window: Window,
+}
+
+/// Finds and aborts, by `until`, the uploads of `destination` that one of
+/// `windows` may have created ([`find`], then [`abort_found`]); each window
+/// whose upload is settled leaves `windows`. Returns how many it aborted.
 ///
 /// # Cancellation
 ///
-/// Not raced against the copy's token: everything it sends, the listing
-/// (retried) and the aborts, ends by `until`, after which it gives up
-/// (logging it) and leaves the rest to the bucket's lifecycle rule. A
-/// caller that must not wait races it instead: dropped, it has aborted
-/// only uploads that were orphans, and a later sweep finds the rest.
+/// Not raced against the copy's token: everything it sends ends by
+/// `until`. Dropped midway, it has aborted only orphans, and `windows`
+/// holds just the attempts still unsettled, for a later sweep.
 pub async fn abort_orphans(
+    client: &Client,
+    destination: &Destination,
+    ours: Option<&str>,
+    windows: &mut Vec<Window>,
+    until: Instant,
+) -> usize {
+    let found = find(client, destination, ours, windows, until).await;
+    abort_found(client, destination, found, windows, until).await
+}
+
+/// The orphans of `windows` among `destination`'s uploads, listed (with
+/// retries) by `until`: with `ours`, those listed before it; without it,
+/// only uploads whose `Initiated` stamp is a clock reading inside a window,
+/// since nothing else tells an orphan from a newer copy's upload. A listing
+/// that fails or runs out of time is logged and finds none (the bucket's
+/// lifecycle rule then removes them).
+pub async fn find(
     client: &Client,
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
     until: Instant,
-) -> usize {
+) -> Vec<Orphan> {
     if windows.is_empty() {
-        return 0;
+        return Vec::new();
     }
     // Retried like an abort: the SDK's own retries stop when its retry
     // quota is spent, which a burst of faults does.
     let mut backoff = LIST_BACKOFF;
-    let candidates = loop {
+    loop {
         let found = tokio::time::timeout_at(until, candidates(client, destination, ours, windows));
         let error = match found.await {
-            Ok(Ok(candidates)) => break candidates,
+            Ok(Ok(orphans)) => return orphans,
             Ok(Err(error)) => error,
             Err(_elapsed) => "no time left".to_owned(),
         };
@@ -194,31 +224,43 @@ pub async fn abort_orphans(
                 destination.bucket,
                 destination.key
             );
-            return 0;
+            return Vec::new();
         }
         tokio::time::sleep(backoff).await;
         backoff *= 2;
-    };
+    }
+}
+
+/// Aborts each of `found` in turn by `until`, unless a copy of this process
+/// claimed it since; each settled (aborted, or gone already) removes its
+/// window from `windows`. Returns how many it aborted.
+pub async fn abort_found(
+    client: &Client,
+    destination: &Destination,
+    found: Vec<Orphan>,
+    windows: &mut Vec<Window>,
+    until: Instant,
+) -> usize {
     let mut aborted = 0;
-    for upload_id in candidates {
-        // A copy of this process may have claimed it since the listing.
-        if in_use(&upload_id) {
+    for orphan in found {
+        if in_use(&orphan.upload_id) {
             continue;
         }
         tracing::warn!(
-            "multipart upload {upload_id} of s3://{}/{} was created by a create attempt whose answer \
+            "multipart upload {} of s3://{}/{} was created by a create attempt whose answer \
              was lost: aborting it",
+            orphan.upload_id,
             destination.bucket,
             destination.key
         );
         let target = AbortTarget {
             client: client.clone(),
             destination: destination.clone(),
-            upload_id,
+            upload_id: orphan.upload_id,
         };
         match tokio::time::timeout_at(until, target.run()).await {
-            Ok(AbortOutcome::Failed) => {}
-            Ok(_) => aborted += 1,
+            Ok(AbortOutcome::Failed) => continue,
+            Ok(outcome) => aborted += usize::from(outcome == AbortOutcome::Aborted),
             Err(_elapsed) => {
                 tracing::error!(
                     "no time left to abort multipart upload {} of s3://{}/{} (and any other an \
@@ -230,20 +272,23 @@ pub async fn abort_orphans(
                 break;
             }
         }
+        if let Some(at) = windows.iter().position(|window| *window == orphan.window) {
+            windows.remove(at);
+        }
     }
     aborted
 }
 
-/// The upload ids [`abort_orphans`] aborts: walking back from ours through
-/// the key's uploads (S3 lists one key's uploads by initiation time), the
-/// eligible ones, each matched to an ambiguous attempt of its own: an
-/// attempt made at most one upload.
+/// The orphans [`find`] returns: walking back from ours through the key's
+/// uploads (S3 lists one key's uploads by initiation time), the eligible
+/// ones, each matched to an ambiguous attempt of its own: an attempt made at
+/// most one upload.
 async fn candidates(
     client: &Client,
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<Orphan>, String> {
     let uploads = key_uploads(client, destination).await?;
     let before_ours = match ours {
         Some(ours) => match uploads.iter().position(|(id, _)| id == ours) {
@@ -263,7 +308,7 @@ async fn candidates(
         if in_use(id) {
             continue;
         }
-        let Some(window) = matching_window(*initiated, &unmatched, now) else {
+        let Some(window) = matching_window(*initiated, &unmatched, now, ours.is_some()) else {
             continue;
         };
         let parts = client
@@ -275,10 +320,10 @@ async fn candidates(
             .send()
             .await;
         match parts {
-            Ok(parts) if parts.parts().is_empty() => {
-                unmatched.remove(window);
-                orphans.push(id.clone());
-            }
+            Ok(parts) if parts.parts().is_empty() => orphans.push(Orphan {
+                upload_id: id.clone(),
+                window: unmatched.remove(window),
+            }),
             Ok(_) => tracing::info!(
                 "multipart upload {id} of s3://{}/{} holds parts: another copy is using it",
                 destination.bucket,
@@ -295,13 +340,15 @@ async fn candidates(
 
 /// Which of the `unmatched` windows could have made an upload stamped
 /// `initiated`: one that holds the stamp when it is a clock reading (within
-/// [`STAMP_PLAUSIBLE`] of now, [`INITIATED_TOLERANCE`] either side), any
-/// (the latest) when it is not (moto stamps every upload alike, leaving the
-/// order and the other tests to decide), none when no window holds it.
+/// [`STAMP_PLAUSIBLE`] of now, [`INITIATED_TOLERANCE`] either side); when
+/// it is not (moto stamps every upload alike), any (the latest) if the
+/// listing is `anchored` at our upload, whose order then decides, else
+/// none; and none when no window holds a clock stamp.
 fn matching_window(
     initiated: Option<SystemTime>,
     unmatched: &[Window],
     now: SystemTime,
+    anchored: bool,
 ) -> Option<usize> {
     let plausible =
         initiated.filter(|at| *at + STAMP_PLAUSIBLE >= now && *at <= now + STAMP_PLAUSIBLE);
@@ -309,7 +356,8 @@ fn matching_window(
         Some(at) => unmatched.iter().rposition(|(from, to)| {
             at + INITIATED_TOLERANCE >= *from && at <= *to + INITIATED_TOLERANCE
         }),
-        None => unmatched.len().checked_sub(1),
+        None if anchored => unmatched.len().checked_sub(1),
+        None => None,
     }
 }
 
@@ -391,37 +439,45 @@ mod tests {
             now - Duration::from_millis(9_950),
         )];
         assert_eq!(
-            matching_window(ago(9_980), &windows, now),
+            matching_window(ago(9_980), &windows, now, true),
             Some(0),
             "inside"
         );
         assert_eq!(
-            matching_window(ago(10_500), &windows, now),
+            matching_window(ago(10_500), &windows, now, true),
             Some(0),
             "tolerance"
         );
         assert_eq!(
-            matching_window(ago(60_000), &windows, now),
+            matching_window(ago(60_000), &windows, now, true),
             None,
             "a minute earlier"
         );
         assert_eq!(
-            matching_window(ago(1_000), &windows, now),
+            matching_window(ago(1_000), &windows, now, true),
             None,
             "after the window"
         );
         // moto stamps every upload 2010-11-10T20:48:33Z.
         let fixed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_289_422_113);
         assert_eq!(
-            matching_window(Some(fixed), &windows, now),
+            matching_window(Some(fixed), &windows, now, true),
             Some(0),
             "no clock"
         );
-        assert_eq!(matching_window(None, &windows, now), Some(0), "no stamp");
+        assert_eq!(
+            matching_window(None, &windows, now, true),
+            Some(0),
+            "no stamp"
+        );
+        // Without our upload to order the listing, only a clock stamp tells.
+        assert_eq!(matching_window(Some(fixed), &windows, now, false), None);
+        assert_eq!(matching_window(None, &windows, now, false), None);
+        assert_eq!(matching_window(ago(9_980), &windows, now, false), Some(0));
         // A window once matched is spent: two uploads in one window are
         // one orphan and one upload of someone else.
-        assert_eq!(matching_window(ago(9_980), &[], now), None);
-        assert_eq!(matching_window(Some(fixed), &[], now), None);
+        assert_eq!(matching_window(ago(9_980), &[], now, true), None);
+        assert_eq!(matching_window(Some(fixed), &[], now, true), None);
     }
 
     #[test]

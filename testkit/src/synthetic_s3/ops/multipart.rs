@@ -201,9 +201,10 @@ pub fn list_parts(ctx: &Ctx) -> Result<Response<ResponseBody>, S3Error> {
         .element("Key", &ctx.key)
         .element("UploadId", upload_id)
         .element("PartNumberMarker", &marker.to_string());
-    if let Some((last, _)) = parts.last() {
-        xml.element("NextPartNumberMarker", &last.to_string());
-    }
+    // The last part listed, or the request's marker for an empty page, so
+    // a paging loop always moves on from where it was.
+    let next = parts.last().map_or(after, |(last, _)| *last);
+    xml.element("NextPartNumberMarker", &next.to_string());
     xml.element("MaxParts", &max_parts.to_string())
         .element("IsTruncated", if truncated { "true" } else { "false" })
         .element("StorageClass", "STANDARD");
