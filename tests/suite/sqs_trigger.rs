@@ -42,37 +42,37 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .expect("a queue arn")
 }
 
+/// Creates queue `name` with `attributes`; its URL.
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: String,
+    attributes: &[(QueueAttributeName, String)],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (attribute, value) in attributes {
+        request = request.attributes(attribute.clone(), value);
+    }
+    let created = request.send().await.expect("create a queue");
+    created.queue_url().unwrap_or_default().to_owned()
+}
+
 async fn queues(test: &str) -> Queues {
     let sqs = sqs_client(common::endpoint());
     let name = common::bucket_name(test);
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .expect("create the dead-letter queue")
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
+    let dlq_url = create_queue(&sqs, format!("{name}-dlq"), &[]).await;
     let dlq_arn = queue_arn(&sqs, &dlq_url).await;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
     });
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(
+    let attributes = [
+        (
             QueueAttributeName::VisibilityTimeout,
             VISIBILITY_TIMEOUT_SECONDS.to_string(),
-        )
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .expect("create the queue")
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
+        ),
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+    ];
+    let url = create_queue(&sqs, name, &attributes).await;
     let arn = queue_arn(&sqs, &url).await;
     Queues {
         sqs,

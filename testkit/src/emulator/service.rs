@@ -147,73 +147,44 @@ async fn post(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", "unreadable body"),
     };
-    let (mut retry, mut retried) = (0, false);
-    let (status, response) = if let Some(id) = &request_id {
-        let spec = state.finish(id);
-        if let Some(spec) = &spec {
-            retry = spec.retry;
-        }
-        let Some(spec) = spec else {
-            let message = format!("invalid request id {id}: not an invocation in flight");
-            return record_and(
-                state,
-                Post {
-                    kind,
-                    request_id,
-                    headers: parts.headers,
-                    body,
-                    status: StatusCode::BAD_REQUEST.as_u16(),
-                    received_at: std::time::Instant::now(),
-                    retry,
-                    retried,
-                },
-                error(StatusCode::BAD_REQUEST, "InvalidRequestID", &message),
-            );
-        };
-        let too_large = kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES;
-        // Lambda counts a response it refuses as a function error, and
-        // retries an asynchronous invocation after either.
-        if kind == PostKind::Error || too_large {
-            retried = state.retry_after_error(id, spec);
-        }
-        if too_large {
-            let message =
-                format!("exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)");
-            let too_large = StatusCode::PAYLOAD_TOO_LARGE;
-            (
-                too_large,
-                error(too_large, "RequestEntityTooLarge", &message),
-            )
-        } else {
-            (
-                StatusCode::ACCEPTED,
-                reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})),
-            )
-        }
-    } else {
-        (
-            StatusCode::ACCEPTED,
-            reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"})),
-        )
-    };
-    record_and(
-        state,
-        Post {
-            kind,
-            request_id,
-            headers: parts.headers,
-            body,
-            status: status.as_u16(),
-            received_at: std::time::Instant::now(),
-            retry,
-            retried,
+    let accepted = || reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"}));
+    let (status, response, retry, retried) = match &request_id {
+        None => (StatusCode::ACCEPTED, accepted(), 0, false),
+        Some(id) => match state.finish(id) {
+            None => {
+                let message = format!("invalid request id {id}: not an invocation in flight");
+                let bad = StatusCode::BAD_REQUEST;
+                (bad, error(bad, "InvalidRequestID", &message), 0, false)
+            }
+            Some(spec) => {
+                let retry = spec.retry;
+                let too_large = kind == PostKind::Response && body.len() > MAX_RESPONSE_BYTES;
+                // Lambda counts a response it refuses as a function error,
+                // and retries an asynchronous invocation after either.
+                let retried =
+                    (kind == PostKind::Error || too_large) && state.retry_after_error(id, spec);
+                if too_large {
+                    let message = format!(
+                        "exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)"
+                    );
+                    let refused = StatusCode::PAYLOAD_TOO_LARGE;
+                    let response = error(refused, "RequestEntityTooLarge", &message);
+                    (refused, response, retry, retried)
+                } else {
+                    (StatusCode::ACCEPTED, accepted(), retry, retried)
+                }
+            }
         },
-        response,
-    )
-}
-
-/// Records `post` and returns `response`, the emulator's answer to it.
-fn record_and(state: &State, post: Post, response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
-    state.record(post);
+    };
+    state.record(Post {
+        kind,
+        request_id,
+        headers: parts.headers,
+        body,
+        status: status.as_u16(),
+        received_at: std::time::Instant::now(),
+        retry,
+        retried,
+    });
     response
 }
