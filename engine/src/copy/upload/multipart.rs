@@ -140,7 +140,9 @@ impl MultipartUpload {
                 let mut windows = attempts.ambiguous(named.is_some());
                 // Found while ours is still listed to order the others.
                 let found =
-                    orphans::find(client, destination, named.as_deref(), &windows, learnt_by).await;
+                    orphans::find(client, destination, named.as_deref(), &windows, learnt_by)
+                        .await
+                        .unwrap_or_default();
                 let ours = async {
                     if let Some(upload_id) = named {
                         let target = AbortTarget {
@@ -162,12 +164,26 @@ impl MultipartUpload {
             Ok(output) => output,
             Err(error) => {
                 // No upload of ours, but an earlier attempt may have made
-                // one. Not raced: with no abort of our own to send, the
-                // sweep's ABORT_BUDGET ends within CLEANUP_BUDGET of a
-                // token that fires meanwhile.
+                // one: swept as while the copy runs; once the token fires,
+                // what is left within ABORT_BUDGET (no abort of our own to
+                // send, so within CLEANUP_BUDGET).
                 let mut windows = attempts.ambiguous(false);
-                let until = Instant::now() + ABORT_BUDGET;
-                orphans::abort_orphans(client, destination, None, &mut windows, until).await;
+                let running = orphans::abort_orphans(
+                    client,
+                    destination,
+                    None,
+                    &mut windows,
+                    Instant::now() + orphans::SWEEP_BUDGET,
+                );
+                let cancelled = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => true,
+                    _ = running => false,
+                };
+                if cancelled {
+                    let until = Instant::now() + ABORT_BUDGET;
+                    orphans::abort_orphans(client, destination, None, &mut windows, until).await;
+                }
                 return Err(write_error("create multipart upload", destination, error));
             }
         };
@@ -195,10 +211,10 @@ impl MultipartUpload {
     /// Aborts what an ambiguous create of this upload may have left open
     /// (nothing when every create attempt was answered) while ours is open,
     /// so the listing places the others around it: within
-    /// [`orphans::SWEEP_BUDGET`], raced against the copy's token. Cancelled midway,
-    /// the attempts still unsettled stay for [`Self::discard`], which then
-    /// has the time; otherwise none stay (an attempt whose upload was not
-    /// found made none).
+    /// [`orphans::SWEEP_BUDGET`], raced against the copy's token. The
+    /// attempts still unsettled (cancelled midway, a listing that failed, an
+    /// abort that did) stay for [`Self::discard`]; an attempt whose upload
+    /// the listing did not show made none.
     async fn settle_creates(&mut self) {
         if self.ambiguous_creates.is_empty() {
             return;
@@ -211,13 +227,10 @@ impl MultipartUpload {
             &mut self.ambiguous_creates,
             Instant::now() + orphans::SWEEP_BUDGET,
         );
-        let finished = tokio::select! {
+        tokio::select! {
             biased;
-            () = token.cancelled() => false,
-            _ = sweep => true,
-        };
-        if finished {
-            self.ambiguous_creates.clear();
+            () = token.cancelled() => {}
+            _ = sweep => {}
         }
     }
 
@@ -557,7 +570,8 @@ impl MultipartUpload {
             &self.ambiguous_creates,
             started + CREATE_GRACE,
         )
-        .await;
+        .await
+        .unwrap_or_default();
         self.abort_sent = true;
         let theirs = orphans::abort_found(
             &target.client,

@@ -14,7 +14,8 @@
 //! ours anchors the listing, its `Initiated` stamp is a clock reading; where
 //! the stamp is a clock reading, it falls inside the window of one of
 //! *our* unanswered attempts (tens of milliseconds, widened by
-//! [`INITIATED_TOLERANCE`]) that no other candidate took; it holds no parts
+//! [`CLOCK_SKEW`], and by a second for a store that stamps whole seconds)
+//! that no other candidate took; it holds no parts
 //! when we look, at the end of our copy (a live copy uploads parts from its
 //! first seconds, an orphan never gets one); and no copy in this process
 //! uses it (the live set below, checked again just before the abort). A
@@ -36,10 +37,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// How far S3's `Initiated` stamp may stray from our clock around an
-/// attempt: S3 and Lambda keep NTP time within milliseconds, and some
-/// S3-compatible stores round `Initiated` down to the second.
-pub const INITIATED_TOLERANCE: Duration = Duration::from_secs(1);
+/// How far S3's clock and ours may disagree around an attempt: NTP keeps
+/// both within milliseconds, and 100 ms covers a bad day without widening
+/// an attempt's window of tens of milliseconds into seconds, where another
+/// sandbox's fresh upload could fall.
+pub const CLOCK_SKEW: Duration = Duration::from_millis(100);
 
 /// How near now an `Initiated` stamp must be to count as a clock reading:
 /// no copy lasts an hour, and a store that does not keep the time (moto
@@ -187,25 +189,29 @@ pub async fn abort_orphans(
     windows: &mut Vec<Window>,
     until: Instant,
 ) -> usize {
-    let found = find(client, destination, ours, windows, until).await;
+    let Some(found) = find(client, destination, ours, windows, until).await else {
+        return 0;
+    };
+    // An attempt no listed upload matched made none: settled by the listing.
+    windows.retain(|window| found.iter().any(|orphan| orphan.window == *window));
     abort_found(client, destination, found, windows, until).await
 }
 
 /// The orphans of `windows` among `destination`'s uploads, listed (with
 /// retries) by `until`: with `ours`, those listed before it; without it,
 /// only uploads whose `Initiated` stamp is a clock reading inside a window,
-/// since nothing else tells an orphan from a newer copy's upload. A listing
-/// that fails or runs out of time is logged and finds none (the bucket's
-/// lifecycle rule then removes them).
+/// since nothing else tells an orphan from a newer copy's upload. `None`
+/// when it cannot tell: a listing that failed or ran out of time (logged;
+/// the bucket's lifecycle rule then removes them), or one without ours.
 pub async fn find(
     client: &Client,
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
     until: Instant,
-) -> Vec<Orphan> {
+) -> Option<Vec<Orphan>> {
     if windows.is_empty() {
-        return Vec::new();
+        return Some(Vec::new());
     }
     // Retried like an abort: the SDK's own retries stop when its retry
     // quota is spent, which a burst of faults does.
@@ -224,7 +230,7 @@ pub async fn find(
                 destination.bucket,
                 destination.key
             );
-            return Vec::new();
+            return None;
         }
         tokio::time::sleep(backoff).await;
         backoff *= 2;
@@ -288,13 +294,13 @@ async fn candidates(
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
-) -> Result<Vec<Orphan>, String> {
+) -> Result<Option<Vec<Orphan>>, String> {
     let uploads = key_uploads(client, destination).await?;
     let before_ours = match ours {
         Some(ours) => match uploads.iter().position(|(id, _)| id == ours) {
             Some(at) => &uploads[..at],
             // Ours is not listed: the listing cannot be trusted to order it.
-            None => return Ok(Vec::new()),
+            None => return Ok(None),
         },
         None => &uploads[..],
     };
@@ -335,12 +341,12 @@ async fn candidates(
             Err(error) => return Err(DisplayErrorContext(&error).to_string()),
         }
     }
-    Ok(orphans)
+    Ok(Some(orphans))
 }
 
 /// Which of the `unmatched` windows could have made an upload stamped
 /// `initiated`: one that holds the stamp when it is a clock reading (within
-/// [`STAMP_PLAUSIBLE`] of now, [`INITIATED_TOLERANCE`] either side); when
+/// [`STAMP_PLAUSIBLE`] of now; see [`stamp_in`]); when
 /// it is not (moto stamps every upload alike), any (the latest) if the
 /// listing is `anchored` at our upload, whose order then decides, else
 /// none; and none when no window holds a clock stamp.
@@ -353,12 +359,28 @@ fn matching_window(
     let plausible =
         initiated.filter(|at| *at + STAMP_PLAUSIBLE >= now && *at <= now + STAMP_PLAUSIBLE);
     match plausible {
-        Some(at) => unmatched.iter().rposition(|(from, to)| {
-            at + INITIATED_TOLERANCE >= *from && at <= *to + INITIATED_TOLERANCE
-        }),
+        Some(at) => unmatched
+            .iter()
+            .rposition(|(from, to)| stamp_in(at, (*from, *to))),
         None if anchored => unmatched.len().checked_sub(1),
         None => None,
     }
+}
+
+/// Whether an upload stamped `at` may have been made within `window`, our
+/// clocks [`CLOCK_SKEW`] apart. A whole-second stamp is a store rounding
+/// down (S3 lists milliseconds): the upload was made within the second it
+/// names.
+fn stamp_in(at: SystemTime, (from, to): Window) -> bool {
+    let whole_second = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .is_ok_and(|since| since.subsec_nanos() == 0);
+    let latest = if whole_second {
+        at + Duration::from_secs(1)
+    } else {
+        at
+    };
+    latest + CLOCK_SKEW >= from && at <= to + CLOCK_SKEW
 }
 
 /// The uploads of exactly `destination`'s key, in S3's order.
@@ -444,9 +466,14 @@ mod tests {
             "inside"
         );
         assert_eq!(
-            matching_window(ago(10_500), &windows, now, true),
+            matching_window(ago(10_050), &windows, now, true),
             Some(0),
-            "tolerance"
+            "within the clock skew"
+        );
+        assert_eq!(
+            matching_window(ago(10_500), &windows, now, true),
+            None,
+            "half a second early"
         );
         assert_eq!(
             matching_window(ago(60_000), &windows, now, true),
@@ -474,6 +501,19 @@ mod tests {
         assert_eq!(matching_window(Some(fixed), &windows, now, false), None);
         assert_eq!(matching_window(None, &windows, now, false), None);
         assert_eq!(matching_window(ago(9_980), &windows, now, false), Some(0));
+        // A store that stamps whole seconds: the second that holds the window.
+        let second = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let at = second(1_800_000_000);
+        let within = [(
+            at + Duration::from_millis(400),
+            at + Duration::from_millis(450),
+        )];
+        assert_eq!(matching_window(Some(at), &within, at, false), Some(0));
+        assert_eq!(
+            matching_window(Some(second(1_800_000_001)), &within, at, false),
+            None,
+            "the next second"
+        );
         // A window once matched is spent: two uploads in one window are
         // one orphan and one upload of someone else.
         assert_eq!(matching_window(ago(9_980), &[], now, true), None);
