@@ -9,7 +9,8 @@
 //! visibility timeout, or when the function changed it, and the queue's own
 //! redrive policy (moto applies `maxReceiveCount`) moves them to its
 //! dead-letter queue. One sandbox takes one batch at a time, as one
-//! concurrency slot does.
+//! concurrency slot does; several sandboxes poll side by side, as many as
+//! the trigger's maximum concurrency.
 
 use crate::emulator::{InvocationSpec, Post, PostKind, RuntimeApiEmulator};
 use aws_sdk_sqs::Client;
@@ -67,6 +68,10 @@ pub struct Drained {
     pub deleted: usize,
     /// Invocations answered with an error post.
     pub errors: usize,
+    /// Invocations per sandbox, in the order given
+    /// ([`EventSourceMapping::drain_concurrently`]; empty after
+    /// [`EventSourceMapping::drain`]).
+    pub per_sandbox: Vec<usize>,
 }
 
 /// The mapping's failures: an SQS call, or an invocation never answered.
@@ -158,7 +163,41 @@ impl EventSourceMapping {
         emulator: &RuntimeApiEmulator,
         patience: Duration,
     ) -> Result<Drained, MappingError> {
+        self.drain_from(emulator, Instant::now(), patience).await
+    }
+
+    /// [`Self::drain`] with one poller a sandbox, side by side: the
+    /// trigger's maximum concurrency is the number of `sandboxes`, each
+    /// taking one batch at a time, as Lambda's pollers feed warm sandboxes.
+    /// Totals are summed; [`Drained::per_sandbox`] says how many invocations
+    /// each took.
+    pub async fn drain_concurrently(
+        &self,
+        sandboxes: &[&RuntimeApiEmulator],
+        patience: Duration,
+    ) -> Result<Drained, MappingError> {
         let started = Instant::now();
+        let pollers = sandboxes
+            .iter()
+            .map(|emulator| self.drain_from(emulator, started, patience));
+        let mut total = Drained::default();
+        for drained in futures_util::future::join_all(pollers).await {
+            let drained = drained?;
+            total.invocations += drained.invocations;
+            total.received += drained.received;
+            total.deleted += drained.deleted;
+            total.errors += drained.errors;
+            total.per_sandbox.push(drained.invocations);
+        }
+        Ok(total)
+    }
+
+    async fn drain_from(
+        &self,
+        emulator: &RuntimeApiEmulator,
+        started: Instant,
+        patience: Duration,
+    ) -> Result<Drained, MappingError> {
         let mut drained = Drained::default();
         loop {
             let round = self.poll_once(emulator).await?;

@@ -12,9 +12,15 @@ use std::time::Duration;
 /// Receives before the queue moves a message to its dead-letter queue.
 const MAX_RECEIVE_COUNT: u32 = 3;
 
-/// How long a received message stays invisible: short, so a returned
-/// message comes back within the test.
-const VISIBILITY_TIMEOUT_SECONDS: u32 = 1;
+/// How long a received message stays invisible in the redrive test: short,
+/// so a returned message comes back within seconds, yet far beyond the
+/// invocation (tens of milliseconds), so none comes back while it runs.
+const RETURN_VISIBILITY_TIMEOUT_SECONDS: u32 = 3;
+
+/// The visibility timeout where nothing should come back: at least the
+/// function's timeout, as Lambda requires of a trigger's queue (a message
+/// still being copied must not be taken by a second sandbox).
+const WORK_VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
 
 /// Longest the test waits for the queue to drain.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -56,7 +62,7 @@ async fn create_queue(
     created.queue_url().unwrap_or_default().to_owned()
 }
 
-async fn queues(test: &str) -> Queues {
+async fn queues(test: &str, visibility_timeout_seconds: u32) -> Queues {
     let sqs = sqs_client(common::endpoint());
     let name = common::bucket_name(test);
     let dlq_url = create_queue(&sqs, format!("{name}-dlq"), &[]).await;
@@ -68,7 +74,7 @@ async fn queues(test: &str) -> Queues {
     let attributes = [
         (
             QueueAttributeName::VisibilityTimeout,
-            VISIBILITY_TIMEOUT_SECONDS.to_string(),
+            visibility_timeout_seconds.to_string(),
         ),
         (QueueAttributeName::RedrivePolicy, redrive.to_string()),
     ];
@@ -89,7 +95,7 @@ async fn queues(test: &str) -> Queues {
 #[tokio::test]
 async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
     let s = Stack::new("sqs-trigger").await;
-    let q = queues("sqs-trigger").await;
+    let q = queues("sqs-trigger", RETURN_VISIBILITY_TIMEOUT_SECONDS).await;
     let etag = s.put("ok.txt", b"hello".to_vec()).await;
     let bodies = [
         s3_event(&[(&s.source, "ok.txt", 5, &etag)]),
@@ -158,4 +164,58 @@ async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
         bodies[0]["Records"][0]["s3"]["object"]["key"], "missing.txt",
         "{bodies:?}"
     );
+}
+
+/// Copies the side-by-side test queues.
+const CONCURRENT_COPIES: usize = 8;
+
+/// Two sandboxes behind one trigger (maximum concurrency 2, batch size 1,
+/// as the fan-out's segments will run): every message is taken once, both
+/// sandboxes work, and every copy lands.
+#[tokio::test]
+async fn two_sandboxes_drain_one_queue_side_by_side() {
+    let s = Stack::new("sqs-concurrent").await;
+    let q = queues("sqs-concurrent", WORK_VISIBILITY_TIMEOUT_SECONDS).await;
+    for i in 0..CONCURRENT_COPIES {
+        let key = format!("object-{i}");
+        let data = common::bytes_of(64 * 1024, i as u64);
+        let etag = s.put(&key, data.clone()).await;
+        let event = s3_event(&[(&s.source, &key, data.len(), &etag)]);
+        q.sqs
+            .send_message()
+            .queue_url(&q.url)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .expect("send a message");
+    }
+    let env = [("DST_BUCKET", s.destination.as_str())];
+    let (first, second) = (function::start(&env).await, function::start(&env).await);
+    let mapping = EventSourceMapping::new(
+        q.sqs.clone(),
+        MappingConfig {
+            queue_url: q.url.clone(),
+            queue_arn: q.arn.clone(),
+            batch_size: 1,
+            report_batch_item_failures: true,
+            function_timeout: Duration::from_secs(60),
+            region: LOCAL_REGION.to_owned(),
+        },
+    );
+    let drained = mapping
+        .drain_concurrently(&[&first.emulator, &second.emulator], PATIENCE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", first.logs(), second.logs()));
+    assert_eq!(drained.invocations, CONCURRENT_COPIES, "{drained:?}");
+    assert_eq!(drained.deleted, CONCURRENT_COPIES, "{drained:?}");
+    assert!(
+        drained.per_sandbox.iter().all(|taken| *taken > 0),
+        "both sandboxes worked: {drained:?}"
+    );
+    for i in 0..CONCURRENT_COPIES {
+        assert_eq!(
+            s.get(&format!("object-{i}")).await,
+            common::bytes_of(64 * 1024, i as u64)
+        );
+    }
 }
