@@ -33,6 +33,43 @@ struct Queues {
     dlq_url: String,
 }
 
+/// The function's timeout behind the test triggers.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+const _: () = assert!(
+    WORK_VISIBILITY_TIMEOUT_SECONDS as u64 >= FUNCTION_TIMEOUT.as_secs(),
+    "a message being copied must stay invisible for the function's whole timeout"
+);
+
+impl Queues {
+    /// Sends `body` as one message.
+    async fn send(&self, body: &serde_json::Value) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .expect("send a message");
+    }
+
+    /// The trigger: `batch_size` messages an invocation, partial batch
+    /// responses on.
+    fn mapping(&self, batch_size: i32) -> EventSourceMapping {
+        EventSourceMapping::new(
+            self.sqs.clone(),
+            MappingConfig {
+                queue_url: self.url.clone(),
+                queue_arn: self.arn.clone(),
+                batch_size,
+                report_batch_item_failures: true,
+                function_timeout: FUNCTION_TIMEOUT,
+                region: LOCAL_REGION.to_owned(),
+            },
+        )
+    }
+}
+
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
     let attributes = sqs
         .get_queue_attributes()
@@ -108,26 +145,10 @@ async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
         serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": s.source}),
     ];
     for body in &bodies {
-        q.sqs
-            .send_message()
-            .queue_url(&q.url)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .expect("send a message");
+        q.send(body).await;
     }
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
-    let mapping = EventSourceMapping::new(
-        q.sqs.clone(),
-        MappingConfig {
-            queue_url: q.url.clone(),
-            queue_arn: q.arn.clone(),
-            batch_size: 10,
-            report_batch_item_failures: true,
-            function_timeout: Duration::from_secs(60),
-            region: LOCAL_REGION.to_owned(),
-        },
-    );
+    let mapping = q.mapping(10);
     let drained = mapping
         .drain(&f.emulator, PATIENCE)
         .await
@@ -181,27 +202,11 @@ async fn two_sandboxes_drain_one_queue_side_by_side() {
         let data = common::bytes_of(64 * 1024, i as u64);
         let etag = s.put(&key, data.clone()).await;
         let event = s3_event(&[(&s.source, &key, data.len(), &etag)]);
-        q.sqs
-            .send_message()
-            .queue_url(&q.url)
-            .message_body(event.to_string())
-            .send()
-            .await
-            .expect("send a message");
+        q.send(&event).await;
     }
     let env = [("DST_BUCKET", s.destination.as_str())];
     let (first, second) = (function::start(&env).await, function::start(&env).await);
-    let mapping = EventSourceMapping::new(
-        q.sqs.clone(),
-        MappingConfig {
-            queue_url: q.url.clone(),
-            queue_arn: q.arn.clone(),
-            batch_size: 1,
-            report_batch_item_failures: true,
-            function_timeout: Duration::from_secs(60),
-            region: LOCAL_REGION.to_owned(),
-        },
-    );
+    let mapping = q.mapping(1);
     let drained = mapping
         .drain_concurrently(&[&first.emulator, &second.emulator], PATIENCE)
         .await
