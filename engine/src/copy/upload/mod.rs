@@ -209,6 +209,41 @@ pub(crate) async fn landed(
     })
 }
 
+/// What S3 holds of an upload, by one `ListParts` of at most one part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UploadState {
+    /// `NoSuchUpload`: completed or aborted.
+    Gone,
+    /// Open, without a part.
+    Empty,
+    /// Open, with at least one part.
+    HasParts,
+}
+
+/// The state of `upload_id` of `destination`; other answers are errors.
+pub(crate) async fn upload_state(
+    client: &Client,
+    destination: &Destination,
+    upload_id: &str,
+) -> Result<UploadState, SdkError<aws_sdk_s3::operation::list_parts::ListPartsError>> {
+    let answer = client
+        .list_parts()
+        .bucket(&destination.bucket)
+        .key(&destination.key)
+        .upload_id(upload_id)
+        .max_parts(1)
+        .send()
+        .await;
+    match answer {
+        Ok(parts) if parts.parts().is_empty() => Ok(UploadState::Empty),
+        Ok(_) => Ok(UploadState::HasParts),
+        Err(error) if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload") => {
+            Ok(UploadState::Gone)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// Sets metadata and options on a `PutObject` or `CreateMultipartUpload` builder.
 macro_rules! with_metadata {
     ($builder:expr, $metadata:expr, $options:expr) => {{

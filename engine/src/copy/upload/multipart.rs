@@ -516,21 +516,12 @@ impl MultipartUpload {
     /// Whether S3 no longer knows this upload (`ListParts` answers
     /// `NoSuchUpload`); any other answer, or a cancellation, is no.
     async fn gone(&self, cancel: &CancellationToken) -> bool {
-        let destination = &self.target.destination;
-        let request = self
-            .target
-            .client
-            .list_parts()
-            .bucket(&destination.bucket)
-            .key(&destination.key)
-            .upload_id(&self.target.upload_id)
-            .max_parts(1)
-            .send();
-        let answer = tokio::select! {
-            () = cancel.cancelled() => return false,
-            answer = request => answer,
-        };
-        matches!(answer, Err(error) if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload"))
+        let target = &self.target;
+        let state = super::upload_state(&target.client, &target.destination, &target.upload_id);
+        tokio::select! {
+            () = cancel.cancelled() => false,
+            state = state => matches!(state, Ok(super::UploadState::Gone)),
+        }
     }
 
     /// The one abort path: cancel in-flight parts, drain them,

@@ -23,14 +23,13 @@
 //! `NoSuchUpload` to its next part or completion, which fails that copy as
 //! transient with nothing written, for its event's retry.
 
-use super::Destination;
 use super::abort::{AbortOutcome, AbortTarget};
+use super::{Destination, UploadState, upload_state};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -317,27 +316,18 @@ async fn candidates(
         let Some(window) = matching_window(*initiated, &unmatched, now, ours.is_some()) else {
             continue;
         };
-        let parts = client
-            .list_parts()
-            .bucket(&destination.bucket)
-            .key(&destination.key)
-            .upload_id(id)
-            .max_parts(1)
-            .send()
-            .await;
-        match parts {
-            Ok(parts) if parts.parts().is_empty() => orphans.push(Orphan {
+        match upload_state(client, destination, id).await {
+            Ok(UploadState::Empty) => orphans.push(Orphan {
                 upload_id: id.clone(),
                 window: unmatched.remove(window),
             }),
-            Ok(_) => tracing::info!(
+            Ok(UploadState::HasParts) => tracing::info!(
                 "multipart upload {id} of s3://{}/{} holds parts: another copy is using it",
                 destination.bucket,
                 destination.key
             ),
             // Gone since the listing: completed or aborted by its owner.
-            Err(error)
-                if error.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload") => {}
+            Ok(UploadState::Gone) => {}
             Err(error) => return Err(DisplayErrorContext(&error).to_string()),
         }
     }
