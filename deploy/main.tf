@@ -50,6 +50,9 @@ locals {
       REQUEST_PAYER          = var.request_payer
       METRICS                = var.metrics_enabled ? null : "false"
       METRICS_NAMESPACE      = var.metrics_namespace
+      # A copy resumes once per delivery its trigger makes: Lambda's
+      # asynchronous invocation and its retries, or the queue's receives.
+      RESUME_MAX_ATTEMPTS = var.trigger == "sqs" ? var.sqs_max_receive_count : var.retry_attempts + 1
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,
@@ -147,10 +150,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     filter {}
 
-    # The function aborts every failed upload itself; this catches a process
-    # killed mid-copy (e.g. out of memory) so no parts are billed for long.
+    # The function aborts every failed upload itself, and a resumable copy's
+    # last attempt aborts what earlier attempts kept; this catches a process
+    # killed mid-copy (e.g. out of memory). Not sooner than a resumable copy
+    # may still be running (its deliveries can span hours).
     abort_incomplete_multipart_upload {
-      days_after_initiation = 1
+      days_after_initiation = var.incomplete_upload_days
+    }
+  }
+
+  rule {
+    id     = "expire-copy-checkpoints"
+    status = "Enabled"
+
+    # The checkpoints of resumable copies: removed when a copy ends; one a
+    # killed process left names an upload the rule above aborts.
+    filter {
+      prefix = ".s3-stream-lambda/checkpoints/"
+    }
+
+    expiration {
+      days = var.incomplete_upload_days
     }
   }
 }
@@ -209,6 +229,14 @@ data "aws_iam_policy_document" "function" {
     # PutObjectTagging: copies carry the source's tags.
     actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = [for arn in local.destination_arns : "${arn}/*"]
+  }
+
+  statement {
+    sid = "Checkpoints"
+    # A resumable copy removes its checkpoint when it ends; nothing else is
+    # ever deleted.
+    actions   = ["s3:DeleteObject"]
+    resources = [for arn in local.destination_arns : "${arn}/.s3-stream-lambda/*"]
   }
 
   statement {

@@ -159,6 +159,16 @@ variable "maximum_event_age_seconds" {
   default     = 21600
 }
 
+variable "incomplete_upload_days" {
+  description = "Days after which the lifecycle rule aborts a multipart upload left open (a killed process, a resumable copy no one delivers again) and expires the checkpoints of resumable copies. One day can abort a copy that is still resuming."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.incomplete_upload_days >= 1
+    error_message = "incomplete_upload_days must be at least 1."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's CloudWatch logs."
   type        = number

@@ -135,8 +135,9 @@ async fn invoke(path: &str) -> ExitCode {
             cancel.cancel();
         })
     };
+    let stop_at = tokio::time::Instant::now() + timeout.saturating_sub(margin);
     let handler = CopyHandler::new(crate::s3::client_from_env().await, config);
-    let result = handler.handle(event, &cancel).await;
+    let result = handler.handle(event, &cancel, Some(stop_at)).await;
     timer.abort();
     match result {
         Ok(report) => {
@@ -218,12 +219,17 @@ async fn copy(args: &[String]) -> ExitCode {
         bucket: destination_bucket,
         key: destination_key,
     };
+    // No one delivers a command again: an interrupted copy aborts its upload.
+    let settings = crate::copy::CopySettings {
+        resume: None,
+        ..config.copy.clone()
+    };
     let result = copy_object(
         &client,
         source,
         &destination,
         transform,
-        &config.copy,
+        &settings,
         &cancel,
         &progress,
     )

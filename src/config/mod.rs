@@ -9,6 +9,7 @@ pub use env::valid_bucket_name;
 
 use crate::copy::memory::{Output, minimum_budget};
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MIB, MIN_PART_SIZE};
+use crate::copy::resume::{DEFAULT_MAX_ATTEMPTS, ResumeSettings, STOP_BUDGET};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::upload::multipart::CLEANUP_BUDGET;
 use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
@@ -70,6 +71,15 @@ pub const MAX_COMPRESSION_WORKERS_SETTING: usize = 64;
 /// below their sum could leave an upload open or post nothing.
 pub const MIN_DEADLINE_MARGIN_MS: u64 =
     (CLEANUP_BUDGET.as_millis() + POST_RESERVE.as_millis()) as u64;
+
+const _: () = assert!(
+    STOP_BUDGET.as_millis() <= CLEANUP_BUDGET.as_millis(),
+    "a resumable copy stopped at the margin (its upload kept) must need no more than an aborted one"
+);
+
+/// Most `RESUME_MAX_ATTEMPTS`: far beyond any trigger's redeliveries (SQS
+/// allows a `maxReceiveCount` of 1,000), so a copy can never loop forever.
+pub const MAX_RESUME_ATTEMPTS: u32 = 1000;
 
 const _: () = assert!(
     DEFAULT_SAFETY_MARGIN.as_millis() as u64 >= MIN_DEADLINE_MARGIN_MS,
@@ -352,6 +362,12 @@ impl Config {
                 mode,
                 server,
                 copy_tags: env.flag(&var::COPY_TAGS)?.unwrap_or(true),
+                resume: Some(ResumeSettings {
+                    max_attempts: env
+                        .number(&var::RESUME_MAX_ATTEMPTS)?
+                        .map_or(DEFAULT_MAX_ATTEMPTS, |n| n as u32),
+                    stop_at: None,
+                }),
                 ..CopySettings::default()
             },
             max_record_concurrency: env

@@ -1,7 +1,9 @@
 //! Every environment variable the function reads, in one table: it drives parsing and its errors, `bootstrap --help` and `docs/configuration.md`.
 
 use super::{MAX_ASSUMED_TIMEOUT_SECONDS, MAX_COMPRESSION_WORKERS_SETTING, MAX_CONCURRENCY};
-use super::{MAX_PART_COPY_CONCURRENCY, MAX_PREFIX_BYTES, MIN_DEADLINE_MARGIN_MS};
+use super::{
+    MAX_PART_COPY_CONCURRENCY, MAX_PREFIX_BYTES, MAX_RESUME_ATTEMPTS, MIN_DEADLINE_MARGIN_MS,
+};
 use crate::copy::part_size::{MAX_PART_SIZE, MIB, MIN_PART_SIZE};
 use aws_sdk_s3::types::{ObjectCannedAcl, StorageClass};
 
@@ -199,6 +201,17 @@ pub const DEADLINE_MARGIN_MS: Variable = Variable {
     },
     summary: "copies are cancelled (and aborted) this long before the deadline",
     details: "At least what a cancelled copy needs: its upload's cleanup budget (a create in flight's grace, then its abort and the sweep of uploads an ambiguous create left open) and the runtime's time to post.",
+};
+/// `RESUME_MAX_ATTEMPTS`.
+pub const RESUME_MAX_ATTEMPTS: Variable = Variable {
+    name: "RESUME_MAX_ATTEMPTS",
+    default: "3",
+    value: Value::Number {
+        min: 1,
+        max: MAX_RESUME_ATTEMPTS as u64,
+    },
+    summary: "attempts a multipart identity copy may take across invocations; 1 turns resuming off",
+    details: "An attempt that meets its deadline keeps its upload and fails with `Copy.Continue`; the next delivery of the record copies only the missing parts. The attempt that reaches this count aborts instead (`Copy.Timeout`). Set it to the deliveries your trigger makes: 3 for Lambda's asynchronous invocation (its default 2 retries), at most the queue's `maxReceiveCount` for SQS.",
 };
 /// `ASSUMED_TIMEOUT_SECONDS`.
 pub const ASSUMED_TIMEOUT_SECONDS: Variable = Variable {
@@ -404,6 +417,7 @@ pub const VARIABLES: &[&Variable] = &[
     &PART_COPY_SIZE_MIB,
     &PART_COPY_CONCURRENCY,
     &DEADLINE_MARGIN_MS,
+    &RESUME_MAX_ATTEMPTS,
     &ASSUMED_TIMEOUT_SECONDS,
     &STORAGE_CLASS,
     &SSE,

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use record::RecordContext;
 use response::MAX_RESPONSE_BYTES;
 use std::sync::{Arc, Mutex, PoisonError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Copies every object an event announces to `DST_BUCKET`.
@@ -52,15 +53,22 @@ impl CopyHandler {
     }
 
     /// Handles a parsed event: copies, then reports (and writes the
-    /// invocation's metrics). `cancel` fires before the deadline.
+    /// invocation's metrics). `cancel` fires before the deadline, at
+    /// `stop_at` when that is known.
     pub async fn handle(
         &self,
         event: serde_json::Value,
         cancel: &CancellationToken,
+        stop_at: Option<Instant>,
     ) -> Result<FunctionResponse, Diagnostic> {
         let results = Mutex::new(Vec::new());
         let answer = self
-            .handle_with(event, cancel, self.metrics.as_ref().map(|_| &results))
+            .handle_with(
+                event,
+                cancel,
+                stop_at,
+                self.metrics.as_ref().map(|_| &results),
+            )
             .await;
         if let Some(metrics) = &self.metrics {
             metrics.emit(&results.into_inner().unwrap_or_else(PoisonError::into_inner));
@@ -72,6 +80,7 @@ impl CopyHandler {
         &self,
         event: serde_json::Value,
         cancel: &CancellationToken,
+        stop_at: Option<Instant>,
         results: Option<&Mutex<Vec<RecordResult>>>,
     ) -> Result<FunctionResponse, Diagnostic> {
         let envelope = crate::event::parse(event)
@@ -84,6 +93,7 @@ impl CopyHandler {
             config: &self.config,
             memory: &memory,
             cancel,
+            stop_at,
             results,
         };
         match envelope {
@@ -187,6 +197,10 @@ impl InvocationHandler for CopyHandler {
         event: serde_json::Value,
         context: Context,
     ) -> Result<FunctionResponse, Diagnostic> {
-        self.handle(event, &context.cancel).await
+        let stop_at = context
+            .invocation
+            .deadline
+            .checked_sub(self.config.deadline_margin);
+        self.handle(event, &context.cancel, stop_at).await
     }
 }

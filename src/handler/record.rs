@@ -1,6 +1,8 @@
 //! One record's copy: destination key, recursion guard, budget, and its result.
 
 use crate::config::Config;
+use crate::copy::resume::ResumeSettings;
+use crate::copy::resume::checkpoint::RESERVED_PREFIX;
 use crate::copy::{
     CopyError, CopyMethod, CopyOutcome, CopyProgress, CopySettings, Destination, FailureClass,
     MemoryPool, SourceSpec, copy_object,
@@ -93,6 +95,10 @@ pub struct RecordResult {
     pub read_retries: u64,
     /// Streamed parts sent again after their upload failed transiently.
     pub upload_retries: u64,
+    /// Bytes each attempt put in S3, for a copy that resumed across
+    /// invocations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<u64>,
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -134,6 +140,7 @@ impl RecordResult {
             verified: None,
             read_retries: 0,
             upload_retries: 0,
+            attempts: Vec::new(),
             reason: None,
             error_type: None,
             failure_class: None,
@@ -176,6 +183,9 @@ pub struct RecordContext<'a> {
     pub memory: &'a MemoryPool,
     /// Fires before the deadline.
     pub cancel: &'a CancellationToken,
+    /// When `cancel` fires for the deadline (`None`: no deadline known): a
+    /// resumable copy starts no part that would not finish by then.
+    pub stop_at: Option<Instant>,
     /// Every record's result is also kept here, for the invocation's metrics.
     pub results: Option<&'a Mutex<Vec<RecordResult>>>,
 }
@@ -232,6 +242,15 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         config.dst_prefix,
         transform.destination_key(&object.key)
     );
+    if object.key.starts_with(RESERVED_PREFIX) {
+        return RecordResult::skipped(
+            &object.bucket,
+            &object.key,
+            format!(
+                "recursion guard: {RESERVED_PREFIX} holds this function's own state (checkpoints of resumable copies)"
+            ),
+        );
+    }
     if object.bucket == config.dst_bucket {
         if destination_key == object.key {
             let message = format!(
@@ -281,6 +300,10 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
     // budget; a server-side copy holds no object bytes and reserves nothing.
     let settings = CopySettings {
         memory_pool: Some(context.memory.clone()),
+        resume: config.copy.resume.clone().map(|resume| ResumeSettings {
+            stop_at: context.stop_at,
+            ..resume
+        }),
         ..config.copy.clone()
     };
     let source = SourceSpec {
@@ -377,6 +400,7 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 verified: Some(report.verified),
                 read_retries: report.read_retries,
                 upload_retries: report.upload_retries,
+                attempts: report.attempts.clone(),
                 reason: None,
                 error_type: None,
                 failure_class: None,
@@ -484,6 +508,11 @@ fn failure(object: &ObjectCreated, destination: &Destination, error: &CopyError)
     if let CopyError::Cancelled {
         bytes_read,
         bytes_written,
+    }
+    | CopyError::Continue {
+        bytes_read,
+        bytes_written,
+        ..
     } = error
     {
         result.bytes_in = *bytes_read;

@@ -23,8 +23,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub const FUNCTION_NAME: &str = "_";
 
 /// `watch` reads the package it would build with `cargo metadata`, so it
-/// runs in a one-binary package of its own (never built).
-const MANIFEST: &str = "[package]\nname = \"cargo-lambda-emulator\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"bootstrap\"\npath = \"main.rs\"\n";
+/// runs in a one-binary package of its own (never built), a workspace of its
+/// own too: under a target directory inside this repository, `cargo` would
+/// otherwise take it for a stray member of ours and refuse.
+const MANIFEST: &str = "[package]\nname = \"cargo-lambda-emulator\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"bootstrap\"\npath = \"main.rs\"\n\n[workspace]\n";
 
 /// Why the emulator could not be started or an invoke not sent.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! At the deadline, through the real `bootstrap` and the emulator: S3 holds the
-//! copy's CompleteMultipartUpload for 60 s (fault proxy) and the invocation has
-//! 12 s. The abort's response reaches the proxy before the error post, the post
+//! copy's CompleteMultipartUpload for 60 s (fault proxy), the invocation has 12 s
+//! and the copy cannot resume. The abort's response reaches the proxy before the error post, the post
 //! comes before the deadline, and no multipart upload is left open.
 
 use crate::common::{self, Stack};
@@ -31,6 +31,9 @@ async fn a_held_completion_is_aborted_and_posted_before_the_deadline() {
             ("DST_BUCKET", &s.destination),
             ("PART_SIZE_MIB", "5"),
             ("COPY_MODE", "stream"),
+            // Its only attempt is its last: the deadline aborts (resume.rs has
+            // the attempts that keep their upload for the next delivery).
+            ("RESUME_MAX_ATTEMPTS", "1"),
         ])
         .await;
     let event = common::function::s3_event(&[(&s.source, "held.bin", SIZE, &etag)]);

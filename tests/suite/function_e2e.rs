@@ -210,7 +210,14 @@ async fn a_short_deadline_posts_copy_timeout_and_leaves_nothing_behind() {
     let s = Stack::new("deadline").await;
     let data = common::bytes_of(200 * MIB, 9);
     let etag = s.put("huge.bin", data).await;
-    let f = function::start(&[("DST_BUCKET", &s.destination), ("PART_SIZE_MIB", "5")]).await;
+    // A copy that cannot resume (resuming off: its only attempt is its last);
+    // resume.rs has the copies that keep their upload for the next delivery.
+    let f = function::start(&[
+        ("DST_BUCKET", &s.destination),
+        ("PART_SIZE_MIB", "5"),
+        ("RESUME_MAX_ATTEMPTS", "1"),
+    ])
+    .await;
     // The default margin (2 s, the least a cancelled copy needs) leaves the
     // copy 1.5 s, far from enough for 200 MiB here.
     let timeout = Duration::from_millis(3_500);

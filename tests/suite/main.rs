@@ -29,6 +29,7 @@ mod other_runtime_api;
 mod piped_parts;
 mod regions;
 mod resilient_reads;
+mod resume;
 mod runtime_loop;
 mod runtime_trace;
 mod server_copy;

@@ -146,6 +146,9 @@ async fn sigterm_mid_copy(extra_env: &[(&str, &str)], held_parts: usize, abort: 
         ("DST_BUCKET", s.destination.as_str()),
         ("PART_SIZE_MIB", "5"),
         ("COPY_MODE", "stream"),
+        // A copy that cannot resume aborts at SIGTERM; a resumable one keeps
+        // its upload for the retry, as at a deadline (resume.rs).
+        ("RESUME_MAX_ATTEMPTS", "1"),
     ];
     let mut f = s
         .start_function_through_proxy(&[&env[..], extra_env].concat())

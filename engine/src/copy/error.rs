@@ -247,6 +247,54 @@ pub enum CopyError {
         #[source]
         source: SdkFailure,
     },
+    /// Reading or writing the checkpoint of a resumable copy failed.
+    #[error("failed to {operation} s3://{bucket}/{key}")]
+    Checkpoint {
+        /// What was done to the checkpoint.
+        operation: &'static str,
+        /// Destination bucket.
+        bucket: String,
+        /// The checkpoint's key.
+        key: String,
+        /// Whether a retry can succeed (from S3's answer).
+        class: FailureClass,
+        /// The SDK's error.
+        #[source]
+        source: SdkFailure,
+    },
+    /// A resumable copy stopped at its deadline and kept its upload: the
+    /// next delivery of the same record copies only what is missing.
+    #[error(
+        "copy of s3://{bucket}/{key} stopped at its deadline after attempt {attempt} of {max_attempts}: \
+         {bytes_done} of {bytes_total} bytes ({percent}%) are in s3 in {parts_done} of {parts_total} parts \
+         ({dropped} parts in flight dropped); the upload is kept and the next delivery resumes it"
+    )]
+    Continue {
+        /// Source bucket.
+        bucket: String,
+        /// Source key.
+        key: String,
+        /// This attempt, from 1.
+        attempt: u32,
+        /// The attempts a copy may take (`RESUME_MAX_ATTEMPTS`).
+        max_attempts: u32,
+        /// Bytes S3 holds in finished parts.
+        bytes_done: u64,
+        /// The object's size.
+        bytes_total: u64,
+        /// `bytes_done` in whole percent.
+        percent: u64,
+        /// Parts S3 holds.
+        parts_done: u64,
+        /// Parts in the plan.
+        parts_total: u64,
+        /// Parts in flight at the stop, redone next time.
+        dropped: u64,
+        /// Source bytes this attempt read (streamed) or copied.
+        bytes_read: u64,
+        /// Destination bytes this attempt wrote.
+        bytes_written: u64,
+    },
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
@@ -275,6 +323,8 @@ impl CopyError {
             CopyError::MemoryTooSmall { .. } => T::MemoryTooSmall,
             CopyError::OutputTooLargeForMemory { .. } => T::OutputTooLargeForMemory,
             CopyError::Cancelled { .. } => T::Timeout,
+            CopyError::Continue { .. } => T::Continue,
+            CopyError::Checkpoint { .. } => T::CheckpointFailed,
             CopyError::ChecksumMismatch { .. } | CopyError::CopiedChecksumMismatch { .. } => {
                 T::ChecksumMismatch
             }
@@ -293,7 +343,8 @@ impl CopyError {
         match self {
             CopyError::Source { class, .. }
             | CopyError::Destination { class, .. }
-            | CopyError::SourceTags { class, .. } => *class,
+            | CopyError::SourceTags { class, .. }
+            | CopyError::Checkpoint { class, .. } => *class,
             CopyError::SourceGone { .. }
             | CopyError::Superseded { .. }
             | CopyError::SourceArchived { .. }
@@ -309,6 +360,7 @@ impl CopyError {
             | CopyError::WrongRange { .. }
             | CopyError::IncompleteResponse { .. }
             | CopyError::Cancelled { .. }
+            | CopyError::Continue { .. }
             | CopyError::ChecksumMismatch { .. }
             | CopyError::CopiedChecksumMismatch { .. }
             | CopyError::WriteConflict { .. }

@@ -66,8 +66,12 @@ error_types! {
         MemoryTooSmall => "Copy.MemoryTooSmall",
         /// A transform's output outgrew what this memory can upload.
         OutputTooLargeForMemory => "Copy.OutputTooLargeForMemory",
-        /// The deadline came.
+        /// The deadline came (and no later attempt can resume the copy).
         Timeout => "Copy.Timeout",
+        /// The deadline came; the upload is kept and the next delivery resumes it.
+        Continue => "Copy.Continue",
+        /// Reading or writing a resumable copy's checkpoint failed.
+        CheckpointFailed => "S3.CheckpointFailed",
         /// The copy's checksum is not the source's.
         ChecksumMismatch => "Copy.ChecksumMismatch",
         /// The destination kept changing under the conditional write.

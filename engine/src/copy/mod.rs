@@ -27,6 +27,7 @@ pub mod part_size;
 mod piped;
 pub mod report;
 mod requests;
+pub mod resume;
 pub mod server;
 pub mod source;
 mod stream;
@@ -104,6 +105,9 @@ pub struct CopySettings {
     /// (shared by the copies of one invocation); `None` reserves nothing
     /// beyond `memory_budget`.
     pub memory_pool: Option<MemoryPool>,
+    /// How a multipart identity copy resumes across invocations; `None`:
+    /// a copy that meets its deadline aborts its upload.
+    pub resume: Option<resume::ResumeSettings>,
 }
 
 impl Default for CopySettings {
@@ -119,6 +123,7 @@ impl Default for CopySettings {
             server: ServerCopySettings::default(),
             copy_tags: true,
             memory_pool: None,
+            resume: None,
         }
     }
 }
@@ -227,12 +232,15 @@ pub async fn copy_object(
     };
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {
-        match server::copy(&copy).await {
+        match Box::pin(server::copy(&copy)).await {
             Ok(copied) => {
                 let report = match copied.completion {
                     Completion::Written(written) => {
                         let verified = server::settle(&copy, &written).await?;
-                        server::report(&resolved, &written, &copied.plan, verified, started)
+                        let mut report =
+                            server::report(&resolved, &written, &copied.plan, verified, started);
+                        report.attempts = copied.attempts;
+                        report
                     }
                     Completion::Superseded => CopyReport::superseded(&resolved, started.elapsed()),
                 };
@@ -251,7 +259,7 @@ pub async fn copy_object(
         }
     }
     let mut report = if piped::applies(&copy, identity) {
-        piped::copy(&copy).await?
+        Box::pin(piped::copy(&copy)).await?
     } else {
         stream::copy(&copy, transform).await?
     };

@@ -65,6 +65,9 @@ pub struct CopyReport {
     /// full-object CRC64NVME was compared with the source's and equal, else
     /// why not (`no-source-checksum`, `composite-source-checksum`, `transformed`).
     pub verified: String,
+    /// Bytes each attempt put in S3, in order, for a copy that resumed
+    /// across invocations (empty for a copy of one attempt).
+    pub attempts: Vec<u64>,
 }
 
 impl CopyReport {
@@ -95,6 +98,7 @@ impl CopyReport {
             read_retries: 0,
             upload_retries: 0,
             verified: "superseded".to_owned(),
+            attempts: Vec::new(),
         }
     }
 

@@ -13,8 +13,9 @@ use super::error::CopyError;
 use super::memory;
 use super::part_size::{self, PartSchedule};
 use super::report::{CopyReport, StreamedCounts};
+use super::resume::{self, Opened, checkpoint::PartPlan};
+use super::server::CopyMethod;
 use super::source::{self, RangeReader, ReadCounters, tags};
-use super::upload::MultipartUpload;
 use super::upload::condition::Completion;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,15 +42,14 @@ pub(crate) fn applies(copy: &CopyContext<'_>, identity: bool) -> bool {
 pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError> {
     let CopyContext {
         source_client,
-        client,
         source: resolved,
-        destination,
         settings,
         write_plan,
         verify,
         cancel,
         progress,
         started,
+        ..
     } = *copy;
     if resolved.size > part_size::MAX_OBJECT_SIZE {
         return Err(CopyError::TooLarge {
@@ -105,16 +105,32 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
             tagging = tags::read(source_client, resolved) => tagging?,
         };
     }
-    let mut upload = MultipartUpload::create(
-        client,
-        destination,
-        &metadata,
-        &settings.options,
-        Arc::clone(&progress.bytes_written),
-        cancel,
-    )
-    .await
-    .map_err(counted)?;
+    let proposed = PartPlan {
+        method: CopyMethod::Stream,
+        part_size: schedule.base(),
+        parts: ranges.len() as u64,
+        size: resolved.size,
+    };
+    let Opened {
+        mut upload,
+        plan: recorded,
+        done,
+        mut session,
+    } = Box::pin(resume::open(copy, &metadata, proposed))
+        .await
+        .map_err(counted)?;
+    // A resumed copy follows the plan its parts were cut by (the first
+    // part's reader, opened for the metadata, may read another range then).
+    if recorded.part_size != schedule.base() {
+        first = None;
+    }
+    let ranges: Vec<(u64, u64)> = source::plan_ranges(resolved.size, recorded.part_size)
+        .into_iter()
+        .flatten()
+        .collect();
+    // Parts listed without their checksum (stores that report none): S3
+    // checks the whole object against the source's on completion instead.
+    upload.expect_crc(verify.expected_crc());
     let upload_retries = Arc::new(AtomicU64::new(0));
     let context = part::PartContext {
         source_client: source_client.clone(),
@@ -127,23 +143,57 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         bytes_written: Arc::clone(&progress.bytes_written),
         buffer: memory::PIPE_BUFFER,
     };
+    let mut stopped = false;
     for (index, range) in ranges.into_iter().enumerate() {
-        while upload.in_flight() >= plan.pipes {
-            let joined = upload.join_one(cancel).await;
-            progress
-                .bytes_read
-                .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
-            if let Err(error) = joined {
-                return Err(upload.abort(counted(error)).await);
-            }
-        }
         let number = index as u64 + 1;
-        upload.spawn_task(part::copy_part(
-            context.clone(),
-            number,
-            range,
-            first.take(),
-        ));
+        if done.contains(&number) {
+            // The first part's reader, opened for the metadata, is not needed.
+            if number == 1 {
+                first = None;
+            }
+            continue;
+        }
+        let mut joined = Ok(());
+        while joined.is_ok() && upload.in_flight() >= plan.pipes {
+            joined = upload.join_one(cancel).await;
+        }
+        if joined.is_ok() && session.as_ref().is_some_and(|s| !s.may_start()) {
+            stopped = true;
+            break;
+        }
+        progress
+            .bytes_read
+            .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Err(error) = joined {
+            return Err(match &session {
+                Some(session) => session.fail(copy, upload, counted(error)).await,
+                None => upload.abort(counted(error)).await,
+            });
+        }
+        let task = part::copy_part(context.clone(), number, range, first.take());
+        match &session {
+            Some(session) => upload.spawn_task(session.timed(task)),
+            None => upload.spawn_task(task),
+        }
+    }
+    let mut joined = Ok(());
+    while joined.is_ok() && upload.in_flight() > 0 {
+        joined = upload.join_one(cancel).await;
+    }
+    progress
+        .bytes_read
+        .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
+    if let Err(error) = joined {
+        return Err(match &session {
+            Some(session) => session.fail(copy, upload, counted(error)).await,
+            None => upload.abort(counted(error)).await,
+        });
+    }
+    if let Some(session) = &mut session {
+        if stopped {
+            return Err(session.stop(copy, upload).await);
+        }
+        session.all_parts_done();
     }
     let completion = upload
         .complete(
@@ -153,11 +203,24 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
             write_plan.condition.clone(),
         )
         .await
-        .map_err(counted)?;
+        .map_err(counted);
+    let attempts = match (&session, completion) {
+        (Some(session), Err(error)) => return Err(session.completed_with(copy, error).await),
+        (_, Err(error)) => return Err(error),
+        (Some(session), Ok(completion)) => {
+            session.forget(copy).await;
+            (completion, session.bytes_per_attempt(resolved.size))
+        }
+        (None, Ok(completion)) => (completion, Vec::new()),
+    };
+    let (completion, attempts) = attempts;
     let written = match completion {
         Completion::Written(written) => written,
         Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
     };
+    // Parts of earlier attempts listed without checksums were checked by
+    // S3 at completion: the object's reported checksum must be the source's.
+    let verified = super::server::settle(copy, &written).await?;
     let bytes_read = bytes_read.load(Ordering::Relaxed);
     progress.bytes_read.store(bytes_read, Ordering::Relaxed);
     let counted = StreamedCounts {
@@ -167,7 +230,9 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         elapsed: started.elapsed(),
         read_retries: reads.retries.load(Ordering::Relaxed),
         upload_retries: upload_retries.load(Ordering::Relaxed),
-        verified: verify.word().to_owned(),
+        verified: verified.to_owned(),
     };
-    Ok(CopyReport::streamed(resolved, &written, counted))
+    let mut report = CopyReport::streamed(resolved, &written, counted);
+    report.attempts = attempts;
+    Ok(report)
 }

@@ -20,7 +20,7 @@ use super::error::CopyError;
 use super::source::{ObjectMetadata, Pin, ResolvedSource};
 use super::upload::condition::Completion;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Part copies in flight by default: they hold no memory here (S3 moves
 /// the bytes), only a connection each, so far more than streamed parts;
@@ -67,7 +67,7 @@ impl CopyMode {
 }
 
 /// How a copy moved its bytes (the report's `method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyMethod {
     /// S3 copied the bytes (`CopyObject` / `UploadPartCopy`).
@@ -102,6 +102,8 @@ pub(crate) struct ServerCopied {
     pub completion: Completion,
     /// The plan it followed.
     pub plan: PartCopyPlan,
+    /// Bytes each attempt copied, when the copy resumed across invocations.
+    pub attempts: Vec<u64>,
 }
 
 /// `x-amz-copy-source`: `bucket/key` with the key URL-encoded, plus the
@@ -157,12 +159,15 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<ServerCopied, CopyErr
             limit: super::part_size::MAX_OBJECT_SIZE,
         },
     )?;
-    let completion = if plan.is_single() {
-        single::copy_object(copy).await?
-    } else {
-        parts::copy_parts(copy, &plan).await?
-    };
-    Ok(ServerCopied { completion, plan })
+    if plan.is_single() {
+        let completion = single::copy_object(copy).await?;
+        return Ok(ServerCopied {
+            completion,
+            plan,
+            attempts: Vec::new(),
+        });
+    }
+    parts::copy_parts(copy, &plan).await
 }
 
 #[cfg(test)]

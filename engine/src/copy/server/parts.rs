@@ -1,14 +1,16 @@
 //! `UploadPartCopy` ranges in a guarded multipart upload: server-side copies above the part copy size.
 
-use super::PartCopyPlan;
 use super::refusal::{PreconditionOf, copy_error};
+use super::{CopyMethod, PartCopyPlan, ServerCopied};
 use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
+use crate::copy::resume::checkpoint::PartPlan;
+use crate::copy::resume::{self, Opened, Session};
 use crate::copy::source::SourceSpec;
 use crate::copy::source::tags;
-use crate::copy::upload::condition::Completion;
 use crate::copy::upload::{Destination, MultipartUpload, UploadedPart, crc64_decode};
 use aws_sdk_s3::Client;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(super) async fn copy_parts(
     copy: &CopyContext<'_>,
     plan: &PartCopyPlan,
-) -> Result<Completion, CopyError> {
+) -> Result<ServerCopied, CopyError> {
     let mut metadata = super::destination_metadata(copy);
     if copy.settings.copy_tags {
         metadata.tagging = tokio::select! {
@@ -32,45 +34,104 @@ pub(super) async fn copy_parts(
             tagging = tags::read(copy.source_client, copy.source) => tagging?,
         };
     }
-    let mut upload = MultipartUpload::create(
-        copy.client,
-        copy.destination,
-        &metadata,
-        &copy.settings.options,
-        Arc::clone(&copy.progress.bytes_written),
-        copy.cancel,
-    )
-    .await?;
+    let proposed = PartPlan {
+        method: CopyMethod::Server,
+        part_size: plan.part_size,
+        parts: plan.parts(),
+        size: plan.size,
+    };
+    let Opened {
+        mut upload,
+        plan: recorded,
+        done,
+        mut session,
+    } = Box::pin(resume::open(copy, &metadata, proposed)).await?;
+    let plan = PartCopyPlan {
+        size: recorded.size,
+        part_size: recorded.part_size,
+    };
     // Stores that report no part checksums: S3 checks the whole object
     // against the source's CRC64NVME on completion instead.
     upload.expect_crc(copy.verify.expected_crc());
-    if let Err(error) = start_parts(copy, plan, &mut upload).await {
-        return Err(upload.abort(error).await);
+    match start_parts(copy, &plan, &done, session.as_ref(), &mut upload).await {
+        Ok(Started::All) => {}
+        Ok(Started::Stopped) => {
+            if let Some(session) = &session {
+                return Err(session.stop(copy, upload).await);
+            }
+        }
+        Err(error) => {
+            return Err(match &session {
+                Some(session) => session.fail(copy, upload, error).await,
+                None => upload.abort(error).await,
+            });
+        }
+    }
+    if let Some(session) = &mut session {
+        session.all_parts_done();
     }
     let verify = copy.verify;
-    upload
+    let completion = upload
         .complete(
             copy.cancel,
             |crc| verify.check(crc),
             copy.write_plan.newest.as_ref(),
             copy.write_plan.condition.clone(),
         )
-        .await
+        .await;
+    let attempts = match (&session, &completion) {
+        (Some(session), Ok(_)) => {
+            session.forget(copy).await;
+            session.bytes_per_attempt(plan.size)
+        }
+        (Some(session), Err(_)) => {
+            let error = completion.err().unwrap_or_else(|| copy.cancelled());
+            return Err(session.completed_with(copy, error).await);
+        }
+        (None, _) => Vec::new(),
+    };
+    Ok(ServerCopied {
+        completion: completion?,
+        plan,
+        attempts,
+    })
 }
 
-/// Starts every part copy, waiting for one to finish whenever the
-/// configured number are in flight.
+/// How starting the parts ended.
+enum Started {
+    /// Every missing part is started (and may still be in flight).
+    All,
+    /// The attempt stopped early: the next part would not finish before the
+    /// deadline margin; the parts in flight were waited for.
+    Stopped,
+}
+
+/// Starts every part copy S3 does not have (`done`), waiting for one to
+/// finish whenever the configured number are in flight; a resumable
+/// attempt stops starting parts that would not finish before its deadline
+/// margin and waits for those in flight.
 async fn start_parts(
     copy: &CopyContext<'_>,
     plan: &PartCopyPlan,
+    done: &BTreeSet<u64>,
+    session: Option<&Session>,
     upload: &mut MultipartUpload,
-) -> Result<(), CopyError> {
+) -> Result<Started, CopyError> {
     let concurrency = copy.settings.server.concurrency.max(1);
     let copy_source = super::copy_source(copy.source);
     let if_match = super::copy_source_if_match(copy.source);
     for (number, start, end) in plan.ranges() {
+        if done.contains(&number) {
+            continue;
+        }
         while upload.in_flight() >= concurrency {
             upload.join_one(copy.cancel).await?;
+        }
+        if session.is_some_and(|session| !session.may_start()) {
+            while upload.in_flight() > 0 {
+                upload.join_one(copy.cancel).await?;
+            }
+            return Ok(Started::Stopped);
         }
         let target = upload.target();
         let part = PartCopy {
@@ -85,9 +146,15 @@ async fn start_parts(
             end,
             written: Arc::clone(&copy.progress.bytes_written),
         };
-        upload.spawn_task(part.send());
+        match session {
+            Some(session) => upload.spawn_task(session.timed(part.send())),
+            None => upload.spawn_task(part.send()),
+        }
     }
-    Ok(())
+    while upload.in_flight() > 0 {
+        upload.join_one(copy.cancel).await?;
+    }
+    Ok(Started::All)
 }
 
 /// One `UploadPartCopy`, owned by its task.

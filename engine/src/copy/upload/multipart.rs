@@ -36,6 +36,17 @@ pub struct UploadedPart {
     pub len: u64,
 }
 
+/// What [`MultipartUpload::keep`] left in S3.
+#[derive(Debug, Clone, Copy)]
+pub struct Kept {
+    /// Parts S3 holds.
+    pub parts: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Parts that were in flight and are uploaded again next time.
+    pub dropped: u64,
+}
+
 /// The error a cancelled upload step returns; the pipeline fills in the
 /// byte counts it alone knows.
 fn cancelled(uploaded: &AtomicU64) -> CopyError {
@@ -96,9 +107,57 @@ pub struct MultipartUpload {
     /// write whose answer was lost is ours only if the destination records
     /// the same.
     origin: HashMap<String, String>,
+    /// A resumable copy's upload that is not on its last attempt: a
+    /// cancellation keeps it open (its finished parts stay in S3 for the
+    /// next attempt) instead of aborting it.
+    keep_on_cancel: bool,
 }
 
 impl MultipartUpload {
+    /// The guard of an upload an earlier attempt created, holding `parts`
+    /// (verified by the caller against its plan) as already uploaded.
+    pub fn resumed(
+        client: &Client,
+        destination: &Destination,
+        upload_id: &str,
+        parts: Vec<UploadedPart>,
+        metadata: &ObjectMetadata,
+        uploaded: Arc<AtomicU64>,
+        cancel: &CancellationToken,
+    ) -> MultipartUpload {
+        orphans::claim(upload_id);
+        MultipartUpload {
+            target: AbortTarget {
+                client: client.clone(),
+                destination: destination.clone(),
+                upload_id: upload_id.to_owned(),
+            },
+            tasks: JoinSet::new(),
+            done: parts,
+            uploaded,
+            settled: false,
+            abort_sent: false,
+            expected_crc: None,
+            settle_until: cancel.clone(),
+            ambiguous_creates: Vec::new(),
+            origin: condition::recorded_origin(&metadata.user),
+            keep_on_cancel: false,
+        }
+    }
+
+    /// From now on a cancellation keeps the upload open for a later attempt
+    /// ([`Self::fail`]), where it used to abort it.
+    pub fn keep_on_cancel(&mut self, keep: bool) {
+        self.keep_on_cancel = keep;
+    }
+
+    /// The parts S3 has (from earlier attempts and this one's finished
+    /// tasks): how many, and their bytes.
+    pub fn done(&self) -> (u64, u64) {
+        let bytes = self.done.iter().map(|part| part.len).sum();
+        (self.done.len() as u64, bytes)
+    }
+
     /// `CreateMultipartUpload` with a full-object CRC64NVME checksum.
     ///
     /// # Cancellation
@@ -205,6 +264,7 @@ impl MultipartUpload {
             settle_until: cancel.clone(),
             ambiguous_creates: attempts.ambiguous(true),
             origin: condition::recorded_origin(&metadata.user),
+            keep_on_cancel: false,
         })
     }
 
@@ -389,7 +449,73 @@ impl MultipartUpload {
                 self.discard().await;
                 Ok(Completion::Superseded)
             }
-            Err(error) => Err(self.abort(error).await),
+            Err(error) => Err(self.fail(error).await),
+        }
+    }
+
+    /// The failure path: a cancellation of an upload kept for a later
+    /// attempt ([`Self::keep_on_cancel`]) keeps it ([`Self::keep`]); every
+    /// other failure aborts it ([`Self::abort`]). Returns `error`.
+    pub async fn fail(self, error: CopyError) -> CopyError {
+        if self.keep_on_cancel && matches!(error, CopyError::Cancelled { .. }) {
+            self.keep().await;
+        } else {
+            self.discard().await;
+        }
+        error
+    }
+
+    /// Ends this attempt's part tasks and leaves the upload open for a later
+    /// attempt: the parts S3 finished stay; a part still in flight is
+    /// dropped (returned: how many) and uploaded again next time. What
+    /// ambiguous creates left open is still aborted, within
+    /// [`CLEANUP_BUDGET`] once the copy's token has fired.
+    pub async fn keep(mut self) -> Kept {
+        self.tasks.abort_all();
+        let mut dropped = 0;
+        while let Some(joined) = self.tasks.join_next().await {
+            // A part that finished before it could be cancelled is kept.
+            match joined {
+                Ok(Ok(part)) => self.done.push(part),
+                _ => dropped += 1,
+            }
+        }
+        self.settle_creates().await;
+        if !self.ambiguous_creates.is_empty() {
+            let started = Instant::now();
+            let target = &self.target;
+            let found = orphans::find(
+                &target.client,
+                &target.destination,
+                Some(target.upload_id.as_str()),
+                &self.ambiguous_creates,
+                started + CREATE_GRACE,
+            )
+            .await
+            .unwrap_or_default();
+            orphans::abort_found(
+                &target.client,
+                &target.destination,
+                found,
+                &mut self.ambiguous_creates,
+                started + CLEANUP_BUDGET,
+            )
+            .await;
+        }
+        self.settled = true;
+        orphans::release(&self.target.upload_id);
+        tracing::info!(
+            "multipart upload {} of s3://{}/{} kept open with {} parts for the next attempt ({dropped} parts in flight dropped)",
+            self.target.upload_id,
+            self.target.destination.bucket,
+            self.target.destination.key,
+            self.done.len()
+        );
+        let (parts, bytes) = self.done();
+        Kept {
+            parts,
+            bytes,
+            dropped,
         }
     }
 

@@ -1,0 +1,503 @@
+//! Copies that outlive one invocation: the upload kept at the deadline, its state in S3, the next attempt copying only what is missing.
+//!
+//! A multipart copy (piped or server-side parts) opens its upload through
+//! [`open`]: the first attempt creates the upload and a [`checkpoint`]
+//! object with `If-None-Match: *` (concurrent first attempts elect one
+//! upload); a later attempt reads the checkpoint, checks that the source is
+//! the same object and that every part S3 lists (paginated) has the size
+//! the recorded plan gives it, counts itself (`If-Match` on the checkpoint),
+//! and copies only the missing parts. At its deadline an attempt that is
+//! not the last keeps the upload and fails with [`CopyError::Continue`]
+//! (transient: the source redelivers); the last aborts it (`Copy.Timeout`).
+//! The completed object's CRC64NVME, combined from every attempt's parts or
+//! checked by S3 at completion, must be the source's.
+
+pub mod checkpoint;
+mod listed;
+
+use super::context::CopyContext;
+use super::error::CopyError;
+use super::source::ObjectMetadata;
+use super::upload::MultipartUpload;
+use super::upload::abort::{ABORT_BUDGET, AbortTarget};
+use super::upload::condition::compare_sequencers;
+use checkpoint::{Checkpoint, Expect, PartPlan, Read, SourceRecord, Stored, WriteFailed};
+use listed::Listed;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Attempts a copy may take by default: Lambda's asynchronous invocation
+/// (the first delivery and its two retries).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// Times [`open`] reads the checkpoint again after another attempt changed
+/// it under a conditional write: concurrent deliveries of one record are
+/// few, and each round lets one of them through.
+const ELECTION_ROUNDS: usize = 4;
+
+/// What stopping at the margin needs once the copy's token fires: the
+/// parts in flight are dropped at once (the checkpoint was written when the
+/// attempt began), and what ambiguous creates left open is aborted within
+/// the upload's cleanup budget. The configuration asserts it fits the
+/// margin an aborted copy needs.
+pub const STOP_BUDGET: Duration = super::upload::multipart::CLEANUP_BUDGET;
+
+/// How much slower than the slowest part so far a part may run and still
+/// be started before the stop: a quarter, for a network share that varies.
+const PACE_HEADROOM: f64 = 1.25;
+
+/// How a copy resumes across invocations (`None` in [`super::CopySettings`]:
+/// every copy aborts at its deadline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeSettings {
+    /// Attempts a copy may take in all (`RESUME_MAX_ATTEMPTS`); the attempt
+    /// that reaches it aborts at its deadline. Below 2 nothing resumes.
+    pub max_attempts: u32,
+    /// When the copy's token fires (the invocation's deadline margin):
+    /// parts not expected to finish by then are not started.
+    pub stop_at: Option<Instant>,
+}
+
+/// What [`open`] gives a multipart method.
+pub(crate) struct Opened {
+    /// The upload to add parts to.
+    pub upload: MultipartUpload,
+    /// The plan to follow: the recorded one when resuming.
+    pub plan: PartPlan,
+    /// Parts S3 already holds, verified against the plan.
+    pub done: BTreeSet<u64>,
+    /// The attempt's state when the copy can resume.
+    pub session: Option<Session>,
+}
+
+/// One attempt of a resumable copy.
+pub(crate) struct Session {
+    checkpoint_key: String,
+    attempt: u32,
+    max_attempts: u32,
+    plan: PartPlan,
+    bytes_at_start: Vec<u64>,
+    stop_at: Option<Instant>,
+    /// The longest part so far, in microseconds.
+    longest_part: Arc<AtomicU64>,
+    /// Set once every part is in S3: a stop after that drops nothing.
+    all_parts_done: bool,
+}
+
+/// Reads the checkpoint, racing the copy's token.
+async fn raced<T>(
+    copy: &CopyContext<'_>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, CopyError> {
+    tokio::select! {
+        () = copy.cancel.cancelled() => Err(copy.cancelled()),
+        done = work => Ok(done),
+    }
+}
+
+async fn create(
+    copy: &CopyContext<'_>,
+    metadata: &ObjectMetadata,
+) -> Result<MultipartUpload, CopyError> {
+    MultipartUpload::create(
+        copy.client,
+        copy.destination,
+        metadata,
+        &copy.settings.options,
+        Arc::clone(&copy.progress.bytes_written),
+        copy.cancel,
+    )
+    .await
+    .map_err(|error| copy.counted(error))
+}
+
+/// What a checkpoint says of this copy.
+enum Judged {
+    /// The copy of a newer event of the key holds the checkpoint.
+    Newer,
+    /// Resume its upload.
+    Resume,
+    /// Abort its upload and start over, for this reason.
+    Replace(&'static str),
+}
+
+fn judge(previous: &Checkpoint, ours: &SourceRecord, plan: &PartPlan, max: u32) -> Judged {
+    if !previous.source.same_object(ours) {
+        if let (Some(theirs), Some(mine)) = (&previous.source.sequencer, &ours.sequencer)
+            && compare_sequencers(theirs, mine).is_gt()
+        {
+            return Judged::Newer;
+        }
+        return Judged::Replace("the source changed since it was made");
+    }
+    if previous.plan.method != plan.method || previous.plan.size != plan.size {
+        return Judged::Replace("it was made by another copy method");
+    }
+    if previous.attempts >= max {
+        return Judged::Replace(
+            "its attempts are spent (its last attempt ended without cleaning up)",
+        );
+    }
+    Judged::Resume
+}
+
+/// The parts S3 lists, if every one fits `plan`.
+fn trusted(
+    parts: Vec<super::upload::UploadedPart>,
+    plan: &PartPlan,
+) -> Option<Vec<super::upload::UploadedPart>> {
+    parts
+        .iter()
+        .all(|part| plan.part_len(part.number) == Some(part.len) && !part.etag.is_empty())
+        .then_some(parts)
+}
+
+/// Logs why a copy goes on without resuming: S3 refused its checkpoint
+/// (typically a policy that does not let the function read or write
+/// `.s3-stream-lambda/` in the destination bucket). The copy itself is
+/// unaffected; it aborts at its deadline, as a copy that cannot resume.
+fn not_resumable(error: &CopyError) {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    tracing::warn!(
+        "{message}: this copy will not resume across invocations \
+         (grant s3:GetObject, s3:PutObject and s3:DeleteObject on {} in the destination bucket)",
+        checkpoint::RESERVED_PREFIX
+    );
+}
+
+/// Opens the copy's multipart upload: a new one, or (when the copy can
+/// resume and a checkpoint says so) the one an earlier attempt left open,
+/// with the parts it finished. `proposed` is today's plan; a resumed copy
+/// follows the recorded one.
+///
+/// # Cancellation
+///
+/// Every request is raced against the copy's token; an upload created here
+/// is aborted before `CopyError::Cancelled` returns.
+pub(crate) async fn open(
+    copy: &CopyContext<'_>,
+    metadata: &ObjectMetadata,
+    proposed: PartPlan,
+) -> Result<Opened, CopyError> {
+    let fresh = |upload| Opened {
+        upload,
+        plan: proposed,
+        done: BTreeSet::new(),
+        session: None,
+    };
+    let Some(settings) = copy.settings.resume.as_ref().filter(|r| r.max_attempts > 1) else {
+        return Ok(fresh(create(copy, metadata).await?));
+    };
+    let bucket = copy.destination.bucket.as_str();
+    let key = checkpoint::key(copy.source, copy.destination);
+    let ours = SourceRecord::of(copy.source);
+    let session = |plan: PartPlan, attempt: u32, bytes_at_start: Vec<u64>| Session {
+        checkpoint_key: key.clone(),
+        attempt,
+        max_attempts: settings.max_attempts,
+        plan,
+        bytes_at_start,
+        stop_at: settings.stop_at,
+        longest_part: Arc::new(AtomicU64::new(0)),
+        all_parts_done: false,
+    };
+    for _ in 0..ELECTION_ROUNDS {
+        let read = match raced(copy, checkpoint::read(copy.client, bucket, &key)).await? {
+            Err(error) if error.class().is_permanent() => {
+                not_resumable(&error);
+                return Ok(fresh(create(copy, metadata).await?));
+            }
+            Err(error) => return Err(error),
+            Ok(read) => read,
+        };
+        let (expect, previous) = match read {
+            Read::Missing => (None, None),
+            Read::Unreadable { etag } => {
+                tracing::warn!("checkpoint s3://{bucket}/{key} is unreadable: replacing it");
+                (Some(etag), None)
+            }
+            Read::Found(stored) => {
+                let Stored { checkpoint, etag } = *stored;
+                (Some(etag), Some(checkpoint))
+            }
+        };
+        if let Some(previous) = previous {
+            if !previous.names(copy.destination) {
+                tracing::warn!(
+                    "checkpoint s3://{bucket}/{key} belongs to s3://{}/{}: this copy will not resume",
+                    previous.destination_bucket,
+                    previous.destination_key
+                );
+                return Ok(fresh(create(copy, metadata).await?));
+            }
+            let target = AbortTarget {
+                client: copy.client.clone(),
+                destination: copy.destination.clone(),
+                upload_id: previous.upload_id.clone(),
+            };
+            let reason = match judge(&previous, &ours, &proposed, settings.max_attempts) {
+                Judged::Newer => {
+                    return Err(CopyError::Superseded {
+                        bucket: copy.source.spec.bucket.clone(),
+                        key: copy.source.spec.key.clone(),
+                    });
+                }
+                Judged::Resume => {
+                    let listed = raced(
+                        copy,
+                        listed::parts(copy.client, copy.destination, &previous.upload_id),
+                    )
+                    .await??;
+                    match listed {
+                        Listed::Gone => "its upload is gone (completed, aborted or expired)",
+                        Listed::Open(parts) => match trusted(parts, &previous.plan) {
+                            None => {
+                                target.run().await;
+                                "its upload holds parts the plan does not give"
+                            }
+                            Some(parts) => {
+                                let bytes: u64 = parts.iter().map(|part| part.len).sum();
+                                let mut next = previous.clone();
+                                next.attempts += 1;
+                                next.bytes_at_start.push(bytes);
+                                let etag = expect.as_deref().unwrap_or_default();
+                                let written = checkpoint::write(
+                                    copy.client,
+                                    bucket,
+                                    &key,
+                                    &next,
+                                    Expect::Etag(etag),
+                                );
+                                match raced(copy, written).await? {
+                                    Ok(_) => {}
+                                    Err(WriteFailed::Raced) => continue,
+                                    Err(WriteFailed::Failed(error)) => return Err(error),
+                                }
+                                tracing::info!(
+                                    "resuming multipart upload {} of s3://{}/{}: attempt {} of {}, {} of {} parts ({bytes} of {} bytes) in s3",
+                                    previous.upload_id,
+                                    copy.destination.bucket,
+                                    copy.destination.key,
+                                    next.attempts,
+                                    settings.max_attempts,
+                                    parts.len(),
+                                    next.plan.parts,
+                                    next.plan.size
+                                );
+                                let done = parts.iter().map(|part| part.number).collect();
+                                let mut upload = MultipartUpload::resumed(
+                                    copy.client,
+                                    copy.destination,
+                                    &previous.upload_id,
+                                    parts,
+                                    &copy.destination_metadata(metadata),
+                                    Arc::clone(&copy.progress.bytes_written),
+                                    copy.cancel,
+                                );
+                                let session =
+                                    session(next.plan, next.attempts, next.bytes_at_start);
+                                upload.keep_on_cancel(!session.is_last());
+                                return Ok(Opened {
+                                    upload,
+                                    plan: next.plan,
+                                    done,
+                                    session: Some(session),
+                                });
+                            }
+                        },
+                    }
+                }
+                Judged::Replace(reason) => {
+                    target.run().await;
+                    reason
+                }
+            };
+            tracing::warn!(
+                "checkpoint s3://{bucket}/{key}: not resuming upload {}: {reason}; starting over",
+                previous.upload_id
+            );
+        }
+        let mut upload = create(copy, metadata).await?;
+        let first = Checkpoint {
+            version: checkpoint::FORMAT_VERSION,
+            source: ours.clone(),
+            destination_bucket: copy.destination.bucket.clone(),
+            destination_key: copy.destination.key.clone(),
+            upload_id: upload.upload_id().to_owned(),
+            plan: proposed,
+            attempts: 1,
+            bytes_at_start: vec![0],
+        };
+        let condition = match &expect {
+            None => Expect::Absent,
+            Some(etag) => Expect::Etag(etag),
+        };
+        let written = checkpoint::write(copy.client, bucket, &key, &first, condition);
+        match raced(copy, written).await {
+            Err(cancelled) => return Err(upload.abort(cancelled).await),
+            Ok(Ok(_)) => {}
+            Ok(Err(WriteFailed::Raced)) => {
+                // Another attempt elected its upload first: join it.
+                upload.abort(copy.cancelled()).await;
+                continue;
+            }
+            Ok(Err(WriteFailed::Failed(error))) if error.class().is_permanent() => {
+                not_resumable(&error);
+                return Ok(fresh(upload));
+            }
+            Ok(Err(WriteFailed::Failed(error))) => return Err(upload.abort(error).await),
+        }
+        let session = session(proposed, 1, vec![0]);
+        upload.keep_on_cancel(!session.is_last());
+        return Ok(Opened {
+            upload,
+            plan: proposed,
+            done: BTreeSet::new(),
+            session: Some(session),
+        });
+    }
+    Err(CopyError::Checkpoint {
+        operation: "elect an upload with",
+        bucket: bucket.to_owned(),
+        key,
+        class: super::FailureClass::Transient,
+        source: format!("other attempts changed it {ELECTION_ROUNDS} times in a row").into(),
+    })
+}
+
+impl Session {
+    /// Whether this attempt is the copy's last: its deadline aborts the upload.
+    pub fn is_last(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+
+    /// Whether a part started now is expected to finish before the stop,
+    /// judged by the slowest part so far (with [`PACE_HEADROOM`]). The last
+    /// attempt never stops early: its deadline aborts anyway.
+    pub fn may_start(&self) -> bool {
+        let Some(stop_at) = self.stop_at else {
+            return true;
+        };
+        if self.is_last() {
+            return true;
+        }
+        let now = Instant::now();
+        let longest = Duration::from_micros(self.longest_part.load(Ordering::Relaxed));
+        now + longest.mul_f64(PACE_HEADROOM) < stop_at
+    }
+
+    /// `part`, timed: its duration feeds [`Self::may_start`].
+    pub fn timed<F, T>(&self, part: F) -> impl std::future::Future<Output = T> + Send + 'static
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+    {
+        let longest = Arc::clone(&self.longest_part);
+        async move {
+            let started = Instant::now();
+            let output = part.await;
+            let micros = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+            longest.fetch_max(micros, Ordering::Relaxed);
+            output
+        }
+    }
+
+    /// Every part is in S3: only the completion is left.
+    pub fn all_parts_done(&mut self) {
+        self.all_parts_done = true;
+    }
+
+    /// Bytes each attempt put in S3, this one included (its share of
+    /// `total`).
+    pub fn bytes_per_attempt(&self, total: u64) -> Vec<u64> {
+        let mut marks = self.bytes_at_start.clone();
+        marks.push(total);
+        marks
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .collect()
+    }
+
+    fn continue_error(
+        &self,
+        copy: &CopyContext<'_>,
+        parts: u64,
+        bytes: u64,
+        dropped: u64,
+    ) -> CopyError {
+        CopyError::Continue {
+            bucket: copy.source.spec.bucket.clone(),
+            key: copy.source.spec.key.clone(),
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            bytes_done: bytes,
+            bytes_total: self.plan.size,
+            percent: bytes * 100 / self.plan.size.max(1),
+            parts_done: parts,
+            parts_total: self.plan.parts,
+            dropped,
+            bytes_read: copy.progress.bytes_read.load(Ordering::Relaxed),
+            bytes_written: copy.progress.bytes_written.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Ends this attempt early or at its deadline: the upload stays open
+    /// with the parts S3 finished, and the copy fails with
+    /// [`CopyError::Continue`] saying how far it got.
+    pub async fn stop(&self, copy: &CopyContext<'_>, upload: MultipartUpload) -> CopyError {
+        let kept = upload.keep().await;
+        self.continue_error(copy, kept.parts, kept.bytes, kept.dropped)
+    }
+
+    /// A failed attempt: the upload is kept when the deadline stopped an
+    /// attempt that is not the last, else aborted (and on any failure but
+    /// the deadline, the checkpoint removed: nothing is left to resume).
+    pub async fn fail(
+        &self,
+        copy: &CopyContext<'_>,
+        upload: MultipartUpload,
+        error: CopyError,
+    ) -> CopyError {
+        if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() {
+            return self.stop(copy, upload).await;
+        }
+        // Side by side: at a deadline both fit the abort's budget.
+        let (error, ()) = tokio::join!(upload.abort(error), self.forget(copy));
+        error
+    }
+
+    /// After `complete`: a cancellation there kept the upload (all parts in
+    /// S3) unless this was the last attempt; any other failure aborted it.
+    pub async fn completed_with(&self, copy: &CopyContext<'_>, error: CopyError) -> CopyError {
+        if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() && self.all_parts_done {
+            return self.continue_error(copy, self.plan.parts, self.plan.size, 0);
+        }
+        self.forget(copy).await;
+        error
+    }
+
+    /// The copy is over (written, superseded, or failed with its upload
+    /// aborted): its checkpoint goes, within [`ABORT_BUDGET`] (at a deadline
+    /// it runs beside the abort). One left behind is harmless: its upload is
+    /// gone, so the next attempt starts over, and the lifecycle rule
+    /// expires it.
+    pub async fn forget(&self, copy: &CopyContext<'_>) {
+        let remove =
+            checkpoint::remove(copy.client, &copy.destination.bucket, &self.checkpoint_key);
+        if tokio::time::timeout(ABORT_BUDGET, remove).await.is_err() {
+            tracing::warn!(
+                "checkpoint s3://{}/{} was not removed within {ABORT_BUDGET:?} (harmless: the lifecycle rule expires it)",
+                copy.destination.bucket,
+                self.checkpoint_key
+            );
+        }
+    }
+}
