@@ -501,3 +501,133 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::CopyMethod;
+    use crate::copy::upload::UploadedPart;
+
+    const PLAN: PartPlan = PartPlan {
+        method: CopyMethod::Stream,
+        part_size: 10,
+        parts: 3,
+        size: 25,
+    };
+
+    fn source(etag: &str, sequencer: &str) -> SourceRecord {
+        SourceRecord {
+            bucket: "a".into(),
+            key: "k".into(),
+            version_id: None,
+            etag: Some(etag.into()),
+            size: 25,
+            sequencer: Some(sequencer.into()),
+        }
+    }
+
+    fn checkpoint(source: SourceRecord, attempts: u32) -> Checkpoint {
+        Checkpoint {
+            version: checkpoint::FORMAT_VERSION,
+            source,
+            destination_bucket: "b".into(),
+            destination_key: "k".into(),
+            upload_id: "u".into(),
+            plan: PLAN,
+            attempts,
+            bytes_at_start: vec![0; attempts as usize],
+        }
+    }
+
+    fn part(number: u64, len: u64) -> UploadedPart {
+        UploadedPart {
+            number,
+            etag: format!("\"e{number}\""),
+            crc: None,
+            len,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_is_resumed_only_for_the_same_object_method_and_budget() {
+        let ours = source("e1", "01");
+        assert!(matches!(
+            judge(&checkpoint(ours.clone(), 1), &ours, &PLAN, 3),
+            Judged::Resume
+        ));
+        // Another object: a newer event's copy wins, an older one's is replaced.
+        assert!(matches!(
+            judge(&checkpoint(source("e2", "02"), 1), &ours, &PLAN, 3),
+            Judged::Newer
+        ));
+        assert!(matches!(
+            judge(&checkpoint(source("e0", "00"), 1), &ours, &PLAN, 3),
+            Judged::Replace(_)
+        ));
+        let server = PartPlan {
+            method: CopyMethod::Server,
+            ..PLAN
+        };
+        assert!(matches!(
+            judge(&checkpoint(ours.clone(), 1), &ours, &server, 3),
+            Judged::Replace(_)
+        ));
+        // The recorded part size wins over today's.
+        let other_size = PartPlan {
+            part_size: 5,
+            parts: 5,
+            ..PLAN
+        };
+        assert!(matches!(
+            judge(&checkpoint(ours.clone(), 1), &ours, &other_size, 3),
+            Judged::Resume
+        ));
+        // Spent: its last attempt ended without cleaning up.
+        assert!(matches!(
+            judge(&checkpoint(ours.clone(), 3), &ours, &PLAN, 3),
+            Judged::Replace(_)
+        ));
+    }
+
+    #[test]
+    fn listed_parts_are_trusted_only_when_each_has_its_planned_size() {
+        assert!(trusted(vec![part(1, 10), part(3, 5)], &PLAN).is_some());
+        assert!(trusted(vec![], &PLAN).is_some());
+        assert!(trusted(vec![part(1, 10), part(3, 10)], &PLAN).is_none());
+        assert!(trusted(vec![part(4, 10)], &PLAN).is_none());
+        assert!(trusted(vec![part(0, 10)], &PLAN).is_none());
+    }
+
+    fn session(attempt: u32, max_attempts: u32, stop_in: Duration, longest: Duration) -> Session {
+        Session {
+            checkpoint_key: String::new(),
+            attempt,
+            max_attempts,
+            plan: PLAN,
+            bytes_at_start: vec![0, 10],
+            stop_at: Some(Instant::now() + stop_in),
+            longest_part: Arc::new(AtomicU64::new(longest.as_micros() as u64)),
+            all_parts_done: false,
+        }
+    }
+
+    #[test]
+    fn a_part_starts_only_when_the_slowest_so_far_would_finish_before_the_stop() {
+        let second = Duration::from_secs(1);
+        assert!(session(1, 3, 10 * second, 5 * second).may_start());
+        assert!(
+            !session(1, 3, 6 * second, 5 * second).may_start(),
+            "5 s × 1.25 > 6 s"
+        );
+        // Nothing measured yet: start.
+        assert!(session(1, 3, second, Duration::ZERO).may_start());
+        // The last attempt never stops early: its deadline aborts anyway.
+        assert!(session(3, 3, second, 5 * second).may_start());
+    }
+
+    #[test]
+    fn each_attempt_is_credited_with_what_it_added() {
+        let session = session(2, 3, Duration::from_secs(1), Duration::ZERO);
+        assert_eq!(session.bytes_per_attempt(25), vec![10, 15]);
+    }
+}
