@@ -226,7 +226,7 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
     let counted = StreamedCounts {
         bytes_read,
         bytes_written: progress.bytes_written.load(Ordering::Relaxed),
-        part_size: schedule.base(),
+        part_size: recorded.part_size,
         elapsed: started.elapsed(),
         read_retries: reads.retries.load(Ordering::Relaxed),
         upload_retries: upload_retries.load(Ordering::Relaxed),

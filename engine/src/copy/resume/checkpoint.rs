@@ -78,6 +78,9 @@ impl SourceRecord {
             && self.version_id == other.version_id
             && self.etag == other.etag
             && self.size == other.size
+            // The same bytes uploaded again keep their ETag but are another
+            // event (other metadata, tags, origin): not resumed.
+            && (self.sequencer.is_none() || other.sequencer.is_none() || self.sequencer == other.sequencer)
     }
 }
 
@@ -97,6 +100,15 @@ pub struct PartPlan {
 }
 
 impl PartPlan {
+    /// Whether the plan is one S3 accepts: parts of 5 MiB–5 GiB, at most
+    /// 10,000, covering the size exactly (a damaged checkpoint is not).
+    pub fn is_valid(&self) -> bool {
+        use crate::copy::part_size::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
+        (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size)
+            && self.parts <= MAX_PARTS
+            && self.parts == self.size.div_ceil(self.part_size).max(1)
+    }
+
     /// The size of part `number` (from 1); `None` outside the plan.
     pub fn part_len(&self, number: u64) -> Option<u64> {
         if number == 0 || number > self.parts {
@@ -241,7 +253,8 @@ pub async fn write(
         Err(error) => {
             let status = error.raw_response().map(|r| r.status().as_u16());
             let code = error.as_service_error().and_then(|e| e.code());
-            if matches!(status, Some(412) | Some(409))
+            // A 404 under `If-Match`: another attempt removed it meanwhile.
+            if matches!(status, Some(412) | Some(409) | Some(404))
                 || matches!(
                     code,
                     Some("PreconditionFailed") | Some("ConditionalRequestConflict")

@@ -76,6 +76,9 @@ pub(crate) struct Opened {
 /// One attempt of a resumable copy.
 pub(crate) struct Session {
     checkpoint_key: String,
+    /// The upload this attempt works on: its checkpoint is removed only
+    /// while it still names this upload (not another attempt's).
+    upload_id: String,
     attempt: u32,
     max_attempts: u32,
     plan: PartPlan,
@@ -132,6 +135,9 @@ fn judge(previous: &Checkpoint, ours: &SourceRecord, plan: &PartPlan, max: u32) 
             return Judged::Newer;
         }
         return Judged::Replace("the source changed since it was made");
+    }
+    if !previous.plan.is_valid() {
+        return Judged::Replace("its plan is not one s3 accepts (a damaged checkpoint)");
     }
     if previous.plan.method != plan.method || previous.plan.size != plan.size {
         return Judged::Replace("it was made by another copy method");
@@ -200,8 +206,9 @@ pub(crate) async fn open(
     let bucket = copy.destination.bucket.as_str();
     let key = checkpoint::key(copy.source, copy.destination);
     let ours = SourceRecord::of(copy.source);
-    let session = |plan: PartPlan, attempt: u32, bytes_at_start: Vec<u64>| Session {
+    let session = |plan: PartPlan, attempt: u32, bytes_at_start: Vec<u64>, upload_id| Session {
         checkpoint_key: key.clone(),
+        upload_id,
         attempt,
         max_attempts: settings.max_attempts,
         plan,
@@ -230,6 +237,9 @@ pub(crate) async fn open(
                 (Some(etag), Some(checkpoint))
             }
         };
+        // Attempts an earlier upload of this same object used: a new upload
+        // goes on counting them, so the copy still ends within its deliveries.
+        let mut carried = 0;
         if let Some(previous) = previous {
             if !previous.names(copy.destination) {
                 tracing::warn!(
@@ -258,10 +268,14 @@ pub(crate) async fn open(
                     )
                     .await??;
                     match listed {
-                        Listed::Gone => "its upload is gone (completed, aborted or expired)",
+                        Listed::Gone => {
+                            carried = previous.attempts;
+                            "its upload is gone (completed, aborted or expired)"
+                        }
                         Listed::Open(parts) => match trusted(parts, &previous.plan) {
                             None => {
                                 target.run().await;
+                                carried = previous.attempts;
                                 "its upload holds parts the plan does not give"
                             }
                             Some(parts) => {
@@ -303,8 +317,12 @@ pub(crate) async fn open(
                                     Arc::clone(&copy.progress.bytes_written),
                                     copy.cancel,
                                 );
-                                let session =
-                                    session(next.plan, next.attempts, next.bytes_at_start);
+                                let session = session(
+                                    next.plan,
+                                    next.attempts,
+                                    next.bytes_at_start,
+                                    previous.upload_id.clone(),
+                                );
                                 upload.keep_on_cancel(!session.is_last());
                                 return Ok(Opened {
                                     upload,
@@ -334,8 +352,8 @@ pub(crate) async fn open(
             destination_key: copy.destination.key.clone(),
             upload_id: upload.upload_id().to_owned(),
             plan: proposed,
-            attempts: 1,
-            bytes_at_start: vec![0],
+            attempts: carried + 1,
+            bytes_at_start: vec![0; carried as usize + 1],
         };
         let condition = match &expect {
             None => Expect::Absent,
@@ -356,7 +374,12 @@ pub(crate) async fn open(
             }
             Ok(Err(WriteFailed::Failed(error))) => return Err(upload.abort(error).await),
         }
-        let session = session(proposed, 1, vec![0]);
+        let session = session(
+            proposed,
+            first.attempts,
+            first.bytes_at_start,
+            first.upload_id,
+        );
         upload.keep_on_cancel(!session.is_last());
         return Ok(Opened {
             upload,
@@ -458,8 +481,10 @@ impl Session {
     }
 
     /// A failed attempt: the upload is kept when the deadline stopped an
-    /// attempt that is not the last, else aborted (and on any failure but
-    /// the deadline, the checkpoint removed: nothing is left to resume).
+    /// attempt that is not the last, else aborted. The checkpoint goes when
+    /// nothing will resume (a permanent failure, the last attempt); after a
+    /// transient one it stays, so the next attempt, starting over, goes on
+    /// counting attempts.
     pub async fn fail(
         &self,
         copy: &CopyContext<'_>,
@@ -469,6 +494,9 @@ impl Session {
         if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() {
             return self.stop(copy, upload).await;
         }
+        if !(self.is_last() || error.class().is_permanent()) {
+            return upload.abort(error).await;
+        }
         // Side by side: at a deadline both fit the abort's budget.
         let (error, ()) = tokio::join!(upload.abort(error), self.forget(copy));
         error
@@ -477,10 +505,15 @@ impl Session {
     /// After `complete`: a cancellation there kept the upload (all parts in
     /// S3) unless this was the last attempt; any other failure aborted it.
     pub async fn completed_with(&self, copy: &CopyContext<'_>, error: CopyError) -> CopyError {
-        if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() && self.all_parts_done {
+        let cancelled = matches!(error, CopyError::Cancelled { .. });
+        if cancelled && !self.is_last() && self.all_parts_done {
             return self.continue_error(copy, self.plan.parts, self.plan.size, 0);
         }
-        self.forget(copy).await;
+        // After a deadline the abort spent the budget: the checkpoint stays
+        // (its upload gone, harmless).
+        if !cancelled && (self.is_last() || error.class().is_permanent()) {
+            self.forget(copy).await;
+        }
         error
     }
 
@@ -490,8 +523,18 @@ impl Session {
     /// gone, so the next attempt starts over, and the lifecycle rule
     /// expires it.
     pub async fn forget(&self, copy: &CopyContext<'_>) {
-        let remove =
-            checkpoint::remove(copy.client, &copy.destination.bucket, &self.checkpoint_key);
+        let bucket = &copy.destination.bucket;
+        let remove = async {
+            match checkpoint::read(copy.client, bucket, &self.checkpoint_key).await {
+                Ok(Read::Missing) => return,
+                Ok(Read::Found(stored)) if stored.checkpoint.upload_id != self.upload_id => {
+                    // Another attempt (a newer object's copy) holds it now.
+                    return;
+                }
+                _ => {}
+            }
+            checkpoint::remove(copy.client, bucket, &self.checkpoint_key).await;
+        };
         if tokio::time::timeout(ABORT_BUDGET, remove).await.is_err() {
             tracing::warn!(
                 "checkpoint s3://{}/{} was not removed within {ABORT_BUDGET:?} (harmless: the lifecycle rule expires it)",
@@ -508,11 +551,13 @@ mod tests {
     use crate::copy::CopyMethod;
     use crate::copy::upload::UploadedPart;
 
+    const MIB: u64 = 1 << 20;
+
     const PLAN: PartPlan = PartPlan {
         method: CopyMethod::Stream,
-        part_size: 10,
+        part_size: 10 * MIB,
         parts: 3,
-        size: 25,
+        size: 25 * MIB,
     };
 
     fn source(etag: &str, sequencer: &str) -> SourceRecord {
@@ -521,7 +566,7 @@ mod tests {
             key: "k".into(),
             version_id: None,
             etag: Some(etag.into()),
-            size: 25,
+            size: 25 * MIB,
             sequencer: Some(sequencer.into()),
         }
     }
@@ -544,7 +589,7 @@ mod tests {
             number,
             etag: format!("\"e{number}\""),
             crc: None,
-            len,
+            len: len * MIB,
         }
     }
 
@@ -574,13 +619,33 @@ mod tests {
         ));
         // The recorded part size wins over today's.
         let other_size = PartPlan {
-            part_size: 5,
+            part_size: 5 * MIB,
             parts: 5,
             ..PLAN
         };
         assert!(matches!(
             judge(&checkpoint(ours.clone(), 1), &ours, &other_size, 3),
             Judged::Resume
+        ));
+        // A damaged plan is never trusted.
+        let mut damaged = checkpoint(ours.clone(), 1);
+        damaged.plan.parts = 4;
+        assert!(matches!(
+            judge(&damaged, &ours, &PLAN, 3),
+            Judged::Replace(_)
+        ));
+        damaged.plan = PartPlan {
+            part_size: 0,
+            ..PLAN
+        };
+        assert!(matches!(
+            judge(&damaged, &ours, &PLAN, 3),
+            Judged::Replace(_)
+        ));
+        // The same bytes uploaded again: another event, not resumed.
+        assert!(matches!(
+            judge(&checkpoint(source("e1", "00"), 1), &ours, &PLAN, 3),
+            Judged::Replace(_)
         ));
         // Spent: its last attempt ended without cleaning up.
         assert!(matches!(
@@ -601,6 +666,7 @@ mod tests {
     fn session(attempt: u32, max_attempts: u32, stop_in: Duration, longest: Duration) -> Session {
         Session {
             checkpoint_key: String::new(),
+            upload_id: String::new(),
             attempt,
             max_attempts,
             plan: PLAN,
@@ -629,5 +695,6 @@ mod tests {
     fn each_attempt_is_credited_with_what_it_added() {
         let session = session(2, 3, Duration::from_secs(1), Duration::ZERO);
         assert_eq!(session.bytes_per_attempt(25), vec![10, 15]);
+        assert!(PLAN.is_valid());
     }
 }

@@ -11,8 +11,9 @@ use crate::copy::verify::{VERIFIED_SOURCE_CRC64NVME, VERIFIED_UNREPORTED};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::time::Instant;
 
-/// The report's `verified` for a written server-side copy: the CRC64NVME S3
-/// reported for the copy, compared with the source's. A mismatch (which S3
+/// The report's `verified` for a written multipart or server-side copy: the
+/// CRC64NVME S3 reported for the copy (or, unreported, stores for it),
+/// compared with the source's. A mismatch (which S3
 /// itself should have refused) deletes the written object again and fails.
 ///
 /// # Cancellation
@@ -23,7 +24,11 @@ pub(crate) async fn settle(
     copy: &CopyContext<'_>,
     written: &Written,
 ) -> Result<&'static str, CopyError> {
-    match (copy.verify.expected_crc(), written.crc64nvme) {
+    let reported = match (copy.verify.expected_crc(), written.crc64nvme) {
+        (Some(_), None) => stored_crc(copy, written).await,
+        (_, reported) => reported,
+    };
+    match (copy.verify.expected_crc(), reported) {
         (Some(expected), Some(got)) if expected != got => {
             delete_written(copy, written).await;
             Err(CopyError::CopiedChecksumMismatch {
@@ -37,6 +42,29 @@ pub(crate) async fn settle(
         (Some(_), None) => Ok(VERIFIED_UNREPORTED),
         (None, _) => Ok(copy.verify.word()),
     }
+}
+
+/// The full-object CRC64NVME S3 stores for what the copy wrote, when the
+/// completion did not report it (a store that answers without it): one
+/// `HeadObject` with checksum mode, raced against the copy's token. `None`
+/// when S3 has none, a composite one, or does not answer.
+async fn stored_crc(copy: &CopyContext<'_>, written: &Written) -> Option<u64> {
+    let head = copy
+        .client
+        .head_object()
+        .bucket(&copy.destination.bucket)
+        .key(&copy.destination.key)
+        // "null" (an unversioned bucket's) names the current object anyway.
+        .set_version_id(written.version_id.clone().filter(|v| v != "null"))
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send();
+    let output = tokio::select! {
+        () = copy.cancel.cancelled() => return None,
+        output = head => output.ok()?,
+    };
+    output
+        .checksum_crc64_nvme()
+        .and_then(crate::copy::upload::crc64_decode)
 }
 
 /// Deletes the object (its version, on a versioned bucket) a copy wrote;

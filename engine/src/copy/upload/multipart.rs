@@ -111,6 +111,11 @@ pub struct MultipartUpload {
     /// cancellation keeps it open (its finished parts stay in S3 for the
     /// next attempt) instead of aborting it.
     keep_on_cancel: bool,
+    /// Whether the completion's CRC64NVME was combined from the parts' own
+    /// (and judged by the copy's check), not merely the expected one sent
+    /// for S3 to check: only then may it stand in for a checksum S3 does not
+    /// report back.
+    crc_combined: bool,
 }
 
 impl MultipartUpload {
@@ -142,6 +147,7 @@ impl MultipartUpload {
             ambiguous_creates: Vec::new(),
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
+            crc_combined: false,
         }
     }
 
@@ -265,6 +271,7 @@ impl MultipartUpload {
             ambiguous_creates: attempts.ambiguous(true),
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
+            crc_combined: false,
         })
     }
 
@@ -552,6 +559,7 @@ impl MultipartUpload {
             Some(combined) => {
                 let crc = combined.unwrap_or_else(|| crc64nvme(&[]));
                 check(crc)?;
+                self.crc_combined = true;
                 Some(crc)
             }
             None => self.expected_crc,
@@ -634,7 +642,7 @@ impl MultipartUpload {
             crc64nvme: output
                 .checksum_crc64_nvme()
                 .and_then(super::crc64_decode)
-                .or(crc),
+                .or(crc.filter(|_| self.crc_combined)),
             parts: part_count,
         })
     }
