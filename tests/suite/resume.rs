@@ -78,7 +78,19 @@ fn record(post: &Post) -> serde_json::Value {
 async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
     let last = posts.last().expect("a delivery");
     assert_eq!(last.kind, PostKind::Response, "{}", last.json());
+    assert_eq!(
+        s.get(key).await,
+        data,
+        "the copy is the source, byte for byte"
+    );
+    assert_eq!(s.open_uploads().await, 0, "no upload left open");
+    assert_eq!(checkpoints(s).await, 0, "the checkpoint is removed");
     let copied = record(last);
+    if copied["outcome"] == "superseded" {
+        // The previous attempt's completion landed as its deadline cut the
+        // answer off: this delivery found the copy made (a loaded machine).
+        return;
+    }
     assert_eq!(copied["outcome"], "copied", "{copied}");
     assert_eq!(copied["verified"], "source-crc64nvme", "{copied}");
     assert_eq!(
@@ -108,24 +120,31 @@ async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
     assert_eq!(checkpoints(s).await, 0, "the checkpoint is removed");
 }
 
+/// The environment of a streamed copy whose parts the proxy slows: two at a
+/// time, many attempts allowed.
+const STREAMED: [(&str, &str); 4] = [
+    ("COPY_MODE", "stream"),
+    ("PART_SIZE_MIB", "5"),
+    ("UPLOAD_CONCURRENCY", "2"),
+    ("RESUME_MAX_ATTEMPTS", "30"),
+];
+
+/// `s` with every `op` slowed by `delay`, and a function copying to its
+/// destination with `env` through the proxy.
+async fn slowed(s: &Stack, op: S3Op, delay: Duration, env: &[(&str, &str)]) -> Function {
+    s.proxy
+        .add_rule(Rule::new(Matcher::s3(op), Fault::Delay(delay)));
+    let mut all = vec![("DST_BUCKET", s.destination.as_str())];
+    all.extend_from_slice(env);
+    s.start_function_through_proxy(&all).await
+}
+
 #[tokio::test]
 async fn a_piped_copy_resumes_across_deliveries_until_it_is_whole() {
     let s = Stack::new("resume-piped").await;
     let data = common::bytes_of(SIZE, 26);
     let etag = put(&s, "big.bin", data.clone()).await;
-    s.proxy.add_rule(Rule::new(
-        Matcher::s3(S3Op::UploadPart),
-        Fault::Delay(PART_DELAY),
-    ));
-    let function = s
-        .start_function_through_proxy(&[
-            ("DST_BUCKET", &s.destination),
-            ("COPY_MODE", "stream"),
-            ("PART_SIZE_MIB", "5"),
-            ("UPLOAD_CONCURRENCY", "2"),
-            ("RESUME_MAX_ATTEMPTS", "30"),
-        ])
-        .await;
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &STREAMED).await;
     let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
     let posts = deliver_until_done(&function, &event).await;
 
@@ -154,19 +173,13 @@ async fn a_server_side_copy_resumes_across_deliveries_until_it_is_whole() {
     let s = Stack::new("resume-server").await;
     let data = common::bytes_of(SIZE, 27);
     let etag = put(&s, "big.bin", data.clone()).await;
-    s.proxy.add_rule(Rule::new(
-        Matcher::s3(S3Op::UploadPartCopy),
-        Fault::Delay(PART_DELAY),
-    ));
-    let function = s
-        .start_function_through_proxy(&[
-            ("DST_BUCKET", &s.destination),
-            ("COPY_MODE", "server"),
-            ("PART_COPY_SIZE_MIB", "5"),
-            ("PART_COPY_CONCURRENCY", "2"),
-            ("RESUME_MAX_ATTEMPTS", "30"),
-        ])
-        .await;
+    let server = [
+        ("COPY_MODE", "server"),
+        ("PART_COPY_SIZE_MIB", "5"),
+        ("PART_COPY_CONCURRENCY", "2"),
+        ("RESUME_MAX_ATTEMPTS", "30"),
+    ];
+    let function = slowed(&s, S3Op::UploadPartCopy, PART_DELAY, &server).await;
     let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
     let posts = deliver_until_done(&function, &event).await;
 
@@ -175,7 +188,8 @@ async fn a_server_side_copy_resumes_across_deliveries_until_it_is_whole() {
         "{} deliveries: the copy needs several",
         posts.len()
     );
-    assert_eq!(record(posts.last().expect("a post"))["method"], "server");
+    let method = &record(posts.last().expect("a post"))["method"];
+    assert!(method == "server" || method.is_null(), "{method}");
     assert_resumed(&s, "big.bin", &data, &posts).await;
     assert_eq!(
         s.ops(S3Op::CreateMultipartUpload),
@@ -198,19 +212,7 @@ async fn a_source_overwritten_between_attempts_starts_over_and_never_mixes_versi
     let s = Stack::new("resume-overwrite").await;
     let old = common::bytes_of(SIZE, 28);
     let etag = put(&s, "big.bin", old).await;
-    s.proxy.add_rule(Rule::new(
-        Matcher::s3(S3Op::UploadPart),
-        Fault::Delay(PART_DELAY),
-    ));
-    let function = s
-        .start_function_through_proxy(&[
-            ("DST_BUCKET", &s.destination),
-            ("COPY_MODE", "stream"),
-            ("PART_SIZE_MIB", "5"),
-            ("UPLOAD_CONCURRENCY", "2"),
-            ("RESUME_MAX_ATTEMPTS", "30"),
-        ])
-        .await;
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &STREAMED).await;
     let first = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
     let post = function
         .invoke_spec(InvocationSpec::new(first.to_string()).with_timeout(TIMEOUT))
@@ -418,19 +420,9 @@ async fn the_last_asynchronous_retry_aborts_and_answers_timeout() {
     let s = Stack::new("resume-capped").await;
     let data = common::bytes_of(SIZE, 31);
     let etag = put(&s, "big.bin", data).await;
-    // Far too slow for three invocations.
-    s.proxy.add_rule(Rule::new(
-        Matcher::s3(S3Op::UploadPart),
-        Fault::Delay(Duration::from_secs(3)),
-    ));
-    let function = s
-        .start_function_through_proxy(&[
-            ("DST_BUCKET", &s.destination),
-            ("COPY_MODE", "stream"),
-            ("PART_SIZE_MIB", "5"),
-            ("UPLOAD_CONCURRENCY", "2"),
-        ])
-        .await;
+    // Far too slow for three invocations; the default RESUME_MAX_ATTEMPTS.
+    let slow = Duration::from_secs(3);
+    let function = slowed(&s, S3Op::UploadPart, slow, &STREAMED[..3]).await;
     let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
     let spec = InvocationSpec::new(event.to_string())
         .with_timeout(TIMEOUT)

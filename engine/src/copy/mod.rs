@@ -215,6 +215,20 @@ pub async fn copy_object(
     };
     let verify = Verify::new(identity, &resolved);
     let Some(write_plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
+        let superseded = WritePlan::superseded();
+        let copy = context::CopyContext {
+            source_client,
+            client,
+            source: &resolved,
+            destination,
+            settings,
+            write_plan: &superseded,
+            verify: &verify,
+            cancel,
+            progress,
+            started,
+        };
+        resume::settle_superseded(&copy).await;
         return Ok(CopyReport::superseded(&resolved, started.elapsed())
             .with_requests(requests.load(Ordering::Relaxed)));
     };

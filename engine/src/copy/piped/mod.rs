@@ -165,16 +165,10 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
             .bytes_read
             .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
         if let Err(error) = joined {
-            return Err(match &session {
-                Some(session) => session.fail(copy, upload, counted(error)).await,
-                None => upload.abort(counted(error)).await,
-            });
+            return Err(resume::fail(session.as_ref(), copy, upload, counted(error)).await);
         }
         let task = part::copy_part(context.clone(), number, range, first.take());
-        match &session {
-            Some(session) => upload.spawn_task(session.timed(task)),
-            None => upload.spawn_task(task),
-        }
+        resume::spawn(session.as_ref(), &mut upload, task);
     }
     let mut joined = Ok(());
     while joined.is_ok() && upload.in_flight() > 0 {
@@ -184,10 +178,7 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         .bytes_read
         .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
     if let Err(error) = joined {
-        return Err(match &session {
-            Some(session) => session.fail(copy, upload, counted(error)).await,
-            None => upload.abort(counted(error)).await,
-        });
+        return Err(resume::fail(session.as_ref(), copy, upload, counted(error)).await);
     }
     if let Some(session) = &mut session {
         if stopped {

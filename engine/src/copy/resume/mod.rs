@@ -397,6 +397,74 @@ pub(crate) async fn open(
     })
 }
 
+/// The destination already holds the copy of this event or a newer one: an
+/// upload an earlier attempt of this same object kept (its completion
+/// landed while its answer was cut off by the deadline, or a newer copy
+/// finished first) is aborted and its checkpoint removed, so nothing waits
+/// for the lifecycle rule. A checkpoint of another object (a newer copy in
+/// progress) is left alone.
+pub(crate) async fn settle_superseded(copy: &CopyContext<'_>) {
+    let resumable = copy
+        .settings
+        .resume
+        .as_ref()
+        .is_some_and(|r| r.max_attempts > 1);
+    if !resumable || copy.source.size <= super::part_size::MIN_PART_SIZE {
+        return;
+    }
+    let bucket = &copy.destination.bucket;
+    let key = checkpoint::key(copy.source, copy.destination);
+    let settle = async {
+        let Ok(Read::Found(stored)) = checkpoint::read(copy.client, bucket, &key).await else {
+            return;
+        };
+        let previous = stored.checkpoint;
+        if !previous.names(copy.destination)
+            || !previous.source.same_object(&SourceRecord::of(copy.source))
+        {
+            return;
+        }
+        let target = AbortTarget {
+            client: copy.client.clone(),
+            destination: copy.destination.clone(),
+            upload_id: previous.upload_id.clone(),
+        };
+        target.run().await;
+        checkpoint::remove(copy.client, bucket, &key).await;
+    };
+    tokio::select! {
+        () = copy.cancel.cancelled() => {}
+        () = settle => {}
+    }
+}
+
+/// A multipart method's failure path: the session's ([`Session::fail`])
+/// when the copy can resume, else the upload's one abort path.
+pub(crate) async fn fail(
+    session: Option<&Session>,
+    copy: &CopyContext<'_>,
+    upload: MultipartUpload,
+    error: CopyError,
+) -> CopyError {
+    match session {
+        Some(session) => session.fail(copy, upload, error).await,
+        None => upload.abort(error).await,
+    }
+}
+
+/// Starts a part task on `upload`, timed for the session's pace.
+pub(crate) fn spawn<F>(session: Option<&Session>, upload: &mut MultipartUpload, task: F)
+where
+    F: std::future::Future<Output = Result<super::upload::UploadedPart, CopyError>>
+        + Send
+        + 'static,
+{
+    match session {
+        Some(session) => upload.spawn_task(session.timed(task)),
+        None => upload.spawn_task(task),
+    }
+}
+
 impl Session {
     /// Whether this attempt is the copy's last: its deadline aborts the upload.
     pub fn is_last(&self) -> bool {

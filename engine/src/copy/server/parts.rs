@@ -60,12 +60,7 @@ pub(super) async fn copy_parts(
                 return Err(session.stop(copy, upload).await);
             }
         }
-        Err(error) => {
-            return Err(match &session {
-                Some(session) => session.fail(copy, upload, error).await,
-                None => upload.abort(error).await,
-            });
-        }
+        Err(error) => return Err(resume::fail(session.as_ref(), copy, upload, error).await),
     }
     if let Some(session) = &mut session {
         session.all_parts_done();
@@ -146,10 +141,7 @@ async fn start_parts(
             end,
             written: Arc::clone(&copy.progress.bytes_written),
         };
-        match session {
-            Some(session) => upload.spawn_task(session.timed(part.send())),
-            None => upload.spawn_task(part.send()),
-        }
+        resume::spawn(session, upload, part.send());
     }
     while upload.in_flight() > 0 {
         upload.join_one(copy.cancel).await?;

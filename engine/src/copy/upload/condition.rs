@@ -169,6 +169,16 @@ pub struct WritePlan {
 }
 
 impl WritePlan {
+    /// The plan of a copy that writes nothing (the destination holds the
+    /// copy of a newer event): no condition, no origin.
+    pub fn superseded() -> WritePlan {
+        WritePlan {
+            newest: None,
+            condition: WriteCondition::Unconditional,
+            origin: HashMap::new(),
+        }
+    }
+
     /// The plan for copying `source` to `destination`; `None` when the
     /// destination already holds the copy of the same or a newer event.
     ///
