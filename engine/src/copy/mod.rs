@@ -214,24 +214,9 @@ pub async fn copy_object(
         resolved = source::resolve(source_client, source, identity) => resolved?,
     };
     let verify = Verify::new(identity, &resolved);
-    let Some(write_plan) = WritePlan::new(client, destination, &resolved, cancel).await? else {
-        let superseded = WritePlan::superseded();
-        let copy = context::CopyContext {
-            source_client,
-            client,
-            source: &resolved,
-            destination,
-            settings,
-            write_plan: &superseded,
-            verify: &verify,
-            cancel,
-            progress,
-            started,
-        };
-        resume::settle_superseded(&copy).await;
-        return Ok(CopyReport::superseded(&resolved, started.elapsed())
-            .with_requests(requests.load(Ordering::Relaxed)));
-    };
+    let planned = WritePlan::new(client, destination, &resolved, cancel).await?;
+    let superseded = planned.is_none();
+    let write_plan = planned.unwrap_or_else(WritePlan::superseded);
     let copy = context::CopyContext {
         source_client,
         client,
@@ -244,6 +229,11 @@ pub async fn copy_object(
         progress,
         started,
     };
+    if superseded {
+        resume::settle_superseded(&copy).await;
+        return Ok(CopyReport::superseded(&resolved, started.elapsed())
+            .with_requests(requests.load(Ordering::Relaxed)));
+    }
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {
         match Box::pin(server::copy(&copy)).await {

@@ -490,16 +490,8 @@ impl MultipartUpload {
         self.settle_creates().await;
         if !self.ambiguous_creates.is_empty() {
             let started = Instant::now();
+            let found = self.found_orphans(started).await;
             let target = &self.target;
-            let found = orphans::find(
-                &target.client,
-                &target.destination,
-                Some(target.upload_id.as_str()),
-                &self.ambiguous_creates,
-                started + CREATE_GRACE,
-            )
-            .await
-            .unwrap_or_default();
             orphans::abort_found(
                 &target.client,
                 &target.destination,
@@ -524,6 +516,21 @@ impl MultipartUpload {
             bytes,
             dropped,
         }
+    }
+
+    /// What ambiguous creates left open, listed within [`CREATE_GRACE`] of
+    /// `started` while our upload is still open to order the listing.
+    async fn found_orphans(&self, started: Instant) -> Vec<orphans::Orphan> {
+        let target = &self.target;
+        orphans::find(
+            &target.client,
+            &target.destination,
+            Some(target.upload_id.as_str()),
+            &self.ambiguous_creates,
+            started + CREATE_GRACE,
+        )
+        .await
+        .unwrap_or_default()
     }
 
     /// Waits for the parts; their full-object checksum and completion list.
@@ -687,16 +694,8 @@ impl MultipartUpload {
         while self.tasks.join_next().await.is_some() {}
         self.settle_creates().await;
         let started = Instant::now();
+        let found = self.found_orphans(started).await;
         let target = &self.target;
-        let found = orphans::find(
-            &target.client,
-            &target.destination,
-            Some(target.upload_id.as_str()),
-            &self.ambiguous_creates,
-            started + CREATE_GRACE,
-        )
-        .await
-        .unwrap_or_default();
         self.abort_sent = true;
         let theirs = orphans::abort_found(
             &target.client,
