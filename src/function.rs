@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::handler::CopyHandler;
 use crate::metrics::Metrics;
 use crate::runtime::{self, Diagnostic, Endpoint, RuntimeOptions, error_type};
+use crate::work_queue::WorkQueue;
 use std::future::Future;
 use std::process::ExitCode;
 
@@ -58,12 +59,21 @@ pub async fn serve() -> ExitCode {
         let endpoint = endpoint.clone();
         async move { runtime::extension::register_graceful_shutdown(&endpoint).await }
     });
-    let client = crate::s3::lambda_client_from_env().await;
+    let shared = crate::s3::lambda_config_from_env().await;
+    let client = crate::s3::client_with(&shared, crate::s3::force_path_style_from_env());
     let metrics = config
         .metrics_namespace
         .as_deref()
         .map(|namespace| Metrics::new(namespace, &config.function_name));
-    let handler = CopyHandler::new(client, config).with_metrics(metrics);
+    // Built only when a work queue is set: a function without one pays
+    // nothing for SQS at cold start.
+    let work_queue = match config.work_queue_url.clone() {
+        Some(url) => Some(WorkQueue::new(aws_sdk_sqs::Client::new(&shared), url)),
+        None => None,
+    };
+    let handler = CopyHandler::new(client, config)
+        .with_metrics(metrics)
+        .with_work_queue(work_queue);
     let _extension = match registering.await {
         Ok(Ok(task)) => Some(task),
         Ok(Err(error)) => {

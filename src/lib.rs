@@ -44,6 +44,7 @@ pub mod regions;
 pub mod requester_pays;
 pub mod runtime;
 pub mod s3;
+pub mod work_queue;
 
 #[cfg(test)]
 mod documentation {

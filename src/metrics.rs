@@ -69,6 +69,7 @@ metrics! {
     RECORDS_COPIED: "RecordsCopied", "Count", "", "records whose copy completed and was verified";
     RECORDS_SKIPPED: "RecordsSkipped", "Count", "", "records skipped: not an object-created event, or the function's own output (the recursion guard)";
     RECORDS_SUPERSEDED: "RecordsSuperseded", "Count", "", "records a newer version made moot (newest wins)";
+    RECORDS_CONTINUING: "RecordsContinuing", "Count", "", "records whose copy stopped at its deadline and continues on the work queue";
     RECORDS_FAILED: "RecordsFailed", "Count", "", "records that failed, transient or permanent";
     COPIES: "Copies", "Count", "Method, Transform", "completed copies";
     BYTES_COPIED: "BytesCopied", "Bytes", "Method, Transform", "bytes written to destinations";
@@ -166,6 +167,7 @@ impl Metrics {
                 declared(&RECORDS_COPIED, count(Outcome::Copied)),
                 declared(&RECORDS_SKIPPED, count(Outcome::Skipped)),
                 declared(&RECORDS_SUPERSEDED, count(Outcome::Superseded)),
+                declared(&RECORDS_CONTINUING, count(Outcome::Continuing)),
                 declared(&RECORDS_FAILED, count(Outcome::Failed)),
             ],
         ));

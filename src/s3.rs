@@ -42,12 +42,6 @@ pub async fn client_from_env() -> aws_sdk_s3::Client {
     client_with(&shared, force_path_style_from_env())
 }
 
-/// Builds the S3 client as [`client_from_env`] does, from what a Lambda
-/// sandbox provides ([`lambda_config_from_env`]). For the function.
-pub async fn lambda_client_from_env() -> aws_sdk_s3::Client {
-    client_with(&lambda_config_from_env().await, force_path_style_from_env())
-}
-
 /// The shared AWS configuration from a Lambda sandbox's environment: every
 /// standard variable still applies (`AWS_ENDPOINT_URL_S3`, FIPS, dual-stack,
 /// checksums…), but the region (`AWS_REGION`) and credentials come from the

@@ -16,6 +16,7 @@ use crate::copy::{CopyMode, CopySettings, ServerCopySettings, UploadOptions};
 use crate::runtime::deadline::MAX_LAMBDA_TIMEOUT;
 use crate::runtime::{DEFAULT_SAFETY_MARGIN, POST_RESERVE};
 use crate::transform::{GzipMembers, TransformOptions};
+use crate::work_queue::HANDOFF_BUDGET;
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use env::Env;
 use std::collections::HashMap;
@@ -75,6 +76,18 @@ pub const MIN_DEADLINE_MARGIN_MS: u64 =
 const _: () = assert!(
     STOP_BUDGET.as_millis() <= CLEANUP_BUDGET.as_millis(),
     "a resumable copy stopped at the margin (its upload kept) must need no more than an aborted one"
+);
+
+/// Shortest `DEADLINE_MARGIN_MS` with a work queue, and its default then:
+/// a copy stopped at the margin keeps its upload ([`STOP_BUDGET`]), then
+/// hands off or revisits ([`HANDOFF_BUDGET`]), and the runtime posts.
+pub const MIN_HANDOFF_MARGIN: Duration = STOP_BUDGET
+    .saturating_add(HANDOFF_BUDGET)
+    .saturating_add(POST_RESERVE);
+
+const _: () = assert!(
+    MIN_HANDOFF_MARGIN.as_millis() as u64 >= MIN_DEADLINE_MARGIN_MS,
+    "a margin that holds a hand-off must hold an aborted copy's cleanup too"
 );
 
 /// Most `RESUME_MAX_ATTEMPTS`: far beyond any trigger's redeliveries (SQS
@@ -150,6 +163,8 @@ pub struct Config {
     /// `PROGRESS_INTERVAL_SECONDS`: how often a running copy logs its
     /// progress; `None` never.
     pub progress_interval: Option<Duration>,
+    /// `WORK_QUEUE_URL`: where copies that stop at their deadline go on.
+    pub work_queue_url: Option<String>,
 }
 
 pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -347,6 +362,31 @@ impl Config {
         let (mode, server) = copy_mode(env, &transform)?;
         // Read by the S3 client's builder; checked here so a typo is an init error.
         env.flag(&var::S3_FORCE_PATH_STYLE)?;
+        let work_queue_url = env.text(&var::WORK_QUEUE_URL)?;
+        if let Some(url) = &work_queue_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(problem(
+                var::WORK_QUEUE_URL.name,
+                format!(
+                    "must be an sqs queue url (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), not {url:?}"
+                ),
+            ));
+        }
+        let deadline_margin = match env.number(&var::DEADLINE_MARGIN_MS)? {
+            Some(ms) => Duration::from_millis(ms),
+            None if work_queue_url.is_some() => MIN_HANDOFF_MARGIN,
+            None => DEFAULT_SAFETY_MARGIN,
+        };
+        if work_queue_url.is_some() && deadline_margin < MIN_HANDOFF_MARGIN {
+            return Err(problem(
+                var::DEADLINE_MARGIN_MS.name,
+                format!(
+                    "must be at least {} with WORK_QUEUE_URL set: a copy stopped at the margin keeps its upload, then sends itself to the queue",
+                    MIN_HANDOFF_MARGIN.as_millis()
+                ),
+            ));
+        }
         Ok(Config {
             transform_options,
             copy: CopySettings {
@@ -374,9 +414,7 @@ impl Config {
                 .number(&var::MAX_RECORD_CONCURRENCY)?
                 .map_or(default_record_concurrency(memory_mib), |n| n as usize),
             buffer_budget,
-            deadline_margin: env
-                .number(&var::DEADLINE_MARGIN_MS)?
-                .map_or(DEFAULT_SAFETY_MARGIN, Duration::from_millis),
+            deadline_margin,
             assumed_timeout: env
                 .number(&var::ASSUMED_TIMEOUT_SECONDS)?
                 .map_or(MAX_LAMBDA_TIMEOUT, Duration::from_secs),
@@ -401,6 +439,7 @@ impl Config {
                 Some(seconds) => Some(Duration::from_secs(seconds)),
                 None => Some(DEFAULT_PROGRESS_INTERVAL),
             },
+            work_queue_url,
             dst_bucket,
             dst_prefix,
             transform,

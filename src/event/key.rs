@@ -36,9 +36,34 @@ pub fn decode_key(encoded: &str) -> Result<String, KeyError> {
     String::from_utf8(out).map_err(|_| KeyError::NotUtf8(encoded.to_owned()))
 }
 
+/// Encodes a key as an S3 notification carries it (what [`decode_key`]
+/// reverses): a space is `+`, bytes outside the unreserved set are `%XX`,
+/// so a literal `+` is `%2B`. The work queue's messages are notifications.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
+                out.push(char::from(byte))
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoding_round_trips() {
+        for key in ["a b+c", "ü/x.bin", "%2B literal", "tab\tand~tilde", ""] {
+            assert_eq!(decode_key(&encode_key(key)).unwrap(), key);
+        }
+        assert_eq!(encode_key("a b+c"), "a+b%2Bc");
+    }
 
     #[test]
     fn decodes_form_encoding() {

@@ -11,7 +11,7 @@ pub mod sns;
 pub mod sqs;
 
 pub use batch::{BatchJob, BatchTask};
-pub use key::{KeyError, decode_key};
+pub use key::{KeyError, decode_key, encode_key};
 
 use serde_json::Value;
 
@@ -82,6 +82,11 @@ impl Item {
 pub struct SqsItem {
     /// Reported back in `batchItemFailures` when any of its records failed.
     pub message_id: String,
+    /// Names the message to `ChangeMessageVisibility`.
+    pub receipt_handle: String,
+    /// The hand-off that put the message on the work queue, when one did
+    /// (the message attribute [`crate::work_queue::HANDOFF_ATTRIBUTE`]).
+    pub handoff: Option<String>,
     /// The body's records, or why it could not be read.
     pub items: Result<Vec<Item>, String>,
 }
@@ -171,8 +176,14 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
             let items = serde_json::from_str::<Value>(&message.body)
                 .map_err(|e| format!("message body is not json: {e}"))
                 .and_then(|body| parse_body(body).map_err(|e| e.to_string()));
+            let handoff = message
+                .message_attributes
+                .get(crate::work_queue::HANDOFF_ATTRIBUTE)
+                .map(|attribute| attribute.string_value.clone().unwrap_or_default());
             SqsItem {
                 message_id: message.message_id,
+                receipt_handle: message.receipt_handle,
+                handoff,
                 items,
             }
         })

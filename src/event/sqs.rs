@@ -1,6 +1,7 @@
 //! SQS batches whose message bodies are S3 notifications.
 
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// An SQS event.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,4 +21,19 @@ pub struct SqsMessage {
     pub body: String,
     /// `aws:sqs`.
     pub event_source: String,
+    /// What `ChangeMessageVisibility` names the message by.
+    #[serde(default)]
+    pub receipt_handle: String,
+    /// The message's attributes, by name.
+    #[serde(default)]
+    pub message_attributes: HashMap<String, MessageAttribute>,
+}
+
+/// One message attribute, as Lambda passes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAttribute {
+    /// A `String` or `Number` attribute's value.
+    #[serde(default)]
+    pub string_value: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! S3 Batch Operations: a job's `userArguments` checked against the allow-lists, one result per task.
 
+use super::handoff::Onward;
 use super::record::{Outcome, RecordContext, RecordResult};
 use super::response::InvocationReport;
 use super::run_items;
@@ -159,6 +160,16 @@ pub fn task_result(task_id: String, record: &RecordResult) -> TaskResult {
             ResultCode::Succeeded,
             format!("skipped: {}", record.reason.as_deref().unwrap_or("")),
         ),
+        // A task never hands off (it runs with `Onward::Retry`); were one
+        // to, its copy is unfinished: the retry continues it.
+        Outcome::Continuing => (
+            ResultCode::TemporaryFailure,
+            format!(
+                "{}: {}",
+                CopyErrorType::Continue,
+                record.reason.as_deref().unwrap_or("the copy continues")
+            ),
+        ),
         Outcome::Superseded => (
             ResultCode::TemporaryFailure,
             format!(
@@ -206,7 +217,9 @@ pub async fn run(context: &RecordContext<'_>, job: BatchJob, concurrency: usize)
                 config: &config,
                 ..*context
             };
-            run_items(&job_context, items, concurrency).await
+            // A task never hands off: its report must not say `Succeeded`
+            // for an unfinished copy; `TemporaryFailure` brings it back.
+            run_items(&job_context, items, concurrency, Onward::Retry).await
         }
         Err(refusal) => {
             tracing::error!("batch operations job {}: {refusal}", job.job_id);

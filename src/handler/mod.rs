@@ -1,6 +1,7 @@
 //! The S3 event handler: envelopes in, concurrent bounded copies, a report out.
 
 pub mod batch;
+pub mod handoff;
 pub mod record;
 pub mod response;
 pub mod sqs;
@@ -11,12 +12,14 @@ pub use response::{FunctionResponse, InvocationReport};
 
 use crate::config::Config;
 use crate::copy::{FailureClass, MemoryPool};
-use crate::event::{Envelope, Item, ObjectCreated};
+use crate::event::{Envelope, Item};
 use crate::metrics::Metrics;
 use crate::regions::RegionalClients;
 use crate::runtime::{Context, Diagnostic, InvocationHandler, error_type};
+use crate::work_queue::WorkQueue;
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
+use handoff::Onward;
 use record::RecordContext;
 use response::MAX_RESPONSE_BYTES;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,6 +32,8 @@ pub struct CopyHandler {
     config: Arc<Config>,
     /// Writes each invocation's metrics (the function, when `METRICS` is on).
     metrics: Option<Metrics>,
+    /// Where copies that stop at their deadline go on (`WORK_QUEUE_URL`).
+    work_queue: Option<WorkQueue>,
 }
 
 impl CopyHandler {
@@ -43,7 +48,15 @@ impl CopyHandler {
             clients: RegionalClients::new(client, config.dst_region.clone()),
             config: Arc::new(config),
             metrics: None,
+            work_queue: None,
         }
+    }
+
+    /// The same handler, handing copies that stop at their deadline to
+    /// `work_queue`.
+    pub fn with_work_queue(mut self, work_queue: Option<WorkQueue>) -> CopyHandler {
+        self.work_queue = work_queue;
+        self
     }
 
     /// The same handler, writing each invocation's metrics with `metrics`.
@@ -95,6 +108,7 @@ impl CopyHandler {
             cancel,
             stop_at,
             results,
+            work_queue: self.work_queue.as_ref(),
         };
         match envelope {
             Envelope::Test { bucket } => {
@@ -105,7 +119,13 @@ impl CopyHandler {
             }
             Envelope::Notification(items) | Envelope::EventBridge(items) => {
                 let report = InvocationReport::new(
-                    run_items(&context, items, self.config.max_record_concurrency).await,
+                    run_items(
+                        &context,
+                        items,
+                        self.config.max_record_concurrency,
+                        Onward::HandOff,
+                    )
+                    .await,
                 );
                 match report.failure() {
                     None => Ok(FunctionResponse::Report(within_limit(report))),
@@ -128,14 +148,16 @@ impl CopyHandler {
     }
 }
 
-/// Runs records concurrently (at most `concurrency`), results in order.
+/// Runs records concurrently (at most `concurrency`), results in order;
+/// those that stop at their deadline go on as `onward` says.
 pub(crate) async fn run_items(
     context: &RecordContext<'_>,
     items: Vec<Item>,
     concurrency: usize,
+    onward: Onward,
 ) -> Vec<RecordResult> {
     futures_util::stream::iter(items)
-        .map(|item| run_item(context, item))
+        .map(|item| run_item(context, item, onward.clone()))
         .buffered(concurrency.max(1))
         .collect()
         .await
@@ -152,15 +174,22 @@ fn within_limit(report: InvocationReport) -> InvocationReport {
     report.fit(MAX_RESPONSE_BYTES)
 }
 
-pub(crate) async fn run_item(context: &RecordContext<'_>, item: Item) -> RecordResult {
-    let result = result_of(context, item).await;
+pub(crate) async fn run_item(
+    context: &RecordContext<'_>,
+    item: Item,
+    onward: Onward,
+) -> RecordResult {
+    let result = result_of(context, item, onward).await;
     context.observe(&result);
     result
 }
 
-async fn result_of(context: &RecordContext<'_>, item: Item) -> RecordResult {
+async fn result_of(context: &RecordContext<'_>, item: Item, onward: Onward) -> RecordResult {
     match item {
-        Item::Copy(object) => copy_one(context, object).await,
+        Item::Copy(object) => {
+            let result = record::copy_record(context, &object).await;
+            handoff::settle(context, onward, &object, result).await
+        }
         Item::Skip {
             event_name,
             bucket,
@@ -182,10 +211,6 @@ async fn result_of(context: &RecordContext<'_>, item: Item) -> RecordResult {
             reason,
         ),
     }
-}
-
-async fn copy_one(context: &RecordContext<'_>, object: ObjectCreated) -> RecordResult {
-    record::copy_record(context, &object).await
 }
 
 impl InvocationHandler for CopyHandler {

@@ -10,6 +10,7 @@ use crate::copy::{
 use crate::error_type::FunctionErrorType;
 use crate::event::ObjectCreated;
 use crate::regions::RegionalClients;
+use crate::work_queue::WorkQueue;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,6 +30,9 @@ pub enum Outcome {
     Skipped,
     /// The source changed since the event; the newer object has its own event.
     Superseded,
+    /// Stopped at its deadline and handed to the work queue, where it
+    /// continues (its own delivery succeeds).
+    Continuing,
     /// Failed; the invocation fails so Lambda retries.
     Failed,
 }
@@ -188,6 +192,8 @@ pub struct RecordContext<'a> {
     pub stop_at: Option<Instant>,
     /// Every record's result is also kept here, for the invocation's metrics.
     pub results: Option<&'a Mutex<Vec<RecordResult>>>,
+    /// Where a copy that stopped at its deadline goes on (`WORK_QUEUE_URL`).
+    pub work_queue: Option<&'a WorkQueue>,
 }
 
 impl RecordContext<'_> {

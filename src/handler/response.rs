@@ -37,6 +37,9 @@ pub struct Summary {
     pub skipped: usize,
     /// Records superseded.
     pub superseded: usize,
+    /// Records handed to the work queue, where their copies continue.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub continuing: usize,
     /// Records failed.
     pub failed: usize,
 }
@@ -114,6 +117,7 @@ impl InvocationReport {
                 Outcome::Copied => summary.copied += 1,
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::Superseded => summary.superseded += 1,
+                Outcome::Continuing => summary.continuing += 1,
                 Outcome::Failed => summary.failed += 1,
             }
         }

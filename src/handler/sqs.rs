@@ -1,5 +1,6 @@
 //! SQS batches: every message's records run at once under one limit, and the partial-batch response.
 
+use super::handoff::Onward;
 use super::record::{Outcome, RecordContext, RecordResult};
 use super::response::{BatchItemFailure, InvocationReport};
 use super::run_item;
@@ -11,7 +12,8 @@ use futures_util::StreamExt;
 /// Runs the records of every message concurrently (at most `concurrency`)
 /// under the invocation's one budget; a message with any failure returns to
 /// the queue (`batchItemFailures`), and the report keeps each message's
-/// records together, in order.
+/// records together, in order. A record that stops at its deadline hands
+/// off to the work queue, or revisits when its message is a hand-off.
 pub async fn run(
     context: &RecordContext<'_>,
     messages: Vec<SqsItem>,
@@ -20,17 +22,30 @@ pub async fn run(
     let mut work = Vec::new();
     let mut unusable = vec![None; messages.len()];
     let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
-    for (index, message) in messages.into_iter().enumerate() {
-        match message.items {
-            Ok(items) => work.extend(items.into_iter().map(|item| (index, item))),
+    for (index, message) in messages.iter().enumerate() {
+        match &message.items {
+            Ok(items) => {
+                let onward = match message.handoff {
+                    Some(_) => Onward::Revisit {
+                        receipt_handle: message.receipt_handle.clone(),
+                    },
+                    None => Onward::HandOff,
+                };
+                work.extend(
+                    items
+                        .iter()
+                        .cloned()
+                        .map(|item| (index, item, onward.clone())),
+                );
+            }
             Err(reason) => {
                 tracing::error!("sqs message {} is unusable: {reason}", message.message_id);
-                unusable[index] = Some(reason);
+                unusable[index] = Some(reason.clone());
             }
         }
     }
     let done: Vec<(usize, RecordResult)> = futures_util::stream::iter(work)
-        .map(|(index, item)| async move { (index, run_item(context, item).await) })
+        .map(|(index, item, onward)| async move { (index, run_item(context, item, onward).await) })
         .buffered(concurrency.max(1))
         .collect()
         .await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod function;
+pub mod queues;
 pub mod stack;
 
 // Unused where only the benches include this module.

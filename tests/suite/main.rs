@@ -37,3 +37,4 @@ mod shutdown;
 mod sqs_trigger;
 mod transform_e2e;
 mod transforms;
+mod work_queue;

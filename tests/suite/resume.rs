@@ -14,11 +14,11 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_millis(4_500);
 
 /// Thirteen 5 MiB parts and a tail.
-const SIZE: usize = 13 * 5 * 1024 * 1024 + 1_000;
+pub(crate) const SIZE: usize = 13 * 5 * 1024 * 1024 + 1_000;
 const PARTS: usize = 14;
 
 /// What slows each part down: an invocation moves a few of them.
-const PART_DELAY: Duration = Duration::from_millis(900);
+pub(crate) const PART_DELAY: Duration = Duration::from_millis(900);
 
 /// Deliveries a test makes before it calls the copy stuck.
 const MAX_DELIVERIES: usize = 30;
@@ -28,7 +28,7 @@ const CHECKPOINTS: &str = ".s3-stream-lambda/";
 
 /// Puts `data` at `key` in the source bucket with a full-object CRC64NVME (what a
 /// copy is verified against); its ETag.
-async fn put(s: &Stack, key: &str, data: Vec<u8>) -> String {
+pub(crate) async fn put(s: &Stack, key: &str, data: Vec<u8>) -> String {
     common::send_put(
         s.put_request(key)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
@@ -57,7 +57,7 @@ async fn deliver_until_done(function: &Function, event: &serde_json::Value) -> V
     );
 }
 
-async fn checkpoints(s: &Stack) -> usize {
+pub(crate) async fn checkpoints(s: &Stack) -> usize {
     s.client
         .list_objects_v2()
         .bucket(&s.destination)
@@ -70,7 +70,7 @@ async fn checkpoints(s: &Stack) -> usize {
 }
 
 /// The copy's record in a successful post.
-fn record(post: &Post) -> serde_json::Value {
+pub(crate) fn record(post: &Post) -> serde_json::Value {
     post.json()["records"][0].clone()
 }
 
@@ -122,7 +122,7 @@ async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
 
 /// The environment of a streamed copy whose parts the proxy slows: two at a
 /// time, many attempts allowed.
-const STREAMED: [(&str, &str); 4] = [
+pub(crate) const STREAMED: [(&str, &str); 4] = [
     ("COPY_MODE", "stream"),
     ("PART_SIZE_MIB", "5"),
     ("UPLOAD_CONCURRENCY", "2"),
@@ -131,7 +131,7 @@ const STREAMED: [(&str, &str); 4] = [
 
 /// `s` with every `op` slowed by `delay`, and a function copying to its
 /// destination with `env` through the proxy.
-async fn slowed(s: &Stack, op: S3Op, delay: Duration, env: &[(&str, &str)]) -> Function {
+pub(crate) async fn slowed(s: &Stack, op: S3Op, delay: Duration, env: &[(&str, &str)]) -> Function {
     s.proxy
         .add_rule(Rule::new(Matcher::s3(op), Fault::Delay(delay)));
     let mut all = vec![("DST_BUCKET", s.destination.as_str())];

@@ -3,10 +3,8 @@
 //! the emulator. What the function answers decides what the queue keeps.
 
 use crate::common::function::{self, s3_event};
+use crate::common::queues::Queues;
 use crate::common::{self, Stack};
-use aws_sdk_sqs::types::QueueAttributeName;
-use s3_stream_testkit::event_source_mapping::{EventSourceMapping, MappingConfig};
-use s3_stream_testkit::local_s3::{LOCAL_REGION, sqs_client};
 use std::time::Duration;
 
 /// Receives before the queue moves a message to its dead-letter queue.
@@ -25,14 +23,6 @@ const WORK_VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
 /// Longest the test waits for the queue to drain.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// A queue and its dead-letter queue, as `deploy/` makes them.
-struct Queues {
-    sqs: aws_sdk_sqs::Client,
-    url: String,
-    arn: String,
-    dlq_url: String,
-}
-
 /// The function's timeout behind the test triggers.
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -41,90 +31,6 @@ const _: () = assert!(
     "a message being copied must stay invisible for the function's whole timeout"
 );
 
-impl Queues {
-    /// Sends `body` as one message.
-    async fn send(&self, body: &serde_json::Value) {
-        self.sqs
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .expect("send a message");
-    }
-
-    /// The trigger: `batch_size` messages an invocation, partial batch
-    /// responses on.
-    fn mapping(&self, batch_size: i32) -> EventSourceMapping {
-        EventSourceMapping::new(
-            self.sqs.clone(),
-            MappingConfig {
-                queue_url: self.url.clone(),
-                queue_arn: self.arn.clone(),
-                batch_size,
-                report_batch_item_failures: true,
-                function_timeout: FUNCTION_TIMEOUT,
-                region: LOCAL_REGION.to_owned(),
-            },
-        )
-    }
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes");
-    attributes
-        .attributes()
-        .and_then(|map| map.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .expect("a queue arn")
-}
-
-/// Creates queue `name` with `attributes`; its URL.
-async fn create_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: String,
-    attributes: &[(QueueAttributeName, String)],
-) -> String {
-    let mut request = sqs.create_queue().queue_name(name);
-    for (attribute, value) in attributes {
-        request = request.attributes(attribute.clone(), value);
-    }
-    let created = request.send().await.expect("create a queue");
-    created.queue_url().unwrap_or_default().to_owned()
-}
-
-async fn queues(test: &str, visibility_timeout_seconds: u32) -> Queues {
-    let sqs = sqs_client(common::endpoint());
-    let name = common::bucket_name(test);
-    let dlq_url = create_queue(&sqs, format!("{name}-dlq"), &[]).await;
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
-    let redrive = serde_json::json!({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
-    });
-    let attributes = [
-        (
-            QueueAttributeName::VisibilityTimeout,
-            visibility_timeout_seconds.to_string(),
-        ),
-        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-    ];
-    let url = create_queue(&sqs, name, &attributes).await;
-    let arn = queue_arn(&sqs, &url).await;
-    Queues {
-        sqs,
-        url,
-        arn,
-        dlq_url,
-    }
-}
-
 /// A copy, a message whose source is missing, and S3's test event, on one
 /// queue: the copy lands and its message is deleted, the test event is
 /// deleted, the failing message comes back until the redrive policy moves
@@ -132,7 +38,12 @@ async fn queues(test: &str, visibility_timeout_seconds: u32) -> Queues {
 #[tokio::test]
 async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
     let s = Stack::new("sqs-trigger").await;
-    let q = queues("sqs-trigger", RETURN_VISIBILITY_TIMEOUT_SECONDS).await;
+    let q = Queues::new(
+        "sqs-trigger",
+        RETURN_VISIBILITY_TIMEOUT_SECONDS,
+        MAX_RECEIVE_COUNT,
+    )
+    .await;
     let etag = s.put("ok.txt", b"hello".to_vec()).await;
     let bodies = [
         s3_event(&[(&s.source, "ok.txt", 5, &etag)]),
@@ -148,7 +59,7 @@ async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
         q.send(body).await;
     }
     let f = function::start(&[("DST_BUCKET", &s.destination)]).await;
-    let mapping = q.mapping(10);
+    let mapping = q.mapping(10, FUNCTION_TIMEOUT);
     let drained = mapping
         .drain(&f.emulator, PATIENCE)
         .await
@@ -167,19 +78,7 @@ async fn a_failing_message_returns_until_the_redrive_policy_moves_it() {
         2 + MAX_RECEIVE_COUNT as usize,
         "the failing message was received {MAX_RECEIVE_COUNT} times: {drained:?}"
     );
-    let dead = q
-        .sqs
-        .receive_message()
-        .queue_url(&q.dlq_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive from the dead-letter queue");
-    let bodies: Vec<serde_json::Value> = dead
-        .messages()
-        .iter()
-        .filter_map(|m| serde_json::from_str(m.body()?).ok())
-        .collect();
+    let bodies = q.dead_letters().await;
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(
         bodies[0]["Records"][0]["s3"]["object"]["key"], "missing.txt",
@@ -196,7 +95,12 @@ const CONCURRENT_COPIES: usize = 8;
 #[tokio::test]
 async fn two_sandboxes_drain_one_queue_side_by_side() {
     let s = Stack::new("sqs-concurrent").await;
-    let q = queues("sqs-concurrent", WORK_VISIBILITY_TIMEOUT_SECONDS).await;
+    let q = Queues::new(
+        "sqs-concurrent",
+        WORK_VISIBILITY_TIMEOUT_SECONDS,
+        MAX_RECEIVE_COUNT,
+    )
+    .await;
     for i in 0..CONCURRENT_COPIES {
         let key = format!("object-{i}");
         let data = common::bytes_of(64 * 1024, i as u64);
@@ -206,7 +110,7 @@ async fn two_sandboxes_drain_one_queue_side_by_side() {
     }
     let env = [("DST_BUCKET", s.destination.as_str())];
     let (first, second) = (function::start(&env).await, function::start(&env).await);
-    let mapping = q.mapping(1);
+    let mapping = q.mapping(1, FUNCTION_TIMEOUT);
     let drained = mapping
         .drain_concurrently(&[&first.emulator, &second.emulator], PATIENCE)
         .await

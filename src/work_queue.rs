@@ -1,0 +1,247 @@
+//! The work queue: where a resumable copy that met its deadline goes on, so its progress never rests on its trigger's few retries.
+//!
+//! Lambda retries an asynchronous invocation twice; a queue trigger
+//! redelivers a message as often as its redrive policy allows, each time
+//! after its visibility timeout. A copy needing more invocations than that
+//! would be cut off. With `WORK_QUEUE_URL` set, a record whose copy stopped
+//! at its deadline (`Copy.Continue`) *hands off*: it sends itself to the
+//! work queue as an S3 notification and its own delivery succeeds. On the
+//! work queue, a record that stops again *revisits*: it makes its message
+//! visible again within [`REVISIT_VISIBILITY`] and fails in
+//! `batchItemFailures`, so the next attempt starts within seconds, while
+//! the queue's redrive policy still bounds the attempts.
+//!
+//! A record sends itself at most once: a message carrying
+//! [`HANDOFF_ATTRIBUTE`] revisits and never sends. So no chain of sends
+//! exists for Lambda's recursive-loop detection to stop, and it can stay on.
+
+use crate::event::{OBJECT_CREATED_PREFIX, ObjectCreated, encode_key};
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::time::Duration;
+
+/// The message attribute that marks a hand-off (its value says how far the
+/// copy got): a record carrying it is already on the work queue.
+pub const HANDOFF_ATTRIBUTE: &str = "S3StreamLambdaHandoff";
+
+/// How long a revisiting record's message stays invisible after its
+/// attempt answers: long enough for the answer to be posted first (a
+/// loopback post, well under a second), short enough that the copy goes on
+/// within seconds rather than after the queue's timeout (at least the
+/// function's, up to 15 minutes).
+pub const REVISIT_VISIBILITY: Duration = Duration::from_secs(1);
+
+/// The most a hand-off or a revisit may take, once the copy stopped at its
+/// deadline margin: one SQS request (tens of milliseconds in a region) and
+/// the SDK's retries. The configuration asserts the margin holds it.
+pub const HANDOFF_BUDGET: Duration = Duration::from_millis(1_000);
+
+/// The event name a hand-off carries for an EventBridge record (its
+/// "Object Created" is no S3 event name); how the object was created does
+/// not change how it is copied.
+const HANDOFF_EVENT_NAME: &str = "ObjectCreated:Put";
+
+/// A failed hand-off or revisit.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkQueueError {
+    /// `SendMessage` failed.
+    #[error("failed to send s3://{bucket}/{key} to the work queue {queue}: {detail}")]
+    Send {
+        /// The source bucket.
+        bucket: String,
+        /// The source key.
+        key: String,
+        /// The queue URL.
+        queue: String,
+        /// The SDK's error chain.
+        detail: String,
+    },
+    /// `ChangeMessageVisibility` failed.
+    #[error("failed to make the message visible again on the work queue {queue}: {detail}")]
+    Revisit {
+        /// The queue URL.
+        queue: String,
+        /// The SDK's error chain.
+        detail: String,
+    },
+    /// The request took longer than [`HANDOFF_BUDGET`].
+    #[error("the work queue {queue} did not answer within {HANDOFF_BUDGET:?}")]
+    TimedOut {
+        /// The queue URL.
+        queue: String,
+    },
+}
+
+/// The work queue and the client that reaches it (built only when
+/// `WORK_QUEUE_URL` is set: a function without one starts no SQS client).
+#[derive(Debug, Clone)]
+pub struct WorkQueue {
+    client: Client,
+    url: String,
+}
+
+impl WorkQueue {
+    /// The queue at `url`, reached with `client`.
+    pub fn new(client: Client, url: String) -> WorkQueue {
+        WorkQueue { client, url }
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends `object` to the queue as an S3 notification marked with
+    /// [`HANDOFF_ATTRIBUTE`] = `progress`; the message id.
+    ///
+    /// # Cancellation
+    /// Bounded by [`HANDOFF_BUDGET`]. A send cut off may still have
+    /// landed: the copy then runs twice side by side, which its checkpoint
+    /// makes safe (one upload, elected).
+    pub async fn hand_off(
+        &self,
+        object: &ObjectCreated,
+        progress: &str,
+    ) -> Result<String, WorkQueueError> {
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(progress)
+            .build()
+            .map_err(|e| self.send_error(object, &e))?;
+        let sending = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(notification(object).to_string())
+            .message_attributes(HANDOFF_ATTRIBUTE, attribute)
+            .send();
+        let sent = tokio::time::timeout(HANDOFF_BUDGET, sending)
+            .await
+            .map_err(|_| self.timed_out())?
+            .map_err(|e| self.send_error(object, &e))?;
+        Ok(sent.message_id().unwrap_or_default().to_owned())
+    }
+
+    /// Makes the message `receipt_handle` names visible again after
+    /// [`REVISIT_VISIBILITY`].
+    ///
+    /// # Cancellation
+    /// Bounded by [`HANDOFF_BUDGET`]; a revisit that fails leaves the
+    /// message to return after the queue's own visibility timeout.
+    pub async fn revisit(&self, receipt_handle: &str) -> Result<(), WorkQueueError> {
+        let changing = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(REVISIT_VISIBILITY.as_secs() as i32)
+            .send();
+        tokio::time::timeout(HANDOFF_BUDGET, changing)
+            .await
+            .map_err(|_| self.timed_out())?
+            .map_err(|e| WorkQueueError::Revisit {
+                queue: self.url.clone(),
+                detail: DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+
+    fn send_error<E: std::error::Error + 'static>(
+        &self,
+        object: &ObjectCreated,
+        error: &E,
+    ) -> WorkQueueError {
+        WorkQueueError::Send {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            queue: self.url.clone(),
+            detail: DisplayErrorContext(error).to_string(),
+        }
+    }
+
+    fn timed_out(&self) -> WorkQueueError {
+        WorkQueueError::TimedOut {
+            queue: self.url.clone(),
+        }
+    }
+}
+
+/// `object` as a one-record S3 notification: what the function reads from
+/// any queue, with the event's ETag, version and sequencer, so the next
+/// attempt copies the same object and finds the same checkpoint.
+pub fn notification(object: &ObjectCreated) -> serde_json::Value {
+    let event_name = if object.event_name.starts_with(OBJECT_CREATED_PREFIX) {
+        object.event_name.as_str()
+    } else {
+        HANDOFF_EVENT_NAME
+    };
+    let mut described = serde_json::json!({ "key": encode_key(&object.key) });
+    for (field, value) in [
+        ("eTag", object.etag.clone().map(serde_json::Value::from)),
+        ("versionId", object.version_id.clone().map(Into::into)),
+        ("sequencer", object.sequencer.clone().map(Into::into)),
+        ("size", object.size.map(Into::into)),
+    ] {
+        if let Some(value) = value {
+            described[field] = value;
+        }
+    }
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": object.region.clone().unwrap_or_default(),
+            "eventName": event_name,
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "bucket": { "name": object.bucket, "arn": format!("arn:aws:s3:::{}", object.bucket) },
+                "object": described,
+            },
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Envelope, Item, parse};
+
+    fn object(event_name: &str) -> ObjectCreated {
+        ObjectCreated {
+            event_name: event_name.to_owned(),
+            bucket: "source".to_owned(),
+            key: "a dir/ü+b.bin".to_owned(),
+            size: Some(42),
+            etag: Some("0123456789abcdef0123456789abcdef".to_owned()),
+            version_id: Some("v1".to_owned()),
+            sequencer: Some("0067A1B2C3D4E5F601".to_owned()),
+            region: Some("eu-west-1".to_owned()),
+        }
+    }
+
+    /// What the next attempt reads is the record that handed off.
+    #[test]
+    fn a_handoff_reads_back_as_the_same_record() {
+        let sent = object("ObjectCreated:CompleteMultipartUpload");
+        let Envelope::Notification(items) = parse(notification(&sent)).unwrap() else {
+            panic!("not a notification");
+        };
+        assert_eq!(items, vec![Item::Copy(sent)]);
+    }
+
+    #[test]
+    fn an_eventbridge_record_hands_off_as_an_object_created_record() {
+        let Envelope::Notification(items) = parse(notification(&object("Object Created"))).unwrap()
+        else {
+            panic!("not a notification");
+        };
+        assert_eq!(
+            items,
+            vec![Item::Copy(ObjectCreated {
+                event_name: HANDOFF_EVENT_NAME.to_owned(),
+                ..object("")
+            })]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The work queue end to end: an asynchronous S3 notification whose copy needs many
+//! invocations hands itself to a queue on moto's SQS and is answered success; the
+//! test kit's event-source-mapping stand-in then feeds the real `bootstrap` from
+//! that queue, each stop making the message visible again within seconds, until the
+//! copy is whole.
+
+use super::resume::{PART_DELAY, SIZE, STREAMED, checkpoints, put, record, slowed};
+use crate::common::function::s3_event;
+use crate::common::queues::Queues;
+use crate::common::{self, Stack};
+use aws_sdk_s3::types::ChecksumMode;
+use s3_stream_testkit::emulator::{AsyncRetries, InvocationSpec, PostKind};
+use s3_stream_testkit::fault_proxy::S3Op;
+use std::time::Duration;
+
+/// Each invocation's time limit: with the work queue's 3 s margin, 2 s of
+/// copying, a few of the slowed parts.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The work queue's visibility timeout, as `deploy/` sets it: beyond the
+/// function's timeout, so a message being copied is never taken twice. A
+/// stop that did not make its message visible again would wait this long.
+const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
+
+/// Receives before the work queue gives a message up: more than the
+/// attempts the copy may take.
+const MAX_RECEIVE_COUNT: u32 = 40;
+
+/// Longest the test waits for the queue to drain: far less than a stop
+/// per visibility timeout would need.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS as u64 >= TIMEOUT.as_secs());
+
+#[tokio::test]
+async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
+    let s = Stack::new("work-queue").await;
+    let q = Queues::new("work-queue", VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT).await;
+    let data = common::bytes_of(SIZE, 32);
+    let etag = put(&s, "big.bin", data.clone()).await;
+    let mut env = STREAMED.to_vec();
+    env.extend([
+        ("WORK_QUEUE_URL", q.url.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+    ]);
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+
+    // S3's asynchronous invocation: its only delivery is answered success.
+    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    let spec = InvocationSpec::new(event.to_string())
+        .with_timeout(TIMEOUT)
+        .asynchronous(AsyncRetries::after(2, Duration::from_millis(100)));
+    let id = function.emulator.enqueue(spec);
+    let answer = function
+        .emulator
+        .wait_for_final_result(&id, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("no answer; logs:\n{}", function.logs()));
+    assert_eq!(answer.kind, PostKind::Response, "{}", answer.json());
+    assert_eq!(function.emulator.attempts(&id).len(), 1, "no retry");
+    let handed = record(&answer);
+    assert_eq!(handed["outcome"], "continuing", "{handed}");
+    assert!(
+        handed["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains(&q.url)),
+        "the report names the work queue: {handed}"
+    );
+
+    let started = std::time::Instant::now();
+    let drained = q
+        .mapping(1, TIMEOUT)
+        .drain(&function.emulator, PATIENCE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
+    let invocations = 1 + drained.invocations;
+    println!(
+        "work queue: {invocations} invocations, the queue drained in {:.1} s: {drained:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(invocations >= 5, "{invocations} invocations: {drained:?}");
+    assert_eq!(drained.deleted, 1, "the hand-off, once done: {drained:?}");
+    assert_eq!(drained.errors, 0, "every stop is answered: {drained:?}");
+
+    let last = function.emulator.posts().pop().expect("a post");
+    let copied = record(&last);
+    assert_eq!(copied["outcome"], "copied", "{}", last.json());
+    assert_eq!(copied["verified"], "source-crc64nvme", "{copied}");
+    assert_eq!(
+        copied["attempts"].as_array().map(Vec::len),
+        Some(invocations),
+        "every invocation was one attempt: {copied}"
+    );
+    assert_eq!(s.get("big.bin").await, data);
+    let crc = |bucket: &str| {
+        s.client
+            .head_object()
+            .bucket(bucket)
+            .key("big.bin")
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+    };
+    let (copy, source) = (crc(&s.destination).await, crc(&s.source).await);
+    assert_eq!(
+        copy.expect("head the copy").checksum_crc64_nvme(),
+        source.expect("head the source").checksum_crc64_nvme()
+    );
+    assert_eq!(s.open_uploads().await, 0, "no upload left open");
+    assert_eq!(checkpoints(&s).await, 0, "the checkpoint is removed");
+    assert_eq!(q.dead_letters().await, Vec::<serde_json::Value>::new());
+    assert_eq!(
+        s.ops(S3Op::CreateMultipartUpload),
+        1,
+        "one upload for every attempt"
+    );
+}
