@@ -67,10 +67,10 @@ pub async fn serve() -> ExitCode {
         .map(|namespace| Metrics::new(namespace, &config.function_name));
     // Built only when a work queue is set: a function without one pays
     // nothing for SQS at cold start.
-    let work_queue = match config.work_queue_url.clone() {
-        Some(url) => Some(WorkQueue::new(aws_sdk_sqs::Client::new(&shared), url)),
-        None => None,
-    };
+    let work_queue = config
+        .work_queue_url
+        .clone()
+        .map(|url| WorkQueue::new(aws_sdk_sqs::Client::new(&shared), url));
     let handler = CopyHandler::new(client, config)
         .with_metrics(metrics)
         .with_work_queue(work_queue);
