@@ -51,8 +51,13 @@ locals {
       METRICS                = var.metrics_enabled ? null : "false"
       METRICS_NAMESPACE      = var.metrics_namespace
       # A copy resumes once per delivery its trigger makes: Lambda's
-      # asynchronous invocation and its retries, or the queue's receives.
-      RESUME_MAX_ATTEMPTS = var.trigger == "sqs" ? var.sqs_max_receive_count : var.retry_attempts + 1
+      # asynchronous invocation and its retries, or the queue's receives;
+      # with the work queue, as often as work_queue_max_attempts allows.
+      RESUME_MAX_ATTEMPTS = (
+        var.enable_work_queue ? var.work_queue_max_attempts :
+        var.trigger == "sqs" ? var.sqs_max_receive_count : var.retry_attempts + 1
+      )
+      WORK_QUEUE_URL = var.enable_work_queue ? aws_sqs_queue.work[0].url : null
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,
@@ -277,6 +282,17 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
+    for_each = var.enable_work_queue ? [aws_sqs_queue.work[0].arn] : []
+    content {
+      # SendMessage: a copy stopped at its deadline hands itself over.
+      # ChangeMessageVisibility: on the queue, it comes back within seconds.
+      sid       = "WorkQueue"
+      actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
       sid       = "Kms"
@@ -325,6 +341,15 @@ resource "aws_lambda_function" "copier" {
 
   dead_letter_config {
     target_arn = aws_sqs_queue.failed.arn
+  }
+
+  lifecycle {
+    precondition {
+      # The function refuses less at start-up: a stop must also leave time
+      # for the hand-off to the work queue (1 s).
+      condition     = !var.enable_work_queue || var.deadline_margin_ms == null || try(var.deadline_margin_ms >= 3000, false)
+      error_message = "with enable_work_queue, deadline_margin_ms must be at least 3000."
+    }
   }
 
   depends_on = [aws_iam_role_policy.function]
@@ -499,4 +524,61 @@ resource "aws_iam_role_policy" "batch_operations" {
   name   = "${local.function_name}-batch-operations"
   role   = aws_iam_role.batch_operations[0].id
   policy = data.aws_iam_policy_document.batch_operations.json
+}
+
+# ---------------------------------------------------------------- work queue (var.enable_work_queue)
+#
+# Where copies longer than one invocation go on (docs/operating.md#copies-longer-than-one-invocation):
+# a record whose copy stopped at its deadline sends itself here once and
+# succeeds; here, each stop makes its message visible again within a second.
+
+resource "aws_sqs_queue" "work_dlq" {
+  count                     = var.enable_work_queue ? 1 : 0
+  name                      = "${var.env_name}-work-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+}
+
+resource "aws_sqs_queue" "work" {
+  count = var.enable_work_queue ? 1 : 0
+  name  = "${var.env_name}-work"
+  # A message being copied must never reach a second sandbox: beyond the
+  # function's timeout, as for the events queue. A stop shortens it itself.
+  visibility_timeout_seconds = 6 * var.timeout
+  message_retention_seconds  = 1209600
+  sqs_managed_sse_enabled    = var.kms_key_arn == null ? true : null
+  kms_master_key_id          = var.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.work_dlq[0].arn
+    # Each attempt on the queue is one receive; the copy's own cap
+    # (RESUME_MAX_ATTEMPTS) ends it first, its last attempt aborting the
+    # upload. The slack covers receives a throttled sandbox never ran.
+    maxReceiveCount = var.work_queue_max_attempts + local.work_queue_receive_slack
+  })
+}
+
+locals {
+  # Receives beyond work_queue_max_attempts before the work queue gives a
+  # message up (throttled invocations count as receives).
+  work_queue_receive_slack = 5
+}
+
+resource "aws_lambda_event_source_mapping" "work" {
+  count            = var.enable_work_queue ? 1 : 0
+  event_source_arn = aws_sqs_queue.work[0].arn
+  function_name    = aws_lambda_function.copier.arn
+  # One copy an invocation: each gets the whole memory and deadline.
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
+}
+
+# A record sends itself to the work queue at most once (a hand-off never
+# hands off again), so there is no chain of sends for Lambda's recursive
+# loop detection to stop: it stays on, for every trigger. Said explicitly so
+# an account-wide change cannot turn it off unnoticed.
+resource "aws_lambda_function_recursion_config" "copier" {
+  count          = var.enable_work_queue ? 1 : 0
+  function_name  = aws_lambda_function.copier.function_name
+  recursive_loop = "Terminate"
 }

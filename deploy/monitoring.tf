@@ -6,10 +6,12 @@
 locals {
   metrics_namespace = var.metrics_namespace
   # Where failed work ends: the asynchronous invocations' on-failure queue
-  # always, the events queue's dead-letter queue with trigger = sqs.
+  # always, the events queue's dead-letter queue with trigger = sqs, the
+  # work queue's with enable_work_queue.
   dead_letter_queues = concat(
     [aws_sqs_queue.failed.name],
     var.trigger == "sqs" ? [aws_sqs_queue.events_dlq[0].name] : [],
+    var.enable_work_queue ? [aws_sqs_queue.work_dlq[0].name] : [],
   )
   fn = local.function_name
 }

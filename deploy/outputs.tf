@@ -47,3 +47,13 @@ output "dashboard_name" {
   description = "With enable_dashboard: the CloudWatch dashboard."
   value       = var.enable_dashboard ? aws_cloudwatch_dashboard.copier[0].dashboard_name : null
 }
+
+output "work_queue_url" {
+  description = "With enable_work_queue: where copies longer than one invocation go on."
+  value       = var.enable_work_queue ? aws_sqs_queue.work[0].url : null
+}
+
+output "work_dead_letter_queue_url" {
+  description = "With enable_work_queue: copies the work queue gave up on (their uploads are aborted by the copy's last attempt, or by the lifecycle rule)."
+  value       = var.enable_work_queue ? aws_sqs_queue.work_dlq[0].url : null
+}

@@ -225,6 +225,22 @@ variable "sqs_max_receive_count" {
   default     = 5
 }
 
+variable "enable_work_queue" {
+  description = "Create the work queue (and its dead-letter queue and trigger) where copies longer than one invocation go on: a copy stopped at its deadline hands itself over and comes back within seconds, as often as work_queue_max_attempts allows (WORK_QUEUE_URL)."
+  type        = bool
+  default     = false
+}
+
+variable "work_queue_max_attempts" {
+  description = "With enable_work_queue: invocations one copy may take (RESUME_MAX_ATTEMPTS, 2-1000). At the function's timeout, attempts x timeout bounds how long one object may copy."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.work_queue_max_attempts >= 2 && var.work_queue_max_attempts <= 995
+    error_message = "work_queue_max_attempts must be 2-995 (the queue's maxReceiveCount, 1000 at most, adds slack)."
+  }
+}
+
 variable "enable_batch_operations" {
   description = "Create the role S3 Batch Operations assumes to invoke the function over a manifest (copying existing objects)."
   type        = bool

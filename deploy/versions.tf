@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # aws_lambda_function_recursion_config
+      version = ">= 5.80"
     }
   }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 const INVOCATION_ID: &str = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo";
 
 /// A schema 1.0 invocation: the bucket as an ARN.
-fn invocation_1_0(bucket: &str, encoded_key: &str, version: Option<&str>) -> Value {
+pub(crate) fn invocation_1_0(bucket: &str, encoded_key: &str, version: Option<&str>) -> Value {
     json!({
         "invocationSchemaVersion": "1.0",
         "invocationId": INVOCATION_ID,

@@ -114,3 +114,48 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
         "one upload for every attempt"
     );
 }
+
+/// An S3 Batch Operations task never hands off, work queue or not: its report
+/// must not say `Succeeded` for an unfinished copy, so it answers
+/// `TemporaryFailure` and Batch Operations retries it.
+#[tokio::test]
+async fn a_batch_operations_task_stops_with_a_temporary_failure_and_never_hands_off() {
+    let s = Stack::new("work-queue-batch").await;
+    let q = Queues::new(
+        "work-queue-batch",
+        VISIBILITY_TIMEOUT_SECONDS,
+        MAX_RECEIVE_COUNT,
+    )
+    .await;
+    put(&s, "big.bin", common::bytes_of(SIZE, 33)).await;
+    let mut env = STREAMED.to_vec();
+    env.extend([
+        ("WORK_QUEUE_URL", q.url.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+    ]);
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+    let task = super::batch_operations::invocation_1_0(&s.source, "big.bin", None);
+    let post = function
+        .invoke_spec(InvocationSpec::new(task.to_string()).with_timeout(TIMEOUT))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    let result = &post.json()["results"][0];
+    assert_eq!(result["resultCode"], "TemporaryFailure", "{result}");
+    assert!(
+        result["resultString"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("Copy.Continue")),
+        "{result}"
+    );
+    let left = q
+        .mapping(1, TIMEOUT)
+        .messages_left()
+        .await
+        .expect("count the queue's messages");
+    assert_eq!(left, 0, "nothing was handed to the work queue");
+    assert_eq!(
+        s.open_uploads().await,
+        1,
+        "the upload is kept for the retry"
+    );
+}
