@@ -20,7 +20,7 @@ use super::error::CopyError;
 use super::source::ObjectMetadata;
 use super::upload::MultipartUpload;
 use super::upload::abort::{ABORT_BUDGET, AbortTarget};
-use super::upload::condition::compare_sequencers;
+use super::upload::condition::{Decision, compare_sequencers};
 use checkpoint::{Checkpoint, Expect, PartPlan, Read, SourceRecord, Stored, WriteFailed};
 use listed::Listed;
 use std::collections::BTreeSet;
@@ -562,6 +562,13 @@ impl Session {
         if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() {
             return self.stop(copy, upload).await;
         }
+        if !matches!(error, CopyError::Cancelled { .. })
+            && let Some(superseded) = self.taken_over(copy).await
+        {
+            // The newer copy aborted this upload already; an abort of our
+            // own finds it gone (and is harmless if it is not).
+            return upload.abort(superseded).await;
+        }
         if !(self.is_last() || error.class().is_permanent()) {
             return upload.abort(error).await;
         }
@@ -570,12 +577,57 @@ impl Session {
         error
     }
 
+    /// [`CopyError::Superseded`] when a newer object of the key overtook
+    /// this copy: its copy took the checkpoint over (aborting this attempt's
+    /// upload: two versions copied at once share the key's checkpoint), or
+    /// already landed (its copy done and its checkpoint removed). So the
+    /// record ends as newest-wins says instead of failing transiently and
+    /// being retried only to learn the same. A checkpoint read, and then the
+    /// destination's `HeadObject`, raced against the copy's token.
+    async fn taken_over(&self, copy: &CopyContext<'_>) -> Option<CopyError> {
+        let superseded = || CopyError::Superseded {
+            bucket: copy.source.spec.bucket.clone(),
+            key: copy.source.spec.key.clone(),
+        };
+        let ours = SourceRecord::of(copy.source);
+        let checked = async {
+            if let Ok(Read::Found(stored)) =
+                checkpoint::read(copy.client, &copy.destination.bucket, &self.checkpoint_key).await
+            {
+                let theirs = &stored.checkpoint;
+                let newer = match (&theirs.source.sequencer, &ours.sequencer) {
+                    (Some(theirs), Some(mine)) => compare_sequencers(theirs, mine).is_gt(),
+                    _ => false,
+                };
+                if theirs.upload_id != self.upload_id
+                    && theirs.names(copy.destination)
+                    && newer
+                    && !theirs.source.same_object(&ours)
+                {
+                    return true;
+                }
+            }
+            match &copy.write_plan.newest {
+                Some(newest) => matches!(newest.decide().await, Ok(Decision::Superseded)),
+                None => false,
+            }
+        };
+        let overtaken = tokio::select! {
+            () = copy.cancel.cancelled() => false,
+            overtaken = checked => overtaken,
+        };
+        overtaken.then(superseded)
+    }
+
     /// After `complete`: a cancellation there kept the upload (all parts in
     /// S3) unless this was the last attempt; any other failure aborted it.
     pub async fn completed_with(&self, copy: &CopyContext<'_>, error: CopyError) -> CopyError {
         let cancelled = matches!(error, CopyError::Cancelled { .. });
         if cancelled && !self.is_last() && self.all_parts_done {
             return self.continue_error(copy, self.plan.parts, self.plan.size, 0);
+        }
+        if !cancelled && let Some(superseded) = self.taken_over(copy).await {
+            return superseded;
         }
         // After a deadline the abort spent the budget: the checkpoint stays
         // (its upload gone, harmless).
