@@ -322,12 +322,62 @@ fn scale_gib() -> u64 {
 /// The scale run's pace per connection: four pipes move ~200 MB/s.
 const SCALE_PACE: u64 = 50_000_000;
 
-/// The scale run's invocation: 18 s of copying, ~3.6 GB an attempt.
+/// The scale run's invocation by default: 18 s of copying, ~3.6 GB an
+/// attempt, five or more for 20 GiB.
 const SCALE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The scale run's invocation (`RESUME_SCALE_TIMEOUT_SECONDS`, default
+/// [`SCALE_TIMEOUT`]): a larger object takes longer ones, so that it fits
+/// [`MAX_DELIVERIES`].
+fn scale_timeout() -> Duration {
+    std::env::var("RESUME_SCALE_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|seconds| seconds.parse().ok())
+        .map_or(SCALE_TIMEOUT, Duration::from_secs)
+}
+
+/// Delivers `event` with `timeout` again after each `Copy.Continue`, at most
+/// [`MAX_DELIVERIES`] times; the posts, in order.
+async fn deliver_at_scale(
+    function: &Function,
+    event: &serde_json::Value,
+    timeout: Duration,
+) -> Vec<Post> {
+    let mut posts = Vec::new();
+    for _ in 0..MAX_DELIVERIES {
+        let post = function
+            .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(timeout))
+            .await;
+        let again = post.kind == PostKind::Error;
+        if again {
+            assert_eq!(post.json()["errorType"], "Copy.Continue", "{}", post.json());
+        }
+        posts.push(post);
+        if !again {
+            break;
+        }
+    }
+    posts
+}
+
+/// The function process's peak resident set (`VmHWM`), in KiB.
+fn peak_rss_kib(function: &Function) -> u64 {
+    std::fs::read_to_string(format!("/proc/{}/status", function.child.id()))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+}
 
 /// The acceptance run at scale (minutes in a release build: `cargo test --release
 /// -- --ignored resume_at_scale`): a 20 GiB object streamed by a 512 MB function from
-/// the synthetic S3, paced per connection, over at least five deliveries.
+/// the synthetic S3, paced per connection, over at least five deliveries. The bench
+/// row in BENCHMARKS.md is the same run at `RESUME_SCALE_GIB=200
+/// RESUME_SCALE_TIMEOUT_SECONDS=120`.
 #[tokio::test]
 #[ignore = "minutes of copying: run in a release build"]
 async fn resume_at_scale_a_stream_of_many_gib_completes_over_five_deliveries() {
@@ -352,32 +402,11 @@ async fn resume_at_scale_a_stream_of_many_gib_completes_over_five_deliveries() {
     .await;
     let event = s3_event(&[("source", "huge.bin", size as usize, &stored.etag)]);
     let started = std::time::Instant::now();
-    let mut posts = Vec::new();
-    for _ in 0..MAX_DELIVERIES {
-        let post = function
-            .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(SCALE_TIMEOUT))
-            .await;
-        let again = post.kind == PostKind::Error;
-        if again {
-            assert_eq!(post.json()["errorType"], "Copy.Continue", "{}", post.json());
-        }
-        posts.push(post);
-        if !again {
-            break;
-        }
-    }
+    let posts = deliver_at_scale(&function, &event, scale_timeout()).await;
     let elapsed = started.elapsed();
     let last = posts.last().expect("a delivery");
     let copied = record(last);
-    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", function.child.id()))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
+    let peak_rss_kib = peak_rss_kib(&function);
     let stats = s3.stats();
     let written = s3.object("destination", "huge.bin");
     println!(
@@ -413,6 +442,99 @@ async fn resume_at_scale_a_stream_of_many_gib_completes_over_five_deliveries() {
     // The memory law at 512 MB: 64 MiB of buffers, the process's own ~15 MiB, and
     // the allocator's slack; far below the function's memory.
     assert!(peak_rss_kib < 256 * 1024, "peak rss {peak_rss_kib} KiB");
+}
+
+/// The server-side scale run's object: 2 TiB, repeating every 1 MiB (plus 3
+/// bytes, so no part is the same as another), so the synthetic S3 checksums any
+/// range in microseconds.
+const SERVER_SCALE_SIZE: u64 = 2 << 40;
+const SERVER_SCALE_PERIOD: u64 = (1 << 20) + 3;
+
+/// What each `UploadPartCopy` takes in the server-side scale run: 16 in flight
+/// move ~300 parts a second, ~1,600 an invocation.
+const SERVER_SCALE_PART_DELAY: Duration = Duration::from_millis(50);
+
+/// The server-side scale run's invocation: 6 s of copying.
+const SERVER_SCALE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The server-side acceptance run at scale (`cargo test --release -- --ignored
+/// resume_at_scale`): a 2 TiB object copied with `UploadPartCopy`, each part held
+/// by the synthetic S3, over at least five deliveries.
+#[tokio::test]
+#[ignore = "minutes of copying: run in a release build"]
+async fn resume_at_scale_a_server_side_copy_of_2_tib_completes_over_five_deliveries() {
+    use s3_stream_testkit::synthetic_s3::{
+        GeneratedObject, Operation, SyntheticS3, SyntheticS3Config,
+    };
+    let size = SERVER_SCALE_SIZE;
+    let config = SyntheticS3Config::default().with_part_copy_delay(SERVER_SCALE_PART_DELAY);
+    let s3 = SyntheticS3::start(config)
+        .await
+        .expect("synthetic s3 starts");
+    s3.create_bucket("destination");
+    let mut spec =
+        GeneratedObject::new("source", "huge.bin", size, 27).with_period(SERVER_SCALE_PERIOD);
+    spec.crc64nvme = true;
+    let stored = s3.add_generated(spec);
+    let endpoint = s3.endpoint();
+    let function = crate::common::function::start(&[
+        ("DST_BUCKET", "destination"),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+        ("COPY_MODE", "server"),
+        ("RESUME_MAX_ATTEMPTS", "30"),
+    ])
+    .await;
+    let event = s3_event(&[("source", "huge.bin", size as usize, &stored.etag)]);
+    let started = std::time::Instant::now();
+    let posts = deliver_at_scale(&function, &event, SERVER_SCALE_TIMEOUT).await;
+    let elapsed = started.elapsed();
+    let last = posts.last().expect("a delivery");
+    let copied = record(last);
+    let stats = s3.stats();
+    println!(
+        "server-side resume at scale: {} GiB in {} deliveries, {:.1} s, part copies {}, \
+         part size {}, peak rss {} MiB, attempts {}",
+        size >> 30,
+        posts.len(),
+        elapsed.as_secs_f64(),
+        stats.requests_of(Operation::UploadPartCopy),
+        copied["partSize"],
+        peak_rss_kib(&function) / 1024,
+        copied["attempts"]
+    );
+    if copied["outcome"] == "superseded" {
+        // The previous attempt's completion (9,987 parts) landed as its
+        // deadline cut its answer off: this delivery found the copy made.
+        let before = &posts[posts.len().saturating_sub(2)];
+        assert!(
+            before.json()["errorMessage"]
+                .as_str()
+                .is_some_and(|message| message.contains("(100%)")),
+            "{}",
+            before.json()
+        );
+    } else {
+        assert_eq!(copied["outcome"], "copied", "{}", last.json());
+        assert_eq!(copied["verified"], "source-crc64nvme", "{copied}");
+    }
+    assert!(posts.len() >= 5, "{} deliveries", posts.len());
+    let written = s3
+        .object("destination", "huge.bin")
+        .expect("the copy exists");
+    assert_eq!(written.len, size);
+    assert_eq!(
+        written.crc64nvme, stored.crc64nvme,
+        "the copy's crc64nvme is the source's"
+    );
+    assert_eq!(s3.open_uploads("destination"), 0);
+    // Parts are copied again only when they were in flight at a stop.
+    let parts = size.div_ceil(copied["partSize"].as_u64().unwrap_or(1));
+    let in_flight = 16 * (posts.len() as u64 - 1);
+    assert!(
+        stats.requests_of(Operation::UploadPartCopy) <= parts + in_flight,
+        "{} part copies for {parts} parts",
+        stats.requests_of(Operation::UploadPartCopy)
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! The server's configuration and the S3 limits it enforces, each a named constant.
 
+use std::time::Duration;
+
 /// Largest body one `PutObject` or `UploadPart` accepts: S3's 5 GiB single-request limit.
 pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -40,6 +42,12 @@ pub struct SyntheticS3Config {
     /// When set, every write gets a fresh version id (returned as `x-amz-version-id`);
     /// otherwise every object's version is `"null"`. Only the latest version is kept.
     pub versioning: bool,
+    /// How long each UploadPartCopy waits before it answers; `None` answers at once.
+    /// Real S3 copies a 5 GiB part in tens of seconds, while this server checksums a
+    /// periodic object's range in milliseconds: the delay restores S3's pace, so a test
+    /// can make a TiB-class server-side copy outlast one Lambda invocation and check
+    /// that it resumes across several. The wait is asynchronous (no thread is held).
+    pub part_copy_delay: Option<Duration>,
 }
 
 impl Default for SyntheticS3Config {
@@ -48,6 +56,7 @@ impl Default for SyntheticS3Config {
             per_connection_rate: None,
             region: DEFAULT_REGION.to_owned(),
             versioning: false,
+            part_copy_delay: None,
         }
     }
 }
@@ -68,6 +77,13 @@ impl SyntheticS3Config {
     /// Gives every write a fresh version id.
     pub fn with_versioning(mut self, versioning: bool) -> SyntheticS3Config {
         self.versioning = versioning;
+        self
+    }
+
+    /// Makes each UploadPartCopy wait `delay` before it answers (see
+    /// [`SyntheticS3Config::part_copy_delay`]).
+    pub fn with_part_copy_delay(mut self, delay: Duration) -> SyntheticS3Config {
+        self.part_copy_delay = Some(delay);
         self
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! A 200 GiB object costs no memory or disk: its bytes are a function of
 //! `(seed, offset)` (see [`generated_bytes`]), served in frames from a reused buffer.
+//! A periodic one (see [`GeneratedObject::with_period`]) repeats its first period, so
+//! even a 2 TiB object's CRC64NVME, and each UploadPartCopy range's, costs one period.
 //! Uploads (`PutObject`, multipart) are checked against S3's rules (sizes, part order,
 //! ETags, checksums, conditional writes), their CRC64NVME computed as they stream, and
 //! then only length, checksums, ETag, headers and — up to [`KEEP_BYTES_LIMIT`] — the
@@ -37,7 +39,7 @@ pub use config::{
     SERVE_CHUNK_BYTES, SyntheticS3Config,
 };
 pub use error::{S3Error, StartError};
-pub use generate::generated_bytes;
+pub use generate::{generated_bytes, generated_bytes_periodic, generated_crc64nvme};
 pub use object::{GeneratedObject, ObjectHeaders, StoredObject};
 pub use stats::{Operation, Stats};
 
@@ -134,13 +136,20 @@ impl SyntheticS3 {
     }
 
     /// Adds (or replaces) a generated object as `spec` describes; with
-    /// `spec.crc64nvme` this makes one pass over its bytes on the calling thread.
+    /// `spec.crc64nvme` this hashes its bytes on the calling thread (all of them, or
+    /// one period of a periodic object).
     pub fn add_generated(&self, spec: GeneratedObject) -> StoredObject {
+        let period = spec.period.filter(|period| *period > 0);
         let crc = spec
             .crc64nvme
-            .then(|| generate::crc64nvme(spec.seed, spec.size));
+            .then(|| generate::generated_crc64nvme(spec.seed, period, 0, spec.size));
+        let etag = match period {
+            None => generate::etag(spec.seed, spec.size),
+            // Differs from the non-periodic object's, whose bytes differ.
+            Some(period) => generate::hash_etag([spec.seed, spec.size, period], None),
+        };
         let object = StoredObject {
-            etag: generate::etag(spec.seed, spec.size),
+            etag,
             bucket: spec.bucket,
             key: spec.key,
             len: spec.size,
@@ -149,6 +158,7 @@ impl SyntheticS3 {
             checksum: None,
             bytes: None,
             generated_seed: Some(spec.seed),
+            generated_period: period,
             headers: spec.headers,
             version_id: None,
             last_modified: SystemTime::now(),
@@ -225,5 +235,147 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Cancellat
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// A period that is not a multiple of the generator's 8-byte word.
+    const PERIOD: u64 = 1000;
+
+    /// Sends one bodiless HTTP/1.1 request on a fresh connection; answers the status
+    /// line and headers as text, and the body.
+    async fn send(
+        s3: &SyntheticS3,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (String, Vec<u8>) {
+        let mut stream = TcpStream::connect(s3.local_addr()).await.expect("connects");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: 0\r\n",
+            s3.local_addr()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("sends the request");
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .await
+            .expect("reads the response");
+        let split = response
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("the head ends");
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        (head, response[split + 4..].to_vec())
+    }
+
+    /// The text of the first `<name>` element of `xml`.
+    fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+        let open = format!("<{name}>");
+        let start = xml.find(&open).expect("element present") + open.len();
+        let len = xml[start..].find('<').expect("element closes");
+        &xml[start..start + len]
+    }
+
+    #[tokio::test]
+    async fn get_range_wraps_across_period_boundaries() {
+        let s3 = SyntheticS3::start(SyntheticS3Config::default())
+            .await
+            .expect("server starts");
+        let stored = s3.add_generated(
+            GeneratedObject::new("b", "p", 10_000, 42)
+                .with_period(PERIOD)
+                .with_crc64nvme(true),
+        );
+        let one = generated_bytes(42, 0, PERIOD as usize);
+        let whole: Vec<u8> = (0..10_000).map(|o| one[o % PERIOD as usize]).collect();
+        assert_eq!(stored.crc64nvme, Some(crc64nvme(&whole)));
+        assert_ne!(stored.etag, generate::etag(42, 10_000));
+
+        let (head, body) = send(&s3, "GET", "/b/p", &[("range", "bytes=990-3014")]).await;
+        assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+        assert_eq!(body, whole[990..=3014]);
+        let (head, body) = send(&s3, "GET", "/b/p", &[]).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, whole);
+    }
+
+    #[tokio::test]
+    async fn part_copy_of_a_periodic_object_waits_and_checksums_its_range() {
+        let delay = Duration::from_millis(300);
+        let s3 = SyntheticS3::start(SyntheticS3Config::default().with_part_copy_delay(delay))
+            .await
+            .expect("server starts");
+        let size = 2 << 40;
+        let period = 1024 * 1024 + 3;
+        let stored = s3.add_generated(
+            GeneratedObject::new("b", "big", size, 7)
+                .with_period(period)
+                .with_crc64nvme(true),
+        );
+        assert_eq!(
+            stored.crc64nvme,
+            Some(generated_crc64nvme(7, Some(period), 0, size))
+        );
+        let (_, body) = send(
+            &s3,
+            "POST",
+            "/b/copy?uploads",
+            &[("x-amz-checksum-algorithm", "CRC64NVME")],
+        )
+        .await;
+        let xml = String::from_utf8_lossy(&body).into_owned();
+        let upload_id = element(&xml, "UploadId").to_owned();
+
+        // A small range spanning several periods, checked against hashing its bytes.
+        let start = (1 << 40) + 12_345;
+        let len = 3 * period + 77;
+        let range = format!("bytes={start}-{}", start + len - 1);
+        let began = std::time::Instant::now();
+        let (head, body) = send(
+            &s3,
+            "PUT",
+            &format!("/b/copy?partNumber=1&uploadId={upload_id}"),
+            &[
+                ("x-amz-copy-source", "b/big"),
+                ("x-amz-copy-source-range", &range),
+            ],
+        )
+        .await;
+        assert!(began.elapsed() >= delay, "answered before the delay");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let bytes = generated_bytes_periodic(7, Some(period), start, len as usize);
+        let xml = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(
+            element(&xml, "ChecksumCRC64NVME"),
+            crc64nvme_base64(crc64nvme(&bytes))
+        );
+
+        // A 5 GiB part answers about as fast as the small one.
+        let range = format!("bytes={start}-{}", start + (5 << 30) - 1);
+        let (head, _) = send(
+            &s3,
+            "PUT",
+            &format!("/b/copy?partNumber=2&uploadId={upload_id}"),
+            &[
+                ("x-amz-copy-source", "b/big"),
+                ("x-amz-copy-source-range", &range),
+            ],
+        )
+        .await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(s3.stats().requests_of(Operation::UploadPartCopy), 2);
     }
 }

@@ -52,6 +52,9 @@ pub struct StoredObject {
     pub bytes: Option<Bytes>,
     /// The seed of a generated object.
     pub generated_seed: Option<u64>,
+    /// The period of a generated object whose bytes repeat (see
+    /// [`GeneratedObject::period`]); `None` for one that never repeats.
+    pub generated_period: Option<u64>,
     /// Content headers, user metadata and tags.
     pub headers: ObjectHeaders,
     /// Version id; `None` is S3's `"null"` version.
@@ -80,13 +83,17 @@ impl StoredObject {
     pub fn source(&self) -> Option<ObjectBytes> {
         match (&self.bytes, self.generated_seed) {
             (Some(bytes), _) => Some(ObjectBytes::Kept(bytes.clone())),
-            (None, Some(seed)) => Some(ObjectBytes::Generated { seed }),
+            (None, Some(seed)) => Some(ObjectBytes::Generated {
+                seed,
+                period: self.generated_period,
+            }),
             (None, None) => None,
         }
     }
 }
 
-/// A generated object to add: its bytes are a function of `(seed, offset)`.
+/// A generated object to add: its bytes are a function of `(seed, offset)`, or of
+/// `(seed, offset % period)` when it has a period.
 #[derive(Debug, Clone)]
 pub struct GeneratedObject {
     /// Bucket name (created if missing).
@@ -97,9 +104,16 @@ pub struct GeneratedObject {
     pub size: u64,
     /// Seed of the bytes.
     pub seed: u64,
-    /// Whether to compute the full-object CRC64NVME now (one pass over the bytes, on
-    /// the calling thread: seconds per 10 GB), so checksum-mode reads return it.
+    /// Whether to compute the full-object CRC64NVME now (on the calling thread: one
+    /// pass over the bytes, seconds per 10 GB; with a period, one pass over a period
+    /// and a few dozen CRC combines), so checksum-mode reads return it.
     pub crc64nvme: bool,
+    /// When set (and non-zero), the bytes repeat every `period` bytes: the byte at `o`
+    /// is the non-periodic object's byte at `o % period`. Checksumming a range (the
+    /// whole object, an UploadPartCopy's range) then costs O(period) hashing instead of
+    /// O(range), which is what lets a test serve TiB-class server-side copies on a
+    /// couple of cores. `None` (the default) never repeats; `Some(0)` is the same.
+    pub period: Option<u64>,
     /// Content headers, metadata and tags.
     pub headers: ObjectHeaders,
 }
@@ -118,6 +132,7 @@ impl GeneratedObject {
             size,
             seed,
             crc64nvme: false,
+            period: None,
             headers: ObjectHeaders::default(),
         }
     }
@@ -125,6 +140,12 @@ impl GeneratedObject {
     /// Opts in to (or out of) computing the full-object CRC64NVME.
     pub fn with_crc64nvme(mut self, compute: bool) -> GeneratedObject {
         self.crc64nvme = compute;
+        self
+    }
+
+    /// Makes the bytes repeat every `period` bytes (see [`GeneratedObject::period`]).
+    pub fn with_period(mut self, period: u64) -> GeneratedObject {
+        self.period = Some(period);
         self
     }
 

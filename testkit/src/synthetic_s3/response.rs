@@ -29,8 +29,9 @@ pub fn full(bytes: Bytes) -> ResponseBody {
 /// Where a served object's bytes come from.
 #[derive(Debug, Clone)]
 pub enum ObjectBytes {
-    /// Generated from this seed at each offset.
-    Generated { seed: u64 },
+    /// Generated from this seed at each offset, repeating every `period` bytes when set
+    /// (see [`generate::fill_periodic`]).
+    Generated { seed: u64, period: Option<u64> },
     /// Kept from the upload.
     Kept(Bytes),
 }
@@ -69,11 +70,11 @@ pub fn object_stream(
         let take = (state.end - state.offset).min(SERVE_CHUNK_BYTES);
         state.pacer.consume(take).await;
         let frame = match &state.source {
-            ObjectBytes::Generated { seed } => {
+            ObjectBytes::Generated { seed, period } => {
                 let take = take as usize;
                 state.buffer.reserve(take);
                 state.buffer.resize(take, 0);
-                generate::fill(*seed, state.offset, &mut state.buffer[..take]);
+                generate::fill_periodic(*seed, *period, state.offset, &mut state.buffer[..take]);
                 state.buffer.split().freeze()
             }
             ObjectBytes::Kept(bytes) => {

@@ -199,6 +199,7 @@ fn assemble(
         checksum,
         bytes,
         generated_seed: None,
+        generated_period: None,
         headers: upload.headers.clone(),
         version_id: None,
         last_modified: SystemTime::now(),

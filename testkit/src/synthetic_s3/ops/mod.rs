@@ -144,7 +144,13 @@ async fn dispatch(
         Operation::DeleteObject => write::delete_object(ctx),
         Operation::CreateMultipartUpload => multipart::create(ctx, &request),
         Operation::UploadPart => multipart::upload_part(ctx, request).await,
-        Operation::UploadPartCopy => copy::upload_part_copy(ctx, &request),
+        Operation::UploadPartCopy => {
+            // Here, not in the sync handler: the wait must not hold a runtime thread.
+            if let Some(delay) = ctx.shared.config.part_copy_delay {
+                tokio::time::sleep(delay).await;
+            }
+            copy::upload_part_copy(ctx, &request)
+        }
         Operation::CompleteMultipartUpload => complete::complete(ctx, request).await,
         Operation::AbortMultipartUpload => multipart::abort(ctx),
         Operation::ListParts => multipart::list_parts(ctx),

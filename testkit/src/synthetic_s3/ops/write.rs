@@ -39,6 +39,7 @@ pub async fn put_object(
             .filter(|(algorithm, _)| *algorithm != ChecksumAlgorithm::Crc64Nvme),
         bytes: body.bytes,
         generated_seed: None,
+        generated_period: None,
         headers: fields,
         version_id: None,
         last_modified: SystemTime::now(),
