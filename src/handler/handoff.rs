@@ -1,7 +1,7 @@
 //! Where a record whose copy stopped at its deadline (`Copy.Continue`) goes on: its trigger's retry, or the work queue.
 
 use super::record::{Outcome, RecordContext, RecordResult};
-use crate::copy::CopyErrorType;
+use crate::copy::{CopyErrorType, FailureClass};
 use crate::event::ObjectCreated;
 
 /// How a record that stopped at its deadline continues.
@@ -15,7 +15,10 @@ pub enum Onward {
     /// asynchronous invocation, a message on another queue).
     HandOff,
     /// It is on the work queue: it fails, its message visible again within
-    /// seconds.
+    /// seconds. So does a permanent failure there: the queue allows as many
+    /// receives as a copy may take attempts, and at its own visibility
+    /// timeout (six times the function's) the message would reach the
+    /// dead-letter queue only after days; revisiting, it does in minutes.
     Revisit {
         /// The message's receipt handle.
         receipt_handle: String,
@@ -23,7 +26,8 @@ pub enum Onward {
 }
 
 /// `result` once the record went on as `onward` says, when its copy
-/// stopped at its deadline; any other result unchanged.
+/// stopped at its deadline (or, on the work queue, failed permanently); any
+/// other result unchanged.
 pub async fn settle(
     context: &RecordContext<'_>,
     onward: Onward,
@@ -31,12 +35,15 @@ pub async fn settle(
     mut result: RecordResult,
 ) -> RecordResult {
     let continuing = result.error_type.as_deref() == Some(CopyErrorType::Continue.as_str());
-    let (true, Some(queue)) = (continuing, context.work_queue) else {
+    let permanent = result.failure_class == Some(FailureClass::Permanent);
+    let Some(queue) = context.work_queue else {
         return result;
     };
     let progress = result.error.clone().unwrap_or_default();
     match onward {
         Onward::Retry => result,
+        Onward::HandOff if !continuing => result,
+        Onward::Revisit { .. } if !(continuing || permanent) => result,
         Onward::HandOff => match queue.hand_off(object, &progress).await {
             Ok(message_id) => {
                 let reason = format!(

@@ -74,6 +74,23 @@ pub(crate) fn record(post: &Post) -> serde_json::Value {
     post.json()["records"][0].clone()
 }
 
+/// Asserts the copy of `key` carries its source's full-object CRC64NVME.
+pub(crate) async fn assert_same_crc64nvme(s: &Stack, key: &str) {
+    let crc = |bucket: &str| {
+        s.client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+    };
+    let (copy, source) = (crc(&s.destination).await, crc(&s.source).await);
+    assert_eq!(
+        copy.expect("head the copy").checksum_crc64_nvme(),
+        source.expect("head the source").checksum_crc64_nvme()
+    );
+}
+
 /// Checks the object, the report and what is left once a resumed copy completed.
 async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
     let last = posts.last().expect("a delivery");
@@ -294,19 +311,7 @@ async fn two_deliveries_at_once_make_one_verified_object() {
         assert_eq!(record["verified"], "source-crc64nvme", "{record}");
     }
     assert_eq!(s.get("big.bin").await, data);
-    let crc = |bucket: &str| {
-        s.client
-            .head_object()
-            .bucket(bucket)
-            .key("big.bin")
-            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-            .send()
-    };
-    let (copy, source) = (crc(&s.destination).await, crc(&s.source).await);
-    assert_eq!(
-        copy.expect("head the copy").checksum_crc64_nvme(),
-        source.expect("head the source").checksum_crc64_nvme()
-    );
+    assert_same_crc64nvme(&s, "big.bin").await;
     s.wait_for_no_open_uploads(Duration::from_secs(5)).await;
     assert_eq!(s.open_uploads().await, 0);
 }
@@ -336,13 +341,48 @@ fn scale_timeout() -> Duration {
         .map_or(SCALE_TIMEOUT, Duration::from_secs)
 }
 
-/// Delivers `event` with `timeout` again after each `Copy.Continue`, at most
-/// [`MAX_DELIVERIES`] times; the posts, in order.
+/// The synthetic S3 with `config`, holding `spec` (with its CRC64NVME) in
+/// `source`, and a function copying it to `destination` by `mode`, resuming
+/// up to 30 times.
+async fn start_at_scale(
+    config: s3_stream_testkit::synthetic_s3::SyntheticS3Config,
+    mut spec: s3_stream_testkit::synthetic_s3::GeneratedObject,
+    mode: &str,
+) -> (
+    s3_stream_testkit::synthetic_s3::SyntheticS3,
+    s3_stream_testkit::synthetic_s3::StoredObject,
+    Function,
+) {
+    let s3 = s3_stream_testkit::synthetic_s3::SyntheticS3::start(config)
+        .await
+        .expect("synthetic s3 starts");
+    s3.create_bucket("destination");
+    spec.crc64nvme = true;
+    let stored = s3.add_generated(spec);
+    let endpoint = s3.endpoint();
+    let function = crate::common::function::start(&[
+        ("DST_BUCKET", "destination"),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+        ("COPY_MODE", mode),
+        ("RESUME_MAX_ATTEMPTS", "30"),
+    ])
+    .await;
+    (s3, stored, function)
+}
+
+/// Delivers the event of `stored` with `timeout` again after each
+/// `Copy.Continue`, at most [`MAX_DELIVERIES`] times; the posts, in order.
 async fn deliver_at_scale(
     function: &Function,
-    event: &serde_json::Value,
+    stored: &s3_stream_testkit::synthetic_s3::StoredObject,
     timeout: Duration,
 ) -> Vec<Post> {
+    let event = s3_event(&[(
+        "source",
+        "huge.bin",
+        stored.len as usize,
+        stored.etag.as_str(),
+    )]);
     let mut posts = Vec::new();
     for _ in 0..MAX_DELIVERIES {
         let post = function
@@ -381,28 +421,13 @@ fn peak_rss_kib(function: &Function) -> u64 {
 #[tokio::test]
 #[ignore = "minutes of copying: run in a release build"]
 async fn resume_at_scale_a_stream_of_many_gib_completes_over_five_deliveries() {
-    use s3_stream_testkit::synthetic_s3::{
-        GeneratedObject, Operation, SyntheticS3, SyntheticS3Config,
-    };
+    use s3_stream_testkit::synthetic_s3::{GeneratedObject, Operation, SyntheticS3Config};
     let size = scale_gib() << 30;
-    let s3 = SyntheticS3::start(SyntheticS3Config::default().with_per_connection_rate(SCALE_PACE))
-        .await
-        .expect("synthetic s3 starts");
-    s3.create_bucket("destination");
-    let mut spec = GeneratedObject::new("source", "huge.bin", size, 26);
-    spec.crc64nvme = true;
-    let stored = s3.add_generated(spec);
-    let endpoint = s3.endpoint();
-    let function = crate::common::function::start(&[
-        ("DST_BUCKET", "destination"),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-        ("COPY_MODE", "stream"),
-        ("RESUME_MAX_ATTEMPTS", "30"),
-    ])
-    .await;
-    let event = s3_event(&[("source", "huge.bin", size as usize, &stored.etag)]);
+    let config = SyntheticS3Config::default().with_per_connection_rate(SCALE_PACE);
+    let spec = GeneratedObject::new("source", "huge.bin", size, 26);
+    let (s3, stored, function) = start_at_scale(config, spec, "stream").await;
     let started = std::time::Instant::now();
-    let posts = deliver_at_scale(&function, &event, scale_timeout()).await;
+    let posts = deliver_at_scale(&function, &stored, scale_timeout()).await;
     let elapsed = started.elapsed();
     let last = posts.last().expect("a delivery");
     let copied = record(last);
@@ -463,30 +488,14 @@ const SERVER_SCALE_TIMEOUT: Duration = Duration::from_secs(8);
 #[tokio::test]
 #[ignore = "minutes of copying: run in a release build"]
 async fn resume_at_scale_a_server_side_copy_of_2_tib_completes_over_five_deliveries() {
-    use s3_stream_testkit::synthetic_s3::{
-        GeneratedObject, Operation, SyntheticS3, SyntheticS3Config,
-    };
+    use s3_stream_testkit::synthetic_s3::{GeneratedObject, Operation, SyntheticS3Config};
     let size = SERVER_SCALE_SIZE;
     let config = SyntheticS3Config::default().with_part_copy_delay(SERVER_SCALE_PART_DELAY);
-    let s3 = SyntheticS3::start(config)
-        .await
-        .expect("synthetic s3 starts");
-    s3.create_bucket("destination");
-    let mut spec =
+    let spec =
         GeneratedObject::new("source", "huge.bin", size, 27).with_period(SERVER_SCALE_PERIOD);
-    spec.crc64nvme = true;
-    let stored = s3.add_generated(spec);
-    let endpoint = s3.endpoint();
-    let function = crate::common::function::start(&[
-        ("DST_BUCKET", "destination"),
-        ("AWS_ENDPOINT_URL_S3", &endpoint),
-        ("COPY_MODE", "server"),
-        ("RESUME_MAX_ATTEMPTS", "30"),
-    ])
-    .await;
-    let event = s3_event(&[("source", "huge.bin", size as usize, &stored.etag)]);
+    let (s3, stored, function) = start_at_scale(config, spec, "server").await;
     let started = std::time::Instant::now();
-    let posts = deliver_at_scale(&function, &event, SERVER_SCALE_TIMEOUT).await;
+    let posts = deliver_at_scale(&function, &stored, SERVER_SCALE_TIMEOUT).await;
     let elapsed = started.elapsed();
     let last = posts.last().expect("a delivery");
     let copied = record(last);

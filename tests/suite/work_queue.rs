@@ -4,11 +4,12 @@
 //! that queue, each stop making the message visible again within seconds, until the
 //! copy is whole.
 
-use super::resume::{PART_DELAY, SIZE, STREAMED, checkpoints, put, record, slowed};
+use super::resume::{
+    PART_DELAY, SIZE, STREAMED, assert_same_crc64nvme, checkpoints, put, record, slowed,
+};
 use crate::common::function::s3_event;
 use crate::common::queues::Queues;
 use crate::common::{self, Stack};
-use aws_sdk_s3::types::ChecksumMode;
 use s3_stream_testkit::emulator::{AsyncRetries, InvocationSpec, PostKind};
 use s3_stream_testkit::fault_proxy::S3Op;
 use std::time::Duration;
@@ -92,19 +93,7 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
         "every invocation was one attempt: {copied}"
     );
     assert_eq!(s.get("big.bin").await, data);
-    let crc = |bucket: &str| {
-        s.client
-            .head_object()
-            .bucket(bucket)
-            .key("big.bin")
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-    };
-    let (copy, source) = (crc(&s.destination).await, crc(&s.source).await);
-    assert_eq!(
-        copy.expect("head the copy").checksum_crc64_nvme(),
-        source.expect("head the source").checksum_crc64_nvme()
-    );
+    assert_same_crc64nvme(&s, "big.bin").await;
     assert_eq!(s.open_uploads().await, 0, "no upload left open");
     assert_eq!(checkpoints(&s).await, 0, "the checkpoint is removed");
     assert_eq!(q.dead_letters().await, Vec::<serde_json::Value>::new());
@@ -158,4 +147,59 @@ async fn a_batch_operations_task_stops_with_a_temporary_failure_and_never_hands_
         1,
         "the upload is kept for the retry"
     );
+}
+
+/// Receives the permanent-failure test allows before the dead-letter queue.
+const PERMANENT_MAX_RECEIVE_COUNT: u32 = 3;
+
+/// A hand-off whose copy fails for good (its source is gone) comes back
+/// within seconds too, so it reaches the dead-letter queue in as many quick
+/// receives as the queue allows, not one visibility timeout (here a minute)
+/// apart.
+#[tokio::test]
+async fn a_handed_off_copy_that_fails_for_good_reaches_the_dead_letter_queue_quickly() {
+    let s = Stack::new("work-queue-gone").await;
+    let q = Queues::new(
+        "work-queue-gone",
+        VISIBILITY_TIMEOUT_SECONDS,
+        PERMANENT_MAX_RECEIVE_COUNT,
+    )
+    .await;
+    let env = [
+        ("DST_BUCKET", s.destination.as_str()),
+        ("WORK_QUEUE_URL", q.url.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+    ];
+    let function = crate::common::function::start(&env).await;
+    let missing = s3_event(&[(
+        &s.source,
+        "gone.bin",
+        SIZE,
+        "0123456789abcdef0123456789abcdef",
+    )]);
+    let progress = aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value("attempt 1 of 30 stopped at its deadline")
+        .build()
+        .expect("a message attribute");
+    q.sqs
+        .send_message()
+        .queue_url(&q.url)
+        .message_body(missing.to_string())
+        .message_attributes(s3_stream_lambda::work_queue::HANDOFF_ATTRIBUTE, progress)
+        .send()
+        .await
+        .expect("send the hand-off");
+    let drained = q
+        .mapping(1, TIMEOUT)
+        .drain(&function.emulator, Duration::from_secs(45))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
+    assert_eq!(
+        drained.received, PERMANENT_MAX_RECEIVE_COUNT as usize,
+        "{drained:?}"
+    );
+    let dead = q.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["Records"][0]["s3"]["object"]["key"], "gone.bin");
 }
