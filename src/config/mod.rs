@@ -549,6 +549,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_work_queue_takes_a_margin_that_holds_the_hand_off() {
+        const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("DST_BUCKET", "dst")];
+            all.extend_from_slice(pairs);
+            Config::from_map(&env(&all))
+        };
+        let plain = with(&[]).unwrap();
+        assert_eq!(plain.deadline_margin, DEFAULT_SAFETY_MARGIN);
+        assert_eq!(plain.work_queue_url, None);
+        let queued = with(&[("WORK_QUEUE_URL", QUEUE)]).unwrap();
+        assert_eq!(queued.deadline_margin, MIN_HANDOFF_MARGIN);
+        assert_eq!(queued.work_queue_url.as_deref(), Some(QUEUE));
+        let short = with(&[("WORK_QUEUE_URL", QUEUE), ("DEADLINE_MARGIN_MS", "2000")]);
+        assert_eq!(short.unwrap_err().variable, "DEADLINE_MARGIN_MS");
+        assert!(with(&[("WORK_QUEUE_URL", QUEUE), ("DEADLINE_MARGIN_MS", "5000")]).is_ok());
+        let name = with(&[("WORK_QUEUE_URL", "work")]).unwrap_err();
+        assert_eq!(name.variable, "WORK_QUEUE_URL");
+    }
+
+    #[test]
     fn refuses_parts_that_can_never_fit() {
         let at_512 = |pairs: &[(&str, &str)]| {
             let mut all = vec![
