@@ -285,7 +285,6 @@ data "aws_iam_policy_document" "function" {
     for_each = var.enable_work_queue ? [aws_sqs_queue.work[0].arn] : []
     content {
       # SendMessage: a copy stopped at its deadline hands itself over.
-      # ChangeMessageVisibility: on the queue, it comes back within seconds.
       sid       = "WorkQueue"
       actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
       resources = [statement.value]
@@ -529,8 +528,8 @@ resource "aws_iam_role_policy" "batch_operations" {
 # ---------------------------------------------------------------- work queue (var.enable_work_queue)
 #
 # Where copies longer than one invocation go on (docs/operating.md#copies-longer-than-one-invocation):
-# a record whose copy stopped at its deadline sends itself here once and
-# succeeds; here, each stop makes its message visible again within a second.
+# a record whose copy stopped at its deadline sends itself here, one hop per
+# invocation, and succeeds.
 
 resource "aws_sqs_queue" "work_dlq" {
   count                     = var.enable_work_queue ? 1 : 0
@@ -544,24 +543,17 @@ resource "aws_sqs_queue" "work" {
   count = var.enable_work_queue ? 1 : 0
   name  = "${var.env_name}-work"
   # A message being copied must never reach a second sandbox: beyond the
-  # function's timeout, as for the events queue. A stop shortens it itself.
+  # function's timeout, as for the events queue.
   visibility_timeout_seconds = 6 * var.timeout
   message_retention_seconds  = 1209600
   sqs_managed_sse_enabled    = var.kms_key_arn == null ? true : null
   kms_master_key_id          = var.kms_key_arn
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.work_dlq[0].arn
-    # Each attempt on the queue is one receive; the copy's own cap
-    # (RESUME_MAX_ATTEMPTS) ends it first, its last attempt aborting the
-    # upload. The slack covers receives a throttled sandbox never ran.
-    maxReceiveCount = var.work_queue_max_attempts + local.work_queue_receive_slack
+    # Each hop is a new message: this counts the receives of one hop (its
+    # failures and throttled invocations), as on the events queue.
+    maxReceiveCount = var.work_queue_max_receive_count
   })
-}
-
-locals {
-  # Receives beyond work_queue_max_attempts before the work queue gives a
-  # message up (throttled invocations count as receives).
-  work_queue_receive_slack = 5
 }
 
 resource "aws_lambda_event_source_mapping" "work" {
@@ -573,12 +565,13 @@ resource "aws_lambda_event_source_mapping" "work" {
   function_response_types = ["ReportBatchItemFailures"]
 }
 
-# A record sends itself to the work queue at most once (a hand-off never
-# hands off again), so there is no chain of sends for Lambda's recursive
-# loop detection to stop: it stays on, for every trigger. Said explicitly so
-# an account-wide change cannot turn it off unnoticed.
+# Each hop is a send from an invocation the work queue made: Lambda's
+# recursive loop detection would stop the chain after about 16 rounds. The
+# function caps hops itself (RESUME_MAX_ATTEMPTS, the hop attribute), so the
+# guard is turned off for it, for every trigger: nothing else it writes
+# reaches one (its recursion guard skips its own output).
 resource "aws_lambda_function_recursion_config" "copier" {
   count          = var.enable_work_queue ? 1 : 0
   function_name  = aws_lambda_function.copier.function_name
-  recursive_loop = "Terminate"
+  recursive_loop = "Allow"
 }

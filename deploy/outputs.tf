@@ -54,6 +54,6 @@ output "work_queue_url" {
 }
 
 output "work_dead_letter_queue_url" {
-  description = "With enable_work_queue: copies the work queue gave up on (their uploads are aborted by the copy's last attempt, or by the lifecycle rule)."
+  description = "With enable_work_queue: hand-offs whose invocations failed work_queue_max_receive_count times (an upload they kept is aborted by the lifecycle rule)."
   value       = var.enable_work_queue ? aws_sqs_queue.work_dlq[0].url : null
 }

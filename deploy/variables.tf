@@ -117,7 +117,7 @@ variable "max_record_concurrency" {
 }
 
 variable "deadline_margin_ms" {
-  description = "DEADLINE_MARGIN_MS: copies are cancelled and aborted this long before the timeout; null keeps 2000."
+  description = "DEADLINE_MARGIN_MS: copies are cancelled and aborted this long before the timeout; null keeps 2000 (3000 with enable_work_queue)."
   type        = number
   default     = null
 
@@ -232,13 +232,19 @@ variable "enable_work_queue" {
 }
 
 variable "work_queue_max_attempts" {
-  description = "With enable_work_queue: invocations one copy may take (RESUME_MAX_ATTEMPTS, 2-1000). At the function's timeout, attempts x timeout bounds how long one object may copy."
+  description = "With enable_work_queue: invocations one copy may take (RESUME_MAX_ATTEMPTS, also the most hops through the queue; 2-1000). At the function's timeout, attempts x timeout bounds how long one object may copy."
   type        = number
   default     = 100
   validation {
-    condition     = var.work_queue_max_attempts >= 2 && var.work_queue_max_attempts <= 995
-    error_message = "work_queue_max_attempts must be 2-995 (the queue's maxReceiveCount, 1000 at most, adds slack)."
+    condition     = var.work_queue_max_attempts >= 2 && var.work_queue_max_attempts <= 1000
+    error_message = "work_queue_max_attempts must be 2-1000."
   }
+}
+
+variable "work_queue_max_receive_count" {
+  description = "With enable_work_queue: receives of one hop's message (its failures, throttled invocations) before it moves to the work dead-letter queue."
+  type        = number
+  default     = 5
 }
 
 variable "enable_batch_operations" {

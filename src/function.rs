@@ -67,10 +67,11 @@ pub async fn serve() -> ExitCode {
         .map(|namespace| Metrics::new(namespace, &config.function_name));
     // Built only when a work queue is set: a function without one pays
     // nothing for SQS at cold start.
+    let max_hops = config.copy.resume.as_ref().map_or(1, |r| r.max_attempts);
     let work_queue = config
         .work_queue_url
         .clone()
-        .map(|url| WorkQueue::new(aws_sdk_sqs::Client::new(&shared), url));
+        .map(|url| WorkQueue::new(aws_sdk_sqs::Client::new(&shared), url, max_hops));
     let handler = CopyHandler::new(client, config)
         .with_metrics(metrics)
         .with_work_queue(work_queue);

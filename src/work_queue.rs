@@ -5,15 +5,16 @@
 //! after its visibility timeout. A copy needing more invocations than that
 //! would be cut off. With `WORK_QUEUE_URL` set, a record whose copy stopped
 //! at its deadline (`Copy.Continue`) *hands off*: it sends itself to the
-//! work queue as an S3 notification and its own delivery succeeds. On the
-//! work queue, a record that stops again *revisits*: it makes its message
-//! visible again within [`REVISIT_VISIBILITY`] and fails in
-//! `batchItemFailures`, so the next attempt starts within seconds, while
-//! the queue's redrive policy still bounds the attempts.
+//! work queue as an S3 notification, one hop further, and its own delivery
+//! succeeds. The next hop starts as soon as the queue's trigger takes the
+//! message, and the queue's own retries and dead-letter queue stay what
+//! they are for any other failure.
 //!
-//! A record sends itself at most once: a message carrying
-//! [`HANDOFF_ATTRIBUTE`] revisits and never sends. So no chain of sends
-//! exists for Lambda's recursive-loop detection to stop, and it can stay on.
+//! Each hop is a send from an invocation the queue made, the chain Lambda's
+//! recursive-loop detection stops after about 16 rounds: `deploy/` allows
+//! recursion for the function, and the hops are capped here instead
+//! ([`HOPS_ATTRIBUTE`], at most the copy's `RESUME_MAX_ATTEMPTS`), besides
+//! the checkpoint's own count of attempts.
 
 use crate::event::{OBJECT_CREATED_PREFIX, ObjectCreated, encode_key};
 use aws_sdk_sqs::Client;
@@ -21,20 +22,17 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::time::Duration;
 
-/// The message attribute that marks a hand-off (its value says how far the
-/// copy got): a record carrying it is already on the work queue.
+/// The message attribute that marks a hand-off; its value says how far the
+/// copy got (for people reading the queue).
 pub const HANDOFF_ATTRIBUTE: &str = "S3StreamLambdaHandoff";
 
-/// How long a revisiting record's message stays invisible after its
-/// attempt answers: long enough for the answer to be posted first (a
-/// loopback post, well under a second), short enough that the copy goes on
-/// within seconds rather than after the queue's timeout (at least the
-/// function's, up to 15 minutes).
-pub const REVISIT_VISIBILITY: Duration = Duration::from_secs(1);
+/// The message attribute counting a hand-off's hops (a `Number`): the
+/// first hand-off of a record is hop 1.
+pub const HOPS_ATTRIBUTE: &str = "S3StreamLambdaHops";
 
-/// The most a hand-off or a revisit may take, once the copy stopped at its
-/// deadline margin: one SQS request (tens of milliseconds in a region) and
-/// the SDK's retries. The configuration asserts the margin holds it.
+/// The most a hand-off may take, once the copy stopped at its deadline
+/// margin: one SQS request (tens of milliseconds in a region) and the
+/// SDK's retries. The configuration asserts the margin holds it.
 pub const HANDOFF_BUDGET: Duration = Duration::from_millis(1_000);
 
 /// The event name a hand-off carries for an EventBridge record (its
@@ -42,7 +40,7 @@ pub const HANDOFF_BUDGET: Duration = Duration::from_millis(1_000);
 /// not change how it is copied.
 const HANDOFF_EVENT_NAME: &str = "ObjectCreated:Put";
 
-/// A failed hand-off or revisit.
+/// A failed hand-off.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkQueueError {
     /// `SendMessage` failed.
@@ -57,19 +55,21 @@ pub enum WorkQueueError {
         /// The SDK's error chain.
         detail: String,
     },
-    /// `ChangeMessageVisibility` failed.
-    #[error("failed to make the message visible again on the work queue {queue}: {detail}")]
-    Revisit {
-        /// The queue URL.
-        queue: String,
-        /// The SDK's error chain.
-        detail: String,
-    },
     /// The request took longer than [`HANDOFF_BUDGET`].
     #[error("the work queue {queue} did not answer within {HANDOFF_BUDGET:?}")]
     TimedOut {
         /// The queue URL.
         queue: String,
+    },
+    /// The record has made as many hops as a copy may take attempts.
+    #[error("s3://{bucket}/{key} has been handed off {hops} times, the most a copy may take")]
+    HopsSpent {
+        /// The source bucket.
+        bucket: String,
+        /// The source key.
+        key: String,
+        /// Hops made.
+        hops: u32,
     },
 }
 
@@ -79,12 +79,18 @@ pub enum WorkQueueError {
 pub struct WorkQueue {
     client: Client,
     url: String,
+    max_hops: u32,
 }
 
 impl WorkQueue {
-    /// The queue at `url`, reached with `client`.
-    pub fn new(client: Client, url: String) -> WorkQueue {
-        WorkQueue { client, url }
+    /// The queue at `url`, reached with `client`; a record is handed off
+    /// at most `max_hops` times (the copy's `RESUME_MAX_ATTEMPTS`).
+    pub fn new(client: Client, url: String, max_hops: u32) -> WorkQueue {
+        WorkQueue {
+            client,
+            url,
+            max_hops,
+        }
     }
 
     /// The queue's URL.
@@ -92,8 +98,8 @@ impl WorkQueue {
         &self.url
     }
 
-    /// Sends `object` to the queue as an S3 notification marked with
-    /// [`HANDOFF_ATTRIBUTE`] = `progress`; the message id.
+    /// Sends `object` to the queue as an S3 notification, hop `hop`,
+    /// marked with [`HANDOFF_ATTRIBUTE`] = `progress`; the message id.
     ///
     /// # Cancellation
     /// Bounded by [`HANDOFF_BUDGET`]. A send cut off may still have
@@ -102,11 +108,26 @@ impl WorkQueue {
     pub async fn hand_off(
         &self,
         object: &ObjectCreated,
+        hop: u32,
         progress: &str,
     ) -> Result<String, WorkQueueError> {
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(progress)
+        if hop > self.max_hops {
+            return Err(WorkQueueError::HopsSpent {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                hops: hop - 1,
+            });
+        }
+        let text = |value: String| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+        };
+        let progress = text(attribute_text(progress)).map_err(|e| self.send_error(object, &e))?;
+        let hops = MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(hop.to_string())
             .build()
             .map_err(|e| self.send_error(object, &e))?;
         let sending = self
@@ -114,37 +135,14 @@ impl WorkQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(notification(object).to_string())
-            .message_attributes(HANDOFF_ATTRIBUTE, attribute)
+            .message_attributes(HANDOFF_ATTRIBUTE, progress)
+            .message_attributes(HOPS_ATTRIBUTE, hops)
             .send();
         let sent = tokio::time::timeout(HANDOFF_BUDGET, sending)
             .await
             .map_err(|_| self.timed_out())?
             .map_err(|e| self.send_error(object, &e))?;
         Ok(sent.message_id().unwrap_or_default().to_owned())
-    }
-
-    /// Makes the message `receipt_handle` names visible again after
-    /// [`REVISIT_VISIBILITY`].
-    ///
-    /// # Cancellation
-    /// Bounded by [`HANDOFF_BUDGET`]; a revisit that fails leaves the
-    /// message to return after the queue's own visibility timeout.
-    pub async fn revisit(&self, receipt_handle: &str) -> Result<(), WorkQueueError> {
-        let changing = self
-            .client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(REVISIT_VISIBILITY.as_secs() as i32)
-            .send();
-        tokio::time::timeout(HANDOFF_BUDGET, changing)
-            .await
-            .map_err(|_| self.timed_out())?
-            .map_err(|e| WorkQueueError::Revisit {
-                queue: self.url.clone(),
-                detail: DisplayErrorContext(&e).to_string(),
-            })?;
-        Ok(())
     }
 
     fn send_error<E: std::error::Error + 'static>(
@@ -164,6 +162,30 @@ impl WorkQueue {
         WorkQueueError::TimedOut {
             queue: self.url.clone(),
         }
+    }
+}
+
+/// `text` as SQS accepts it in a message attribute: characters outside
+/// XML's (a key may hold control characters) become U+FFFD, and it is never
+/// empty.
+fn attribute_text(text: &str) -> String {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    };
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if allowed(c) {
+                c
+            } else {
+                char::REPLACEMENT_CHARACTER
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "handed off".to_owned()
+    } else {
+        cleaned
     }
 }
 
@@ -243,5 +265,15 @@ mod tests {
                 ..object("")
             })]
         );
+    }
+
+    #[test]
+    fn attribute_text_is_what_sqs_accepts() {
+        assert_eq!(
+            attribute_text("s3://b/a\u{1}b: 10%"),
+            "s3://b/a\u{FFFD}b: 10%"
+        );
+        assert_eq!(attribute_text("tab\tok"), "tab\tok");
+        assert_eq!(attribute_text(""), "handed off");
     }
 }

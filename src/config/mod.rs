@@ -80,7 +80,7 @@ const _: () = assert!(
 
 /// Shortest `DEADLINE_MARGIN_MS` with a work queue, and its default then:
 /// a copy stopped at the margin keeps its upload ([`STOP_BUDGET`]), then
-/// hands off or revisits ([`HANDOFF_BUDGET`]), and the runtime posts.
+/// hands off ([`HANDOFF_BUDGET`]), and the runtime posts.
 pub const MIN_HANDOFF_MARGIN: Duration = STOP_BUDGET
     .saturating_add(HANDOFF_BUDGET)
     .saturating_add(POST_RESERVE);

@@ -211,7 +211,7 @@ pub const RESUME_MAX_ATTEMPTS: Variable = Variable {
         max: MAX_RESUME_ATTEMPTS as u64,
     },
     summary: "attempts a multipart identity copy may take across invocations; 1 turns resuming off",
-    details: "An attempt that meets its deadline keeps its upload and fails with `Copy.Continue`; the next delivery of the record copies only the missing parts. The attempt that reaches this count aborts instead (`Copy.Timeout`). Set it to the deliveries your trigger makes: 3 for Lambda's asynchronous invocation (its default 2 retries), at most the queue's `maxReceiveCount` for SQS (with `WORK_QUEUE_URL`, the work queue's).",
+    details: "An attempt that meets its deadline keeps its upload and fails with `Copy.Continue`; the next delivery of the record copies only the missing parts. The attempt that reaches this count aborts instead (`Copy.Timeout`). Set it to the deliveries your trigger makes: 3 for Lambda's asynchronous invocation (its default 2 retries), at most the queue's `maxReceiveCount` for SQS; with `WORK_QUEUE_URL`, the invocations one copy may take.",
 };
 /// `WORK_QUEUE_URL`.
 pub const WORK_QUEUE_URL: Variable = Variable {
@@ -219,7 +219,7 @@ pub const WORK_QUEUE_URL: Variable = Variable {
     default: "",
     value: Value::Text,
     summary: "an SQS queue triggering this function, where copies that stop at their deadline go on",
-    details: "A record that stops with `Copy.Continue` sends itself there and succeeds (S3 Batch Operations tasks never do); on the queue it comes back within seconds until its copy completes or `RESUME_MAX_ATTEMPTS` is spent. Unset, no SQS client is built. See [operating notes](operating.md#copies-longer-than-one-invocation).",
+    details: "A record that stops with `Copy.Continue` sends itself there, one hop further, and succeeds (S3 Batch Operations tasks never do), until its copy completes or `RESUME_MAX_ATTEMPTS` (also the most hops) is spent. Allow recursion for the function (`deploy/` does): each hop is a send from a queue-triggered invocation. Unset, no SQS client is built. See [operating notes](operating.md#copies-longer-than-one-invocation).",
 };
 /// `ASSUMED_TIMEOUT_SECONDS`.
 pub const ASSUMED_TIMEOUT_SECONDS: Variable = Variable {

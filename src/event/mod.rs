@@ -82,11 +82,10 @@ impl Item {
 pub struct SqsItem {
     /// Reported back in `batchItemFailures` when any of its records failed.
     pub message_id: String,
-    /// Names the message to `ChangeMessageVisibility`.
-    pub receipt_handle: String,
-    /// The hand-off that put the message on the work queue, when one did
-    /// (the message attribute [`crate::work_queue::HANDOFF_ATTRIBUTE`]).
-    pub handoff: Option<String>,
+    /// Hops the record has made through the work queue (the message
+    /// attribute [`crate::work_queue::HOPS_ATTRIBUTE`]; 0 when it is no
+    /// hand-off).
+    pub hops: u32,
     /// The body's records, or why it could not be read.
     pub items: Result<Vec<Item>, String>,
 }
@@ -176,14 +175,14 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
             let items = serde_json::from_str::<Value>(&message.body)
                 .map_err(|e| format!("message body is not json: {e}"))
                 .and_then(|body| parse_body(body).map_err(|e| e.to_string()));
-            let handoff = message
+            let hops = message
                 .message_attributes
-                .get(crate::work_queue::HANDOFF_ATTRIBUTE)
-                .map(|attribute| attribute.string_value.clone().unwrap_or_default());
+                .get(crate::work_queue::HOPS_ATTRIBUTE)
+                .and_then(|attribute| attribute.string_value.as_deref()?.parse().ok())
+                .unwrap_or(0);
             SqsItem {
                 message_id: message.message_id,
-                receipt_handle: message.receipt_handle,
-                handoff,
+                hops,
                 items,
             }
         })

@@ -21,9 +21,6 @@ pub struct SqsMessage {
     pub body: String,
     /// `aws:sqs`.
     pub event_source: String,
-    /// What `ChangeMessageVisibility` names the message by.
-    #[serde(default)]
-    pub receipt_handle: String,
     /// The message's attributes, by name.
     #[serde(default)]
     pub message_attributes: HashMap<String, MessageAttribute>,

@@ -1,33 +1,28 @@
 //! Where a record whose copy stopped at its deadline (`Copy.Continue`) goes on: its trigger's retry, or the work queue.
 
 use super::record::{Outcome, RecordContext, RecordResult};
-use crate::copy::{CopyErrorType, FailureClass};
+use crate::copy::CopyErrorType;
 use crate::event::ObjectCreated;
 
 /// How a record that stopped at its deadline continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Onward {
     /// By its trigger's own retry: it fails with `Copy.Continue`. Batch
     /// Operations tasks always do (their report must not say `Succeeded`
     /// for an unfinished copy), and every record when no work queue is set.
     Retry,
-    /// By the work queue: it sends itself there and succeeds (an
-    /// asynchronous invocation, a message on another queue).
-    HandOff,
-    /// It is on the work queue: it fails, its message visible again within
-    /// seconds. So does a permanent failure there: the queue allows as many
-    /// receives as a copy may take attempts, and at its own visibility
-    /// timeout (six times the function's) the message would reach the
-    /// dead-letter queue only after days; revisiting, it does in minutes.
-    Revisit {
-        /// The message's receipt handle.
-        receipt_handle: String,
+    /// By the work queue: it sends itself there as hop `hop` and succeeds.
+    HandOff {
+        /// The hop the send makes: 1 from an asynchronous invocation or
+        /// another queue, one more than the message's own on the work queue.
+        hop: u32,
     },
 }
 
 /// `result` once the record went on as `onward` says, when its copy
-/// stopped at its deadline (or, on the work queue, failed permanently); any
-/// other result unchanged.
+/// stopped at its deadline; any other result unchanged. A send that fails
+/// (or a record whose hops are spent) leaves it failed with
+/// `Copy.Continue`, for its trigger to retry.
 pub async fn settle(
     context: &RecordContext<'_>,
     onward: Onward,
@@ -35,44 +30,31 @@ pub async fn settle(
     mut result: RecordResult,
 ) -> RecordResult {
     let continuing = result.error_type.as_deref() == Some(CopyErrorType::Continue.as_str());
-    let permanent = result.failure_class == Some(FailureClass::Permanent);
-    let Some(queue) = context.work_queue else {
+    let (true, Some(queue), Onward::HandOff { hop }) = (continuing, context.work_queue, onward)
+    else {
         return result;
     };
     let progress = result.error.clone().unwrap_or_default();
-    match onward {
-        Onward::Retry => result,
-        Onward::HandOff if !continuing => result,
-        Onward::Revisit { .. } if !(continuing || permanent) => result,
-        Onward::HandOff => match queue.hand_off(object, &progress).await {
-            Ok(message_id) => {
-                let reason = format!(
-                    "{progress}; handed to the work queue {} as message {message_id}",
-                    queue.url()
-                );
-                tracing::info!("{reason}");
-                RecordResult {
-                    outcome: Outcome::Continuing,
-                    reason: Some(reason),
-                    error_type: None,
-                    failure_class: None,
-                    error: None,
-                    ..result
-                }
+    match queue.hand_off(object, hop, &progress).await {
+        Ok(message_id) => {
+            let reason = format!(
+                "{progress}; handed to the work queue {} as message {message_id} (hop {hop})",
+                queue.url()
+            );
+            tracing::info!("{reason}");
+            RecordResult {
+                outcome: Outcome::Continuing,
+                reason: Some(reason),
+                error_type: None,
+                failure_class: None,
+                error: None,
+                ..result
             }
-            Err(error) => {
-                let error = crate::runtime::error_chain(&error);
-                tracing::error!("{error}; the record's trigger retries it");
-                result.error = Some(format!("{progress}; {error}"));
-                result
-            }
-        },
-        Onward::Revisit { receipt_handle } => {
-            if let Err(error) = queue.revisit(&receipt_handle).await {
-                let error = crate::runtime::error_chain(&error);
-                tracing::warn!("{error}; it returns after the queue's visibility timeout");
-                result.error = Some(format!("{progress}; {error}"));
-            }
+        }
+        Err(error) => {
+            let error = crate::runtime::error_chain(&error);
+            tracing::error!("{error}; the record's trigger retries it");
+            result.error = Some(format!("{progress}; {error}"));
             result
         }
     }

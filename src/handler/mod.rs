@@ -123,7 +123,7 @@ impl CopyHandler {
                         &context,
                         items,
                         self.config.max_record_concurrency,
-                        Onward::HandOff,
+                        Onward::HandOff { hop: 1 },
                     )
                     .await,
                 );
@@ -157,7 +157,7 @@ pub(crate) async fn run_items(
     onward: Onward,
 ) -> Vec<RecordResult> {
     futures_util::stream::iter(items)
-        .map(|item| run_item(context, item, onward.clone()))
+        .map(|item| run_item(context, item, onward))
         .buffered(concurrency.max(1))
         .collect()
         .await

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 /// under the invocation's one budget; a message with any failure returns to
 /// the queue (`batchItemFailures`), and the report keeps each message's
 /// records together, in order. A record that stops at its deadline hands
-/// off to the work queue, or revisits when its message is a hand-off.
+/// off to the work queue, one hop further than its message.
 pub async fn run(
     context: &RecordContext<'_>,
     messages: Vec<SqsItem>,
@@ -25,18 +25,10 @@ pub async fn run(
     for (index, message) in messages.iter().enumerate() {
         match &message.items {
             Ok(items) => {
-                let onward = match message.handoff {
-                    Some(_) => Onward::Revisit {
-                        receipt_handle: message.receipt_handle.clone(),
-                    },
-                    None => Onward::HandOff,
+                let onward = Onward::HandOff {
+                    hop: message.hops.saturating_add(1),
                 };
-                work.extend(
-                    items
-                        .iter()
-                        .cloned()
-                        .map(|item| (index, item, onward.clone())),
-                );
+                work.extend(items.iter().cloned().map(|item| (index, item, onward)));
             }
             Err(reason) => {
                 tracing::error!("sqs message {} is unusable: {reason}", message.message_id);

@@ -1,8 +1,8 @@
 //! The work queue end to end: an asynchronous S3 notification whose copy needs many
 //! invocations hands itself to a queue on moto's SQS and is answered success; the
 //! test kit's event-source-mapping stand-in then feeds the real `bootstrap` from
-//! that queue, each stop making the message visible again within seconds, until the
-//! copy is whole.
+//! that queue, each stop sending the record on as a new message, one hop further,
+//! until the copy is whole.
 
 use super::resume::{
     PART_DELAY, SIZE, STREAMED, assert_same_crc64nvme, checkpoints, put, record, slowed,
@@ -20,15 +20,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The work queue's visibility timeout, as `deploy/` sets it: beyond the
 /// function's timeout, so a message being copied is never taken twice. A
-/// stop that did not make its message visible again would wait this long.
+/// hop that waited for it (a stop that failed instead of handing off)
+/// would wait this long.
 const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
 
-/// Receives before the work queue gives a message up: more than the
-/// attempts the copy may take.
-const MAX_RECEIVE_COUNT: u32 = 40;
+/// Receives of one hop's message before the work queue gives it up.
+const MAX_RECEIVE_COUNT: u32 = 3;
 
-/// Longest the test waits for the queue to drain: far less than a stop
-/// per visibility timeout would need.
+/// Longest the test waits for the queue to drain: far less than one
+/// visibility timeout per hop would need.
 const PATIENCE: Duration = Duration::from_secs(90);
 
 const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS as u64 >= TIMEOUT.as_secs());
@@ -80,7 +80,11 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
         started.elapsed().as_secs_f64()
     );
     assert!(invocations >= 5, "{invocations} invocations: {drained:?}");
-    assert_eq!(drained.deleted, 1, "the hand-off, once done: {drained:?}");
+    assert_eq!(
+        (drained.received, drained.deleted),
+        (drained.invocations, drained.invocations),
+        "each hop is one message, received once and done: {drained:?}"
+    );
     assert_eq!(drained.errors, 0, "every stop is answered: {drained:?}");
 
     let last = function.emulator.posts().pop().expect("a post");
@@ -149,57 +153,58 @@ async fn a_batch_operations_task_stops_with_a_temporary_failure_and_never_hands_
     );
 }
 
-/// Receives the permanent-failure test allows before the dead-letter queue.
-const PERMANENT_MAX_RECEIVE_COUNT: u32 = 3;
-
-/// A hand-off whose copy fails for good (its source is gone) comes back
-/// within seconds too, so it reaches the dead-letter queue in as many quick
-/// receives as the queue allows, not one visibility timeout (here a minute)
-/// apart.
+/// A record whose hops are spent (as many as a copy may take attempts) does
+/// not hand off again: it fails with `Copy.Continue`, its message returns to
+/// the queue, and nothing new is sent.
 #[tokio::test]
-async fn a_handed_off_copy_that_fails_for_good_reaches_the_dead_letter_queue_quickly() {
-    let s = Stack::new("work-queue-gone").await;
+async fn a_record_whose_hops_are_spent_is_not_handed_off_again() {
+    let s = Stack::new("work-queue-hops").await;
     let q = Queues::new(
-        "work-queue-gone",
+        "work-queue-hops",
         VISIBILITY_TIMEOUT_SECONDS,
-        PERMANENT_MAX_RECEIVE_COUNT,
+        MAX_RECEIVE_COUNT,
     )
     .await;
-    let env = [
-        ("DST_BUCKET", s.destination.as_str()),
+    let etag = put(&s, "big.bin", common::bytes_of(SIZE, 34)).await;
+    let mut env = STREAMED.to_vec();
+    env.extend([
         ("WORK_QUEUE_URL", q.url.as_str()),
         ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
-    ];
-    let function = crate::common::function::start(&env).await;
-    let missing = s3_event(&[(
-        &s.source,
-        "gone.bin",
-        SIZE,
-        "0123456789abcdef0123456789abcdef",
-    )]);
-    let progress = aws_sdk_sqs::types::MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value("attempt 1 of 30 stopped at its deadline")
+    ]);
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    // STREAMED allows 30 attempts: this message is the 30th hop.
+    let hops = aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("Number")
+        .string_value("30")
         .build()
         .expect("a message attribute");
     q.sqs
         .send_message()
         .queue_url(&q.url)
-        .message_body(missing.to_string())
-        .message_attributes(s3_stream_lambda::work_queue::HANDOFF_ATTRIBUTE, progress)
+        .message_body(event.to_string())
+        .message_attributes(s3_stream_lambda::work_queue::HOPS_ATTRIBUTE, hops)
         .send()
         .await
         .expect("send the hand-off");
-    let drained = q
-        .mapping(1, TIMEOUT)
-        .drain(&function.emulator, Duration::from_secs(45))
+    let mapping = q.mapping(1, TIMEOUT);
+    let round = mapping
+        .poll_once(&function.emulator)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
-    assert_eq!(
-        drained.received, PERMANENT_MAX_RECEIVE_COUNT as usize,
-        "{drained:?}"
+    assert_eq!((round.received, round.deleted), (1, 0), "{round:?}");
+    let post = function.emulator.posts().pop().expect("a post");
+    let stopped = record(&post);
+    assert_eq!(stopped["errorType"], "Copy.Continue", "{stopped}");
+    assert!(
+        stopped["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("handed off 30 times")),
+        "{stopped}"
     );
-    let dead = q.dead_letters().await;
-    assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(dead[0]["Records"][0]["s3"]["object"]["key"], "gone.bin");
+    assert_eq!(
+        mapping.messages_left().await.expect("count the messages"),
+        1,
+        "only the message itself, back after its visibility timeout"
+    );
 }
