@@ -565,9 +565,10 @@ impl Session {
         if !matches!(error, CopyError::Cancelled { .. })
             && let Some(superseded) = self.taken_over(copy).await
         {
-            // The newer copy aborted this upload already; an abort of our
-            // own finds it gone (and is harmless if it is not).
-            return upload.abort(superseded).await;
+            // The newer copy aborted this upload already (an abort of our
+            // own finds it gone); the checkpoint goes if it is still ours.
+            let (error, ()) = tokio::join!(upload.abort(superseded), self.forget(copy));
+            return error;
         }
         if !(self.is_last() || error.class().is_permanent()) {
             return upload.abort(error).await;
@@ -627,6 +628,7 @@ impl Session {
             return self.continue_error(copy, self.plan.parts, self.plan.size, 0);
         }
         if !cancelled && let Some(superseded) = self.taken_over(copy).await {
+            self.forget(copy).await;
             return superseded;
         }
         // After a deadline the abort spent the budget: the checkpoint stays
