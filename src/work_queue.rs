@@ -165,6 +165,24 @@ impl WorkQueue {
     }
 }
 
+/// The region in a queue URL (`https://sqs.REGION.amazonaws.com/…`, or the
+/// legacy `https://REGION.queue.amazonaws.com/…`); `None` for any other
+/// host (a local endpoint, a VPC endpoint's name).
+pub fn region_of(url: &str) -> Option<&str> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let mut labels = host.split('.');
+    let region = match (labels.next()?, labels.next()?) {
+        ("sqs", region) => region,
+        (region, "queue") => region,
+        _ => return None,
+    };
+    (!region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+    .then_some(region)
+}
+
 /// `text` as SQS accepts it in a message attribute: characters outside
 /// XML's (a key may hold control characters) become U+FFFD, and it is never
 /// empty.
@@ -275,5 +293,18 @@ mod tests {
         );
         assert_eq!(attribute_text("tab\tok"), "tab\tok");
         assert_eq!(attribute_text(""), "handed off");
+    }
+
+    #[test]
+    fn the_region_comes_from_the_queue_url() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
+        assert_eq!(region_of(url), Some("eu-west-1"));
+        let legacy = "https://us-east-2.queue.amazonaws.com/123456789012/work";
+        assert_eq!(region_of(legacy), Some("us-east-2"));
+        assert_eq!(region_of("http://127.0.0.1:5000/123456789012/work"), None);
+        assert_eq!(
+            region_of("https://sqs.cn-north-1.amazonaws.com.cn/1/w"),
+            Some("cn-north-1")
+        );
     }
 }
