@@ -7,7 +7,7 @@
 use super::resume::{
     PART_DELAY, SIZE, STREAMED, assert_same_crc64nvme, checkpoints, put, record, slowed,
 };
-use crate::common::function::s3_event;
+use crate::common::function::{Function, s3_event};
 use crate::common::queues::Queues;
 use crate::common::{self, Stack};
 use s3_stream_testkit::emulator::{AsyncRetries, InvocationSpec, PostKind};
@@ -33,11 +33,21 @@ const PATIENCE: Duration = Duration::from_secs(90);
 
 const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS as u64 >= TIMEOUT.as_secs());
 
-#[tokio::test]
-async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
-    let s = Stack::new("work-queue").await;
-    let q = Queues::new("work-queue", VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT).await;
-    let data = common::bytes_of(SIZE, 32);
+/// What each test starts from: the stack for `test` with `big.bin` (from
+/// `seed`) in its source, a work queue, and a function handing off to it
+/// whose part uploads are slowed; the object's bytes and its event.
+struct Setup {
+    s: Stack,
+    q: Queues,
+    function: Function,
+    data: Vec<u8>,
+    event: serde_json::Value,
+}
+
+async fn setup(test: &str, seed: u64) -> Setup {
+    let s = Stack::new(test).await;
+    let q = Queues::new(test, VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT).await;
+    let data = common::bytes_of(SIZE, seed);
     let etag = put(&s, "big.bin", data.clone()).await;
     let mut env = STREAMED.to_vec();
     env.extend([
@@ -45,9 +55,27 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
         ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
     ]);
     let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    Setup {
+        s,
+        q,
+        function,
+        data,
+        event,
+    }
+}
+
+#[tokio::test]
+async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
+    let Setup {
+        s,
+        q,
+        function,
+        data,
+        event,
+    } = setup("work-queue", 32).await;
 
     // S3's asynchronous invocation: its only delivery is answered success.
-    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
     let spec = InvocationSpec::new(event.to_string())
         .with_timeout(TIMEOUT)
         .asynchronous(AsyncRetries::after(2, Duration::from_millis(100)));
@@ -113,20 +141,7 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
 /// `TemporaryFailure` and Batch Operations retries it.
 #[tokio::test]
 async fn a_batch_operations_task_stops_with_a_temporary_failure_and_never_hands_off() {
-    let s = Stack::new("work-queue-batch").await;
-    let q = Queues::new(
-        "work-queue-batch",
-        VISIBILITY_TIMEOUT_SECONDS,
-        MAX_RECEIVE_COUNT,
-    )
-    .await;
-    put(&s, "big.bin", common::bytes_of(SIZE, 33)).await;
-    let mut env = STREAMED.to_vec();
-    env.extend([
-        ("WORK_QUEUE_URL", q.url.as_str()),
-        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
-    ]);
-    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+    let Setup { s, q, function, .. } = setup("work-queue-batch", 33).await;
     let task = super::batch_operations::invocation_1_0(&s.source, "big.bin", None);
     let post = function
         .invoke_spec(InvocationSpec::new(task.to_string()).with_timeout(TIMEOUT))
@@ -158,21 +173,14 @@ async fn a_batch_operations_task_stops_with_a_temporary_failure_and_never_hands_
 /// the queue, and nothing new is sent.
 #[tokio::test]
 async fn a_record_whose_hops_are_spent_is_not_handed_off_again() {
-    let s = Stack::new("work-queue-hops").await;
-    let q = Queues::new(
-        "work-queue-hops",
-        VISIBILITY_TIMEOUT_SECONDS,
-        MAX_RECEIVE_COUNT,
-    )
-    .await;
-    let etag = put(&s, "big.bin", common::bytes_of(SIZE, 34)).await;
-    let mut env = STREAMED.to_vec();
-    env.extend([
-        ("WORK_QUEUE_URL", q.url.as_str()),
-        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
-    ]);
-    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
-    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    // The stack is held to the end: dropping it stops its proxy.
+    let Setup {
+        s: _stack,
+        q,
+        function,
+        event,
+        ..
+    } = setup("work-queue-hops", 34).await;
     // STREAMED allows 30 attempts: this message is the 30th hop.
     let hops = aws_sdk_sqs::types::MessageAttributeValue::builder()
         .data_type("Number")
