@@ -67,16 +67,11 @@ pub async fn serve() -> ExitCode {
         .map(|namespace| Metrics::new(namespace, &config.function_name));
     // Built only when a work queue is set: a function without one pays
     // nothing for SQS at cold start.
-    // The queue's own region (from its URL) wins over the function's: a
-    // queue in another region is reached there.
     let max_hops = config.copy.resume.as_ref().map_or(1, |r| r.max_attempts);
-    let work_queue = config.work_queue_url.clone().map(|url| {
-        let mut sqs = aws_sdk_sqs::config::Builder::from(&shared);
-        if let Some(region) = crate::work_queue::region_of(&url) {
-            sqs = sqs.region(aws_sdk_sqs::config::Region::new(region.to_owned()));
-        }
-        WorkQueue::new(aws_sdk_sqs::Client::from_conf(sqs.build()), url, max_hops)
-    });
+    let work_queue = config
+        .work_queue_url
+        .clone()
+        .map(|url| WorkQueue::new(&shared, url, max_hops));
     let handler = CopyHandler::new(client, config)
         .with_metrics(metrics)
         .with_work_queue(work_queue);

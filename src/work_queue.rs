@@ -83,11 +83,17 @@ pub struct WorkQueue {
 }
 
 impl WorkQueue {
-    /// The queue at `url`, reached with `client`; a record is handed off
-    /// at most `max_hops` times (the copy's `RESUME_MAX_ATTEMPTS`).
-    pub fn new(client: Client, url: String, max_hops: u32) -> WorkQueue {
+    /// The queue at `url`, reached with a client from `shared` in the
+    /// queue's own region (from its URL, so a queue in another region than
+    /// the function's is reached there); a record is handed off at most
+    /// `max_hops` times (the copy's `RESUME_MAX_ATTEMPTS`).
+    pub fn new(shared: &aws_config::SdkConfig, url: String, max_hops: u32) -> WorkQueue {
+        let mut config = aws_sdk_sqs::config::Builder::from(shared);
+        if let Some(region) = region_of(&url) {
+            config = config.region(aws_sdk_sqs::config::Region::new(region.to_owned()));
+        }
         WorkQueue {
-            client,
+            client: Client::from_conf(config.build()),
             url,
             max_hops,
         }
@@ -168,7 +174,7 @@ impl WorkQueue {
 /// The region in a queue URL (`https://sqs.REGION.amazonaws.com/…`, or the
 /// legacy `https://REGION.queue.amazonaws.com/…`); `None` for any other
 /// host (a local endpoint, a VPC endpoint's name).
-pub fn region_of(url: &str) -> Option<&str> {
+fn region_of(url: &str) -> Option<&str> {
     let host = url.split("://").nth(1)?.split('/').next()?;
     let mut labels = host.split('.');
     let region = match (labels.next()?, labels.next()?) {
