@@ -118,25 +118,15 @@ async fn a_copy_needing_many_invocations_goes_on_from_the_work_queue() {
     let mut posts = function.emulator.posts();
     let last = posts.pop().expect("a post");
     let copied = record(&last);
-    if copied["outcome"] == "superseded" {
-        // The previous hop's completion landed as its deadline cut its
-        // answer off (a loaded machine): this hop found the copy made.
-        let before = record(&posts.pop().expect("an earlier post"));
-        assert!(
-            before["reason"]
-                .as_str()
-                .is_some_and(|reason| reason.contains("(100%)")),
-            "{before}"
-        );
-    } else {
-        assert_eq!(copied["outcome"], "copied", "{}", last.json());
-        assert_eq!(copied["verified"], "source-crc64nvme", "{copied}");
-        assert_eq!(
-            copied["attempts"].as_array().map(Vec::len),
-            Some(invocations),
-            "every invocation was one attempt: {copied}"
-        );
-    }
+    // Also when the previous hop's completion landed as its deadline cut
+    // its answer off (a loaded machine): this hop finds it made.
+    assert_eq!(copied["outcome"], "copied", "{}", last.json());
+    assert_eq!(copied["verified"], "source-crc64nvme", "{copied}");
+    assert_eq!(
+        copied["attempts"].as_array().map(Vec::len),
+        Some(invocations),
+        "every invocation was one attempt: {copied}"
+    );
     assert_eq!(s.get("big.bin").await, data);
     assert_same_crc64nvme(&s, "big.bin").await;
     assert_eq!(s.open_uploads().await, 0, "no upload left open");

@@ -230,9 +230,11 @@ pub async fn copy_object(
         started,
     };
     if superseded {
-        resume::settle_superseded(&copy).await;
-        return Ok(CopyReport::superseded(&resolved, started.elapsed())
-            .with_requests(requests.load(Ordering::Relaxed)));
+        let report = match resume::settle_superseded(&copy).await {
+            Some(landed) => CopyReport::landed_earlier(&resolved, landed, started.elapsed()),
+            None => CopyReport::superseded(&resolved, started.elapsed()),
+        };
+        return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
     }
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {

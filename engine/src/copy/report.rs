@@ -118,6 +118,23 @@ impl CopyReport {
         }
     }
 
+    /// The report of a copy an earlier attempt completed as its deadline
+    /// cut the answer off: nothing moved in this one, the destination's
+    /// CRC64NVME is the source's.
+    pub(crate) fn landed_earlier(
+        source: &ResolvedSource,
+        landed: super::resume::LandedEarlier,
+        elapsed: std::time::Duration,
+    ) -> CopyReport {
+        CopyReport {
+            duration_ms: elapsed.as_millis() as u64,
+            part_size: landed.plan.part_size,
+            verified: super::verify::VERIFIED_SOURCE_CRC64NVME.to_owned(),
+            attempts: landed.attempts,
+            ..CopyReport::written(source, &landed.written, landed.plan.method)
+        }
+    }
+
     /// The report of a streamed copy that wrote `written`, from what it counted.
     pub fn streamed(
         source: &ResolvedSource,

@@ -20,7 +20,8 @@ use super::error::CopyError;
 use super::source::ObjectMetadata;
 use super::upload::MultipartUpload;
 use super::upload::abort::{ABORT_BUDGET, AbortTarget};
-use super::upload::condition::{Decision, compare_sequencers};
+use super::upload::condition::{Decision, compare_sequencers, source_origin};
+use super::upload::{Expected, Written, landed};
 use checkpoint::{Checkpoint, Expect, PartPlan, Read, SourceRecord, Stored, WriteFailed};
 use listed::Listed;
 use std::collections::BTreeSet;
@@ -398,44 +399,86 @@ pub(crate) async fn open(
 }
 
 /// The destination already holds the copy of this event or a newer one: an
-/// upload an earlier attempt of this same object kept (its completion
-/// landed while its answer was cut off by the deadline, or a newer copy
-/// finished first) is aborted and its checkpoint removed, so nothing waits
-/// for the lifecycle rule. A checkpoint of another object (a newer copy in
-/// progress) is left alone.
-pub(crate) async fn settle_superseded(copy: &CopyContext<'_>) {
+/// upload an earlier attempt of this same object kept is aborted and its
+/// checkpoint removed, so nothing waits for the lifecycle rule. A checkpoint
+/// of another object (a newer copy in progress) is left alone.
+///
+/// Returns what the earlier attempt wrote when the destination is its
+/// completion (it landed while the deadline cut its answer off): this
+/// object's origin and the source's full-object CRC64NVME, so the record is
+/// copied and verified, not superseded.
+pub(crate) async fn settle_superseded(copy: &CopyContext<'_>) -> Option<LandedEarlier> {
     let resumable = copy
         .settings
         .resume
         .as_ref()
         .is_some_and(|r| r.max_attempts > 1);
     if !resumable || copy.source.size <= super::part_size::MIN_PART_SIZE {
-        return;
+        return None;
     }
     let bucket = &copy.destination.bucket;
     let key = checkpoint::key(copy.source, copy.destination);
     let settle = async {
         let Ok(Read::Found(stored)) = checkpoint::read(copy.client, bucket, &key).await else {
-            return;
+            return None;
         };
         let previous = stored.checkpoint;
         if !previous.names(copy.destination)
             || !previous.source.same_object(&SourceRecord::of(copy.source))
         {
-            return;
+            return None;
         }
+        let origin = source_origin(copy.source).unwrap_or_default();
+        let expected = Expected {
+            crc: copy.verify.expected_crc(),
+            origin: &origin,
+        };
+        let parts = previous.plan.parts;
         let target = AbortTarget {
             client: copy.client.clone(),
             destination: copy.destination.clone(),
             upload_id: previous.upload_id.clone(),
         };
-        target.run().await;
+        let landed = landed(copy.client, copy.destination, &expected, parts, copy.cancel).await;
+        if landed.is_none() {
+            target.run().await;
+        }
         checkpoint::remove(copy.client, bucket, &key).await;
+        let mut marks = previous.bytes_at_start;
+        marks.push(copy.source.size);
+        Some(LandedEarlier {
+            written: landed?,
+            plan: previous.plan,
+            attempts: bytes_per_attempt(&marks, copy.source.size),
+        })
     };
     tokio::select! {
-        () = copy.cancel.cancelled() => {}
-        () = settle => {}
+        () = copy.cancel.cancelled() => None,
+        landed = settle => landed,
     }
+}
+
+/// Bytes each attempt put in S3, from the bytes S3 had when each began
+/// (`marks`) and the `total` at the end.
+fn bytes_per_attempt(marks: &[u64], total: u64) -> Vec<u64> {
+    marks
+        .iter()
+        .chain([&total])
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1].saturating_sub(*w[0]))
+        .collect()
+}
+
+/// A copy an earlier attempt completed as its deadline cut the answer off.
+#[derive(Debug)]
+pub(crate) struct LandedEarlier {
+    /// What S3 holds.
+    pub written: Written,
+    /// The plan it followed.
+    pub plan: PartPlan,
+    /// Bytes each attempt put in S3, this one's (none) included.
+    pub attempts: Vec<u64>,
 }
 
 /// A multipart method's failure path: the session's ([`Session::fail`])
@@ -509,12 +552,7 @@ impl Session {
     /// Bytes each attempt put in S3, this one included (its share of
     /// `total`).
     pub fn bytes_per_attempt(&self, total: u64) -> Vec<u64> {
-        let mut marks = self.bytes_at_start.clone();
-        marks.push(total);
-        marks
-            .windows(2)
-            .map(|w| w[1].saturating_sub(w[0]))
-            .collect()
+        bytes_per_attempt(&self.bytes_at_start, total)
     }
 
     fn continue_error(

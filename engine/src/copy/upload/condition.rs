@@ -17,7 +17,7 @@ pub const META_SOURCE_VERSION_ID: &str = "s3sl-source-version-id";
 /// User metadata naming the source eTag copied.
 pub const META_SOURCE_ETAG: &str = "s3sl-source-etag";
 
-/// The keys of [`NewestWins::origin`]: what a destination records of its source.
+/// The keys of [`source_origin`]: what a destination records of its source.
 const ORIGIN_KEYS: [&str; 3] = [
     META_SOURCE_SEQUENCER,
     META_SOURCE_VERSION_ID,
@@ -101,22 +101,6 @@ pub struct NewestWins {
 }
 
 impl NewestWins {
-    /// The user metadata recording what the destination was copied from.
-    pub fn origin(&self, version_id: Option<&str>, etag: Option<&str>) -> HashMap<String, String> {
-        let mut origin = HashMap::new();
-        origin.insert(META_SOURCE_SEQUENCER.to_owned(), self.sequencer.clone());
-        if let Some(version) = version_id {
-            origin.insert(META_SOURCE_VERSION_ID.to_owned(), version.to_owned());
-        }
-        if let Some(etag) = etag {
-            origin.insert(
-                META_SOURCE_ETAG.to_owned(),
-                etag.trim_matches('"').to_owned(),
-            );
-        }
-        origin
-    }
-
     /// `HeadObject` of the destination: superseded when it records a
     /// sequencer ≥ ours, else the condition that keeps it as we saw it.
     ///
@@ -213,17 +197,44 @@ impl WritePlan {
             Decision::Write(condition) => condition,
             Decision::Superseded => return Ok(None),
         };
-        let version = match &source.pin {
-            Pin::Version(version) => Some(version.as_str()),
-            Pin::ETag(_) => None,
-        };
-        let origin = newest.origin(version, source.spec.etag.as_deref());
+        let origin = source_origin(source).unwrap_or_default();
         Ok(Some(WritePlan {
             newest: Some(newest),
             condition,
             origin,
         }))
     }
+}
+
+/// The user metadata a newest-wins copy of `source` records (its
+/// sequencer, version and ETag); `None` without a sequencer.
+pub(crate) fn source_origin(source: &ResolvedSource) -> Option<HashMap<String, String>> {
+    let sequencer = source.spec.sequencer.as_deref()?;
+    let version = match &source.pin {
+        Pin::Version(version) => Some(version.as_str()),
+        Pin::ETag(_) => None,
+    };
+    Some(origin(sequencer, version, source.spec.etag.as_deref()))
+}
+
+/// The user metadata recording a source of `sequencer`, `version_id` and `etag`.
+fn origin(
+    sequencer: &str,
+    version_id: Option<&str>,
+    etag: Option<&str>,
+) -> HashMap<String, String> {
+    let mut origin = HashMap::new();
+    origin.insert(META_SOURCE_SEQUENCER.to_owned(), sequencer.to_owned());
+    if let Some(version) = version_id {
+        origin.insert(META_SOURCE_VERSION_ID.to_owned(), version.to_owned());
+    }
+    if let Some(etag) = etag {
+        origin.insert(
+            META_SOURCE_ETAG.to_owned(),
+            etag.trim_matches('"').to_owned(),
+        );
+    }
+    origin
 }
 
 /// Runs `write` under `condition`; when the condition fails (a write landed

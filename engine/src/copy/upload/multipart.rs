@@ -62,6 +62,33 @@ fn cancelled(uploaded: &AtomicU64) -> CopyError {
 /// milliseconds.
 pub const CREATE_GRACE: Duration = Duration::from_millis(300);
 
+/// How long a `CompleteMultipartUpload` already sent may still answer once
+/// the copy's token fires. S3 may have carried it out: dropping it would
+/// report a whole object as unfinished, and the next attempt would find it
+/// done. Creates are settled before the completion is sent, so the grace
+/// spends the share of [`CLEANUP_BUDGET`] that learning them would have
+/// (asserted below).
+pub const COMPLETE_GRACE: Duration = CREATE_GRACE;
+
+const _: () = assert!(
+    COMPLETE_GRACE.as_millis() <= CREATE_GRACE.as_millis(),
+    "a completion's grace fits the cleanup budget only in the creates' share"
+);
+
+/// `request`'s answer, unless `cancel` fires and the request then does not
+/// answer within [`COMPLETE_GRACE`] (`None`).
+async fn answered_within_grace<F: std::future::Future>(
+    request: F,
+    cancel: &CancellationToken,
+) -> Option<F::Output> {
+    tokio::pin!(request);
+    tokio::select! {
+        output = &mut request => return Some(output),
+        () = cancel.cancelled() => {}
+    }
+    tokio::time::timeout(COMPLETE_GRACE, request).await.ok()
+}
+
 /// The most a cancelled upload spends cleaning up from the moment its token
 /// fires: [`CREATE_GRACE`] to learn what to abort, then [`ABORT_BUDGET`]
 /// for our abort and those of what ambiguous creates left open, sent side
@@ -416,10 +443,11 @@ impl MultipartUpload {
     ///
     /// # Cancellation
     ///
-    /// Waiting for the parts and the `CompleteMultipartUpload` are raced
-    /// against `cancel`; a cancellation aborts the upload and returns
-    /// `CopyError::Cancelled`. If S3 had already completed it, the abort
-    /// answers `NoSuchUpload` (logged) and the object is whole.
+    /// Waiting for the parts is raced against `cancel`; a
+    /// `CompleteMultipartUpload` already sent may still answer within
+    /// [`COMPLETE_GRACE`]. Past that the upload is aborted (or kept) and
+    /// `CopyError::Cancelled` returned; if S3 had completed it after all,
+    /// the abort answers `NoSuchUpload` (logged) and the object is whole.
     pub async fn complete(
         mut self,
         cancel: &CancellationToken,
@@ -612,14 +640,13 @@ impl MultipartUpload {
                     .build(),
             )
             .send();
-        let output = tokio::select! {
-            () = cancel.cancelled() => return Err(cancelled(&self.uploaded)),
-            output = request => output,
-        }
-        .map_err(|e| {
-            let gone = e.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload");
-            (gone, complete_error(destination, e))
-        });
+        let output = answered_within_grace(request, cancel)
+            .await
+            .ok_or_else(|| cancelled(&self.uploaded))?
+            .map_err(|e| {
+                let gone = e.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload");
+                (gone, complete_error(destination, e))
+            });
         let output = match output {
             Ok(output) => output,
             Err((gone, error)) if gone || matches!(error, CopyError::WriteConflict { .. }) => {
