@@ -8,6 +8,7 @@ use crate::common::{self, Stack};
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use s3_stream_testkit::emulator::{AsyncRetries, InvocationSpec, Post, PostKind};
 use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op, Times};
+use std::io::Read as _;
 use std::time::Duration;
 
 /// Each invocation's time limit: with the default 2 s margin, 2.5 s of copying.
@@ -219,6 +220,79 @@ fn newer(mut event: serde_json::Value, etag: &str, size: usize) -> serde_json::V
     object["size"] = serde_json::json!(size);
     object["sequencer"] = serde_json::json!("0067A1B2C3D4E5F699");
     event
+}
+
+/// `len` bytes of which a quarter compresses well: 64 KiB of text, then
+/// 192 KiB of noise, so gzip's members differ in size, parts end inside
+/// them, and the output is most of the input's 14 parts.
+fn mostly_noise(len: usize) -> Vec<u8> {
+    let noise = common::bytes_of(len, 33);
+    let text = b"{\"level\":\"info\",\"message\":\"copied\",\"bytes\":1234567}\n";
+    (0..len)
+        .map(|i| match (i >> 16) % 4 {
+            0 => text[i % text.len()],
+            _ => noise[i],
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_gzip_copy_resumes_across_deliveries_and_decompresses_to_the_source() {
+    let s = Stack::new("resume-gzip").await;
+    let data = mostly_noise(SIZE);
+    let etag = put(&s, "big.bin", data.clone()).await;
+    let mut env = STREAMED.to_vec();
+    env.push(("TRANSFORM", "gzip"));
+    let function = slowed(&s, S3Op::UploadPart, PART_DELAY, &env).await;
+    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    let posts = deliver_until_done(&function, &event).await;
+
+    assert!(posts.len() >= 3, "{} deliveries", posts.len());
+    println!("{}", posts[0].json()["errorMessage"]);
+    for post in &posts[..posts.len() - 1] {
+        let message = post.json()["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            message.contains("the next delivery resumes it"),
+            "{message}"
+        );
+    }
+    let last = posts.last().expect("a delivery");
+    let copied = record(last);
+    assert_eq!(copied["outcome"], "copied", "{}", last.json());
+    assert_eq!(copied["verified"], "transformed", "{copied}");
+    let gz = s.get("big.bin.gz").await;
+    let attempts: Vec<u64> = copied["attempts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attempts in {copied}"))
+        .iter()
+        .map(|bytes| bytes.as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(attempts.len(), posts.len(), "{copied}");
+    assert_eq!(attempts.iter().sum::<u64>(), gz.len() as u64, "{copied}");
+    let mut plain = Vec::new();
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut plain)
+        .expect("a gzip file");
+    assert!(plain == data, "the output decompresses to the source");
+    assert_eq!(s.open_uploads().await, 0, "no upload left open");
+    assert_eq!(checkpoints(&s).await, 0, "the checkpoint is removed");
+    let parts = gz.len().div_ceil(5 * 1024 * 1024);
+    let uploads = s.ops(S3Op::UploadPart);
+    println!(
+        "gzip resumed: {} deliveries, {} output bytes in {parts} parts, {uploads} part uploads, attempts {attempts:?}",
+        posts.len(),
+        gz.len()
+    );
+    // Parts are made again only when in flight at a stop, or finished
+    // after the last restart point the checkpoint holds.
+    assert!(
+        uploads <= parts + 4 * (posts.len() - 1),
+        "{uploads} part uploads for {parts} parts over {} deliveries",
+        posts.len()
+    );
 }
 
 #[tokio::test]

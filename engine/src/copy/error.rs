@@ -266,7 +266,7 @@ pub enum CopyError {
     /// next delivery of the same record copies only what is missing.
     #[error(
         "copy of s3://{bucket}/{key} stopped at its deadline after attempt {attempt} of {max_attempts}: \
-         {bytes_done} of {bytes_total} bytes ({percent}%) are in s3 in {parts_done} of {parts_total} parts \
+         {bytes_done} of {bytes_total} source bytes ({percent}%) are copied, in {parts} in s3 \
          ({dropped} parts in flight dropped); the upload is kept and the next delivery resumes it"
     )]
     Continue {
@@ -278,16 +278,14 @@ pub enum CopyError {
         attempt: u32,
         /// The attempts a copy may take (`RESUME_MAX_ATTEMPTS`).
         max_attempts: u32,
-        /// Bytes S3 holds in finished parts.
+        /// Source bytes whose copy S3 holds in finished parts.
         bytes_done: u64,
-        /// The object's size.
+        /// The source's size.
         bytes_total: u64,
         /// `bytes_done` in whole percent.
         percent: u64,
-        /// Parts S3 holds.
-        parts_done: u64,
-        /// Parts in the plan.
-        parts_total: u64,
+        /// Parts S3 holds, of how many.
+        parts: PartCount,
         /// Parts in flight at the stop, redone next time.
         dropped: u64,
         /// Source bytes this attempt read (streamed) or copied.
@@ -298,6 +296,25 @@ pub enum CopyError {
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
+}
+
+/// Parts a stopped copy has in S3, and of how many when the plan knows
+/// (a transformed copy's output has no known length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartCount {
+    /// Parts S3 holds.
+    pub done: u64,
+    /// Parts in the plan, when known (a plan has at least one).
+    pub total: Option<std::num::NonZeroU64>,
+}
+
+impl std::fmt::Display for PartCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.total {
+            Some(total) => write!(f, "{} of {total} parts", self.done),
+            None => write!(f, "{} parts", self.done),
+        }
+    }
 }
 
 impl CopyError {

@@ -230,7 +230,8 @@ pub async fn copy_object(
         started,
     };
     if superseded {
-        let report = match resume::settle_superseded(&copy).await {
+        // Boxed, as the methods are: a debug build's futures are large.
+        let report = match Box::pin(resume::settle_superseded(&copy)).await {
             Some(landed) => CopyReport::landed_earlier(&resolved, landed, started.elapsed()),
             None => CopyReport::superseded(&resolved, started.elapsed()),
         };
@@ -267,7 +268,7 @@ pub async fn copy_object(
     let mut report = if piped::applies(&copy, identity) {
         Box::pin(piped::copy(&copy)).await?
     } else {
-        stream::copy(&copy, transform).await?
+        Box::pin(stream::copy(&copy, transform)).await?
     };
     report.fallback = fallback;
     Ok(report.with_requests(requests.load(Ordering::Relaxed)))

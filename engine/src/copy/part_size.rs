@@ -39,7 +39,8 @@ pub fn clamp_part_size(configured: u64) -> u64 {
 }
 
 /// The part size of each part number of one upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PartSchedule {
     base: u64,
     fixed: bool,

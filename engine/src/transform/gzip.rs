@@ -215,6 +215,15 @@ impl Transform for Gzip {
     fn is_cpu_heavy(&self) -> bool {
         true
     }
+
+    /// Members are independent and emitted one chunk each: a copy restarts
+    /// at any member. One member (`Single`) carries its state to the end.
+    fn restart_unit(&self) -> Option<u64> {
+        match self.state {
+            State::Members { .. } => Some(MEMBER_BYTES as u64),
+            State::Single(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +264,27 @@ mod tests {
             .read_to_end(&mut first)
             .unwrap();
         assert_eq!(first.len(), MEMBER_BYTES);
+    }
+
+    #[test]
+    fn a_fresh_compressor_fed_the_input_from_a_member_makes_the_same_bytes() {
+        let input = sample(4 * MEMBER_BYTES + 777);
+        let emitted = |from: usize| {
+            let mut gzip = Gzip::new(2, GzipMembers::Parallel, 2);
+            let mut output = Vec::new();
+            for piece in input[from..].chunks(300_000) {
+                gzip.push(Bytes::copy_from_slice(piece), &mut output)
+                    .unwrap();
+            }
+            gzip.finish(&mut output).unwrap();
+            output
+        };
+        let whole = emitted(0);
+        assert_eq!(whole.len(), 5, "one chunk per member");
+        let unit = Gzip::new(2, GzipMembers::Parallel, 2).restart_unit();
+        assert_eq!(unit, Some(MEMBER_BYTES as u64));
+        assert_eq!(emitted(2 * MEMBER_BYTES), whole[2..].to_vec());
+        assert_eq!(Gzip::new(2, GzipMembers::Single, 1).restart_unit(), None);
     }
 
     #[test]

@@ -127,6 +127,18 @@ pub trait Transform: Send {
         0
     }
 
+    /// `Some(n)` when the output can restart at every `n` input bytes, so a
+    /// copy stopped at its deadline resumes instead of starting over: every
+    /// chunk `push` and `finish` emit is the whole output of the next `n`
+    /// input bytes (the last chunk, of what is left), and a fresh transform
+    /// fed the input from any multiple of `n` emits, byte for byte, what
+    /// this one emitted from there (no state carries from one unit to the
+    /// next: gzip members, zstd frames). `None` (the default): a stopped
+    /// copy is aborted and starts over.
+    fn restart_unit(&self) -> Option<u64> {
+        None
+    }
+
     /// True when `push` is CPU-heavy (compression): the engine runs it on a
     /// blocking thread, off the async workers that drive the GETs and uploads.
     fn is_cpu_heavy(&self) -> bool {

@@ -116,7 +116,8 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         plan: recorded,
         done,
         mut session,
-    } = Box::pin(resume::open(copy, &metadata, proposed))
+        ..
+    } = Box::pin(resume::open(copy, &metadata, proposed, None))
         .await
         .map_err(counted)?;
     // A resumed copy follows the plan its parts were cut by (the first

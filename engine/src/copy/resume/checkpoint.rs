@@ -2,6 +2,7 @@
 
 use crate::copy::error::{CopyError, SdkFailure};
 use crate::copy::failure_class::FailureClass;
+use crate::copy::part_size::PartSchedule;
 use crate::copy::source::{Pin, ResolvedSource};
 use crate::copy::upload::{Destination, crc64nvme};
 use aws_sdk_s3::Client;
@@ -133,6 +134,49 @@ pub struct Checkpoint {
     pub attempts: u32,
     /// Bytes S3 had when each attempt began (the first attempt's is 0).
     pub bytes_at_start: Vec<u64>,
+    /// For a transformed copy: how its output restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformed: Option<Transformed>,
+}
+
+/// What a transformed copy needs to resume: its output's length is known
+/// only as it is made, so the plan is the part schedule, and the point to
+/// restart from is recorded as parts finish ([`Restart`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transformed {
+    /// The transform's name: another one makes other bytes.
+    pub transform: String,
+    /// Input bytes per restart unit ([`crate::transform::Transform::restart_unit`]).
+    pub unit: u64,
+    /// The part schedule the output is cut by.
+    pub schedule: PartSchedule,
+    /// Where the next attempt starts.
+    pub restart: Restart,
+}
+
+impl Transformed {
+    /// Whether `other` makes the same parts (the restart aside).
+    pub fn same_plan(&self, other: &Transformed) -> bool {
+        self.transform == other.transform
+            && self.unit == other.unit
+            && self.schedule == other.schedule
+    }
+}
+
+/// A point a transformed copy restarts from: parts `1..=parts_done` are in
+/// S3 (`bytes_done` bytes); a fresh transform fed the input from
+/// `input_offset` makes, first, the last `skip` bytes of part `parts_done`
+/// (whose CRC64NVME is `skip_crc64nvme`: the check that it makes the same
+/// bytes), then part `parts_done + 1` on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restart {
+    pub parts_done: u64,
+    pub bytes_done: u64,
+    pub input_offset: u64,
+    pub skip: u64,
+    pub skip_crc64nvme: u64,
 }
 
 impl Checkpoint {

@@ -14,6 +14,7 @@
 
 pub mod checkpoint;
 mod listed;
+mod restart_writer;
 
 use super::context::CopyContext;
 use super::error::CopyError;
@@ -22,8 +23,12 @@ use super::upload::MultipartUpload;
 use super::upload::abort::{ABORT_BUDGET, AbortTarget};
 use super::upload::condition::{Decision, compare_sequencers, source_origin};
 use super::upload::{Expected, Written, landed};
-use checkpoint::{Checkpoint, Expect, PartPlan, Read, SourceRecord, Stored, WriteFailed};
+use checkpoint::{
+    Checkpoint, Expect, PartPlan, Read, Restart, SourceRecord, Stored, Transformed, WriteFailed,
+};
 use listed::Listed;
+use restart_writer::RestartWriter;
+pub use restart_writer::{RESTART_FLUSH_BUDGET, RESTART_WRITE_INTERVAL};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +77,9 @@ pub(crate) struct Opened {
     pub done: BTreeSet<u64>,
     /// The attempt's state when the copy can resume.
     pub session: Option<Session>,
+    /// For a transformed copy that can resume: where its output restarts
+    /// (the start, for a new upload).
+    pub restart: Option<Restart>,
 }
 
 /// One attempt of a resumable copy.
@@ -89,6 +97,8 @@ pub(crate) struct Session {
     longest_part: Arc<AtomicU64>,
     /// Set once every part is in S3: a stop after that drops nothing.
     all_parts_done: bool,
+    /// For a transformed copy: writes its restart points.
+    restarts: Option<RestartWriter>,
 }
 
 /// Reads the checkpoint, racing the copy's token.
@@ -128,7 +138,13 @@ enum Judged {
     Replace(&'static str),
 }
 
-fn judge(previous: &Checkpoint, ours: &SourceRecord, plan: &PartPlan, max: u32) -> Judged {
+fn judge(
+    previous: &Checkpoint,
+    ours: &SourceRecord,
+    plan: &PartPlan,
+    transformed: Option<&Transformed>,
+    max: u32,
+) -> Judged {
     if !previous.source.same_object(ours) {
         if let (Some(theirs), Some(mine)) = (&previous.source.sequencer, &ours.sequencer)
             && compare_sequencers(theirs, mine).is_gt()
@@ -142,6 +158,14 @@ fn judge(previous: &Checkpoint, ours: &SourceRecord, plan: &PartPlan, max: u32) 
     }
     if previous.plan.method != plan.method || previous.plan.size != plan.size {
         return Judged::Replace("it was made by another copy method");
+    }
+    let same_output = match (&previous.transformed, transformed) {
+        (None, None) => true,
+        (Some(theirs), Some(ours)) => theirs.same_plan(ours),
+        _ => false,
+    };
+    if !same_output {
+        return Judged::Replace("it was made by another transform or part schedule");
     }
     if previous.attempts >= max {
         return Judged::Replace(
@@ -160,6 +184,37 @@ fn trusted(
         .iter()
         .all(|part| plan.part_len(part.number) == Some(part.len) && !part.etag.is_empty())
         .then_some(parts)
+}
+
+/// For a transformed copy, the parts its restart point counts on, if S3
+/// holds every one with the size the schedule gives it (the last one may
+/// be short only when the restart is at the input's end); later parts are
+/// made again.
+fn trusted_prefix(
+    parts: Vec<super::upload::UploadedPart>,
+    transformed: &Transformed,
+    source_size: u64,
+) -> Option<Vec<super::upload::UploadedPart>> {
+    let restart = transformed.restart;
+    let prefix: Vec<_> = parts
+        .into_iter()
+        .filter(|part| part.number <= restart.parts_done)
+        .collect();
+    let at_end = restart.input_offset >= source_size;
+    let sized = |index: usize, part: &super::upload::UploadedPart| {
+        let planned = transformed.schedule.part_size(part.number);
+        let last = index + 1 == prefix.len();
+        part.number == index as u64 + 1
+            && !part.etag.is_empty()
+            && (part.len == planned || (last && at_end && part.len <= planned))
+    };
+    let whole = prefix.len() as u64 == restart.parts_done
+        && prefix
+            .iter()
+            .enumerate()
+            .all(|(index, part)| sized(index, part))
+        && prefix.iter().map(|part| part.len).sum::<u64>() == restart.bytes_done;
+    whole.then_some(prefix)
 }
 
 /// Logs why a copy goes on without resuming: S3 refused its checkpoint
@@ -194,12 +249,14 @@ pub(crate) async fn open(
     copy: &CopyContext<'_>,
     metadata: &ObjectMetadata,
     proposed: PartPlan,
+    transformed: Option<Transformed>,
 ) -> Result<Opened, CopyError> {
     let fresh = |upload| Opened {
         upload,
         plan: proposed,
         done: BTreeSet::new(),
         session: None,
+        restart: None,
     };
     let Some(settings) = copy.settings.resume.as_ref().filter(|r| r.max_attempts > 1) else {
         return Ok(fresh(create(copy, metadata).await?));
@@ -207,16 +264,27 @@ pub(crate) async fn open(
     let bucket = copy.destination.bucket.as_str();
     let key = checkpoint::key(copy.source, copy.destination);
     let ours = SourceRecord::of(copy.source);
-    let session = |plan: PartPlan, attempt: u32, bytes_at_start: Vec<u64>, upload_id| Session {
+    // A transformed copy's session writes its restart points into the
+    // checkpoint it wrote (with `etag`).
+    let session = |written: &Checkpoint, etag: String| Session {
         checkpoint_key: key.clone(),
-        upload_id,
-        attempt,
+        upload_id: written.upload_id.clone(),
+        attempt: written.attempts,
         max_attempts: settings.max_attempts,
-        plan,
-        bytes_at_start,
+        plan: written.plan,
+        bytes_at_start: written.bytes_at_start.clone(),
         stop_at: settings.stop_at,
         longest_part: Arc::new(AtomicU64::new(0)),
         all_parts_done: false,
+        restarts: written.transformed.is_some().then(|| {
+            RestartWriter::start(
+                copy.client.clone(),
+                bucket.to_owned(),
+                key.clone(),
+                written.clone(),
+                etag,
+            )
+        }),
     };
     for _ in 0..ELECTION_ROUNDS {
         let read = match raced(copy, checkpoint::read(copy.client, bucket, &key)).await? {
@@ -255,7 +323,14 @@ pub(crate) async fn open(
                 destination: copy.destination.clone(),
                 upload_id: previous.upload_id.clone(),
             };
-            let reason = match judge(&previous, &ours, &proposed, settings.max_attempts) {
+            let judged = judge(
+                &previous,
+                &ours,
+                &proposed,
+                transformed.as_ref(),
+                settings.max_attempts,
+            );
+            let reason = match judged {
                 Judged::Newer => {
                     return Err(CopyError::Superseded {
                         bucket: copy.source.spec.bucket.clone(),
@@ -273,7 +348,10 @@ pub(crate) async fn open(
                             carried = previous.attempts;
                             "its upload is gone (completed, aborted or expired)"
                         }
-                        Listed::Open(parts) => match trusted(parts, &previous.plan) {
+                        Listed::Open(parts) => match match &previous.transformed {
+                            Some(theirs) => trusted_prefix(parts, theirs, copy.source.size),
+                            None => trusted(parts, &previous.plan),
+                        } {
                             None => {
                                 target.run().await;
                                 carried = previous.attempts;
@@ -292,11 +370,11 @@ pub(crate) async fn open(
                                     &next,
                                     Expect::Etag(etag),
                                 );
-                                match raced(copy, written).await? {
-                                    Ok(_) => {}
+                                let etag = match raced(copy, written).await? {
+                                    Ok(etag) => etag,
                                     Err(WriteFailed::Raced) => continue,
                                     Err(WriteFailed::Failed(error)) => return Err(error),
-                                }
+                                };
                                 tracing::info!(
                                     "resuming multipart upload {} of s3://{}/{}: attempt {} of {}, {} of {} parts ({bytes} of {} bytes) in s3",
                                     previous.upload_id,
@@ -318,18 +396,14 @@ pub(crate) async fn open(
                                     Arc::clone(&copy.progress.bytes_written),
                                     copy.cancel,
                                 );
-                                let session = session(
-                                    next.plan,
-                                    next.attempts,
-                                    next.bytes_at_start,
-                                    previous.upload_id.clone(),
-                                );
+                                let session = session(&next, etag);
                                 upload.keep_on_cancel(!session.is_last());
                                 return Ok(Opened {
                                     upload,
                                     plan: next.plan,
                                     done,
                                     session: Some(session),
+                                    restart: next.transformed.map(|t| t.restart),
                                 });
                             }
                         },
@@ -355,15 +429,16 @@ pub(crate) async fn open(
             plan: proposed,
             attempts: carried + 1,
             bytes_at_start: vec![0; carried as usize + 1],
+            transformed: transformed.clone(),
         };
         let condition = match &expect {
             None => Expect::Absent,
             Some(etag) => Expect::Etag(etag),
         };
         let written = checkpoint::write(copy.client, bucket, &key, &first, condition);
-        match raced(copy, written).await {
+        let etag = match raced(copy, written).await {
             Err(cancelled) => return Err(upload.abort(cancelled).await),
-            Ok(Ok(_)) => {}
+            Ok(Ok(etag)) => etag,
             Ok(Err(WriteFailed::Raced)) => {
                 // Another attempt elected its upload first: join it.
                 upload.abort(copy.cancelled()).await;
@@ -374,19 +449,15 @@ pub(crate) async fn open(
                 return Ok(fresh(upload));
             }
             Ok(Err(WriteFailed::Failed(error))) => return Err(upload.abort(error).await),
-        }
-        let session = session(
-            proposed,
-            first.attempts,
-            first.bytes_at_start,
-            first.upload_id,
-        );
+        };
+        let session = session(&first, etag);
         upload.keep_on_cancel(!session.is_last());
         return Ok(Opened {
             upload,
             plan: proposed,
             done: BTreeSet::new(),
             session: Some(session),
+            restart: first.transformed.map(|t| t.restart),
         });
     }
     Err(CopyError::Checkpoint {
@@ -555,13 +626,44 @@ impl Session {
         bytes_per_attempt(&self.bytes_at_start, total)
     }
 
+    /// A transformed copy: `restart` is the point it reached (parts
+    /// `1..=restart.parts_done` are in S3); the writer records it in the
+    /// checkpoint.
+    pub fn record_restart(&self, restart: Restart) {
+        if let Some(restarts) = &self.restarts {
+            restarts.record(restart);
+        }
+    }
+
+    /// How far the copy got: source bytes whose output S3 holds, and parts
+    /// (of how many, when known). A transformed copy counts from the
+    /// restart point its checkpoint holds, which is where the next attempt
+    /// goes on.
+    fn progress(
+        &self,
+        parts: u64,
+        bytes: u64,
+        restart: Option<Restart>,
+    ) -> (u64, u64, Option<std::num::NonZeroU64>) {
+        match restart {
+            Some(restart) => (
+                restart.parts_done,
+                restart.input_offset.min(self.plan.size),
+                None,
+            ),
+            None => (parts, bytes, std::num::NonZeroU64::new(self.plan.parts)),
+        }
+    }
+
     fn continue_error(
         &self,
         copy: &CopyContext<'_>,
         parts: u64,
         bytes: u64,
         dropped: u64,
+        restart: Option<Restart>,
     ) -> CopyError {
+        let (parts, bytes, parts_total) = self.progress(parts, bytes, restart);
         CopyError::Continue {
             bucket: copy.source.spec.bucket.clone(),
             key: copy.source.spec.key.clone(),
@@ -570,8 +672,10 @@ impl Session {
             bytes_done: bytes,
             bytes_total: self.plan.size,
             percent: bytes * 100 / self.plan.size.max(1),
-            parts_done: parts,
-            parts_total: self.plan.parts,
+            parts: super::error::PartCount {
+                done: parts,
+                total: parts_total,
+            },
             dropped,
             bytes_read: copy.progress.bytes_read.load(Ordering::Relaxed),
             bytes_written: copy.progress.bytes_written.load(Ordering::Relaxed),
@@ -581,9 +685,19 @@ impl Session {
     /// Ends this attempt early or at its deadline: the upload stays open
     /// with the parts S3 finished, and the copy fails with
     /// [`CopyError::Continue`] saying how far it got.
+    ///
+    /// A transformed copy writes its newest restart point beside the
+    /// upload's cleanup, within [`RESTART_FLUSH_BUDGET`].
     pub async fn stop(&self, copy: &CopyContext<'_>, upload: MultipartUpload) -> CopyError {
-        let kept = upload.keep().await;
-        self.continue_error(copy, kept.parts, kept.bytes, kept.dropped)
+        let (kept, restart) = match &self.restarts {
+            Some(restarts) => {
+                let (kept, restart) =
+                    tokio::join!(upload.keep(), restarts.flush(RESTART_FLUSH_BUDGET));
+                (kept, Some(restart))
+            }
+            None => (upload.keep().await, None),
+        };
+        self.continue_error(copy, kept.parts, kept.bytes, kept.dropped, restart)
     }
 
     /// A failed attempt: the upload is kept when the deadline stopped an
@@ -663,7 +777,8 @@ impl Session {
     pub async fn completed_with(&self, copy: &CopyContext<'_>, error: CopyError) -> CopyError {
         let cancelled = matches!(error, CopyError::Cancelled { .. });
         if cancelled && !self.is_last() && self.all_parts_done {
-            return self.continue_error(copy, self.plan.parts, self.plan.size, 0);
+            let restart = self.restarts.as_ref().map(RestartWriter::written);
+            return self.continue_error(copy, self.plan.parts, self.plan.size, 0, restart);
         }
         if !cancelled && let Some(superseded) = self.taken_over(copy).await {
             self.forget(copy).await;
@@ -741,6 +856,7 @@ mod tests {
             plan: PLAN,
             attempts,
             bytes_at_start: vec![0; attempts as usize],
+            transformed: None,
         }
     }
 
@@ -757,16 +873,16 @@ mod tests {
     fn a_checkpoint_is_resumed_only_for_the_same_object_method_and_budget() {
         let ours = source("e1", "01");
         assert!(matches!(
-            judge(&checkpoint(ours.clone(), 1), &ours, &PLAN, 3),
+            judge(&checkpoint(ours.clone(), 1), &ours, &PLAN, None, 3),
             Judged::Resume
         ));
         // Another object: a newer event's copy wins, an older one's is replaced.
         assert!(matches!(
-            judge(&checkpoint(source("e2", "02"), 1), &ours, &PLAN, 3),
+            judge(&checkpoint(source("e2", "02"), 1), &ours, &PLAN, None, 3),
             Judged::Newer
         ));
         assert!(matches!(
-            judge(&checkpoint(source("e0", "00"), 1), &ours, &PLAN, 3),
+            judge(&checkpoint(source("e0", "00"), 1), &ours, &PLAN, None, 3),
             Judged::Replace(_)
         ));
         let server = PartPlan {
@@ -774,7 +890,7 @@ mod tests {
             ..PLAN
         };
         assert!(matches!(
-            judge(&checkpoint(ours.clone(), 1), &ours, &server, 3),
+            judge(&checkpoint(ours.clone(), 1), &ours, &server, None, 3),
             Judged::Replace(_)
         ));
         // The recorded part size wins over today's.
@@ -784,14 +900,14 @@ mod tests {
             ..PLAN
         };
         assert!(matches!(
-            judge(&checkpoint(ours.clone(), 1), &ours, &other_size, 3),
+            judge(&checkpoint(ours.clone(), 1), &ours, &other_size, None, 3),
             Judged::Resume
         ));
         // A damaged plan is never trusted.
         let mut damaged = checkpoint(ours.clone(), 1);
         damaged.plan.parts = 4;
         assert!(matches!(
-            judge(&damaged, &ours, &PLAN, 3),
+            judge(&damaged, &ours, &PLAN, None, 3),
             Judged::Replace(_)
         ));
         damaged.plan = PartPlan {
@@ -799,17 +915,17 @@ mod tests {
             ..PLAN
         };
         assert!(matches!(
-            judge(&damaged, &ours, &PLAN, 3),
+            judge(&damaged, &ours, &PLAN, None, 3),
             Judged::Replace(_)
         ));
         // The same bytes uploaded again: another event, not resumed.
         assert!(matches!(
-            judge(&checkpoint(source("e1", "00"), 1), &ours, &PLAN, 3),
+            judge(&checkpoint(source("e1", "00"), 1), &ours, &PLAN, None, 3),
             Judged::Replace(_)
         ));
         // Spent: its last attempt ended without cleaning up.
         assert!(matches!(
-            judge(&checkpoint(ours.clone(), 3), &ours, &PLAN, 3),
+            judge(&checkpoint(ours.clone(), 3), &ours, &PLAN, None, 3),
             Judged::Replace(_)
         ));
     }
@@ -823,6 +939,76 @@ mod tests {
         assert!(trusted(vec![part(0, 10)], &PLAN).is_none());
     }
 
+    fn gzip(restart: Restart) -> Transformed {
+        Transformed {
+            transform: "gzip".into(),
+            unit: MIB,
+            schedule: crate::copy::part_size::PartSchedule::new(10 * MIB, Some(25 * MIB), false),
+            restart,
+        }
+    }
+
+    #[test]
+    fn a_transformed_checkpoint_is_resumed_only_by_the_same_transform_and_schedule() {
+        let ours = source("e1", "01");
+        let mut transformed = checkpoint(ours.clone(), 1);
+        transformed.transformed = Some(gzip(Restart::default()));
+        let same = gzip(Restart {
+            parts_done: 2,
+            ..Restart::default()
+        });
+        assert!(matches!(
+            judge(&transformed, &ours, &PLAN, Some(&same), 3),
+            Judged::Resume
+        ));
+        let other = Transformed {
+            transform: "zstd".into(),
+            ..same.clone()
+        };
+        assert!(matches!(
+            judge(&transformed, &ours, &PLAN, Some(&other), 3),
+            Judged::Replace(_)
+        ));
+        // An identity copy never resumes a transformed one, nor the reverse.
+        assert!(matches!(
+            judge(&transformed, &ours, &PLAN, None, 3),
+            Judged::Replace(_)
+        ));
+        assert!(matches!(
+            judge(&checkpoint(ours.clone(), 1), &ours, &PLAN, Some(&same), 3),
+            Judged::Replace(_)
+        ));
+    }
+
+    #[test]
+    fn a_transformed_copy_trusts_the_parts_its_restart_point_counts_on() {
+        let restart = Restart {
+            parts_done: 2,
+            bytes_done: 20 * MIB,
+            input_offset: 30 * MIB,
+            skip: 1_000,
+            skip_crc64nvme: 7,
+        };
+        let plan = gzip(restart);
+        // Later parts (made again) are dropped.
+        let trusted = trusted_prefix(vec![part(1, 10), part(2, 10), part(3, 10)], &plan, 60 * MIB);
+        assert_eq!(
+            trusted.map(|parts| parts.iter().map(|p| p.number).collect::<Vec<_>>()),
+            Some(vec![1, 2])
+        );
+        assert!(trusted_prefix(vec![part(1, 10)], &plan, 60 * MIB).is_none());
+        assert!(trusted_prefix(vec![part(1, 10), part(2, 5)], &plan, 60 * MIB).is_none());
+        // A short last part only at the input's end.
+        let at_end = gzip(Restart {
+            bytes_done: 15 * MIB,
+            input_offset: 60 * MIB,
+            skip: 0,
+            ..restart
+        });
+        assert!(trusted_prefix(vec![part(1, 10), part(2, 5)], &at_end, 60 * MIB).is_some());
+        assert!(trusted_prefix(vec![], &gzip(Restart::default()), 60 * MIB).is_some());
+    }
+
     fn session(attempt: u32, max_attempts: u32, stop_in: Duration, longest: Duration) -> Session {
         Session {
             checkpoint_key: String::new(),
@@ -834,6 +1020,7 @@ mod tests {
             stop_at: Some(Instant::now() + stop_in),
             longest_part: Arc::new(AtomicU64::new(longest.as_micros() as u64)),
             all_parts_done: false,
+            restarts: None,
         }
     }
 

@@ -45,7 +45,8 @@ pub(super) async fn copy_parts(
         plan: recorded,
         done,
         mut session,
-    } = Box::pin(resume::open(copy, &metadata, proposed)).await?;
+        ..
+    } = Box::pin(resume::open(copy, &metadata, proposed, None)).await?;
     let plan = PartCopyPlan {
         size: recorded.size,
         part_size: recorded.part_size,

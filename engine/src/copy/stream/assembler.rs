@@ -42,9 +42,15 @@ pub struct PartAssembler {
 impl PartAssembler {
     /// An assembler cutting parts on `schedule`.
     pub fn new(schedule: PartSchedule) -> PartAssembler {
+        PartAssembler::starting_at(schedule, 1)
+    }
+
+    /// An assembler whose first part is number `first` (a resumed copy's
+    /// next part).
+    pub fn starting_at(schedule: PartSchedule, first: u64) -> PartAssembler {
         PartAssembler {
             schedule,
-            next_number: 1,
+            next_number: first.max(1),
             filling: BytesMut::new(),
             ready: VecDeque::new(),
             held: VecDeque::new(),

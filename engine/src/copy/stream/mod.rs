@@ -8,6 +8,7 @@
 
 pub mod assembler;
 mod read_window;
+mod restart;
 
 use super::content_headers;
 use super::context::CopyContext;
@@ -15,6 +16,8 @@ use super::error::CopyError;
 use super::memory::{self, MemoryPlan};
 use super::part_size;
 use super::report::{CopyReport, StreamedCounts};
+use super::resume::checkpoint::{PartPlan, Restart, Transformed};
+use super::resume::{self, Opened, Session};
 use super::source::{self, Block, ObjectMetadata, ReadCounters, ResolvedSource, tags};
 use super::upload::condition::{Completion, write_newest};
 use super::upload::{self, MultipartUpload};
@@ -22,6 +25,8 @@ use crate::transform::{Transform, TransformError};
 use assembler::{Part, PartAssembler};
 use bytes::Bytes;
 use read_window::ReadWindow;
+use restart::RestartTracker;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,7 +37,7 @@ const PERMIT_UNIT: u64 = memory::KIB;
 /// Where the first part goes until we know whether more output follows.
 enum Sink {
     Undecided(Option<(Part, OwnedSemaphorePermit)>),
-    Multipart(MultipartUpload),
+    Multipart(Box<MultipartUpload>),
 }
 
 /// Everything one copy run holds.
@@ -46,6 +51,16 @@ struct Pipeline<'a> {
     output_known_multipart: Option<bool>,
     /// For output of unknown length: the most the memory plan can upload.
     output_limit: Option<u64>,
+    /// The destination's metadata is known before the first read (a
+    /// resumable copy opens its upload first).
+    metadata_known: bool,
+    /// A resumable transformed copy's attempt.
+    session: Option<Session>,
+    /// Its restart points, for the parts cut and not yet all done.
+    tracker: Option<RestartTracker>,
+    restarts: BTreeMap<u64, Restart>,
+    /// The session stopped starting parts before the deadline.
+    stopped: bool,
 }
 
 impl Pipeline<'_> {
@@ -59,6 +74,17 @@ impl Pipeline<'_> {
             permit = Arc::clone(&self.slots).acquire_many_owned(units) => {
                 permit.map_err(|_| CopyError::Task("upload permits closed".into()))
             }
+        }
+    }
+
+    /// Records the restart point after part `done` (parts `1..=done` in
+    /// S3) with the session, when the copy can resume.
+    fn record_restart(&mut self, done: u64) {
+        if let Some(session) = &self.session
+            && let Some(restart) = self.restarts.get(&done)
+        {
+            session.record_restart(*restart);
+            self.restarts = self.restarts.split_off(&done);
         }
     }
 
@@ -81,8 +107,20 @@ impl Pipeline<'_> {
         }
         match &mut self.sink {
             Sink::Multipart(upload) => {
-                upload.spawn_part(part, permit);
-                upload.collect_finished()
+                if let Some(session) = &self.session
+                    && !session.may_start()
+                {
+                    // The part would not finish before the margin: it is
+                    // made again next time.
+                    self.stopped = true;
+                    return Ok(());
+                }
+                let task = upload.part_task(part, permit);
+                resume::spawn(self.session.as_ref(), upload, task);
+                upload.collect_finished()?;
+                let done = upload.contiguous_done();
+                self.record_restart(done);
+                Ok(())
             }
             Sink::Undecided(first)
                 if first.is_none() && self.output_known_multipart != Some(true) =>
@@ -107,7 +145,7 @@ impl Pipeline<'_> {
                     upload.spawn_part(held_part, held_permit);
                 }
                 upload.spawn_part(part, permit);
-                self.sink = Sink::Multipart(upload);
+                self.sink = Sink::Multipart(Box::new(upload));
                 Ok(())
             }
         }
@@ -120,20 +158,33 @@ impl Pipeline<'_> {
     ///
     /// Every await is raced against the copy's token; a multipart upload is
     /// aborted before `CopyError::Cancelled` returns.
-    async fn finish(mut self) -> Result<Completion, CopyError> {
+    async fn finish(&mut self) -> Result<Completion, CopyError> {
         let copy = self.copy;
         let verify = copy.verify;
         let condition = copy.write_plan.condition.clone();
         match std::mem::replace(&mut self.sink, Sink::Undecided(None)) {
-            Sink::Multipart(upload) => upload
-                .complete(
-                    copy.cancel,
-                    |crc| verify.check(crc),
-                    copy.write_plan.newest.as_ref(),
-                    condition,
-                )
-                .await
-                .map_err(|e| copy.counted(e)),
+            Sink::Multipart(upload) => {
+                if let Some(session) = &mut self.session {
+                    session.all_parts_done();
+                }
+                let completion = upload
+                    .complete(
+                        copy.cancel,
+                        |crc| verify.check(crc),
+                        copy.write_plan.newest.as_ref(),
+                        condition,
+                    )
+                    .await
+                    .map_err(|e| copy.counted(e));
+                match (&self.session, completion) {
+                    (Some(session), Err(error)) => Err(session.completed_with(copy, error).await),
+                    (Some(session), Ok(completion)) => {
+                        session.forget(copy).await;
+                        Ok(completion)
+                    }
+                    (None, completion) => completion,
+                }
+            }
             Sink::Undecided(first) => {
                 let data = first.map(|(part, _permit)| part.data).unwrap_or_default();
                 let metadata = copy.destination_metadata(&self.metadata);
@@ -219,17 +270,66 @@ pub(crate) async fn copy(
         sink: Sink::Undecided(None),
         output_known_multipart: output_known.then(|| resolved.size > schedule.base()),
         output_limit: (!output_known).then(|| plan.max_output()),
+        metadata_known: false,
+        session: None,
+        tracker: None,
+        restarts: BTreeMap::new(),
+        stopped: false,
+    };
+    let start = match Box::pin(open_resumable(&mut pipeline, transform.as_mut(), &plan)).await {
+        Ok(start) => start,
+        Err(error) => return Err(copy.counted(error)),
     };
     let reads = Arc::new(ReadCounters::default());
-    let result = pump(&mut pipeline, resolved, &plan, &mut transform, &reads).await;
+    // Restarted at the input's end (every part in S3, the completion cut
+    // off): nothing is left to read or transform.
+    let result = if start.parts_done > 0 && start.input_offset >= resolved.size {
+        Ok(())
+    } else {
+        pump(
+            &mut pipeline,
+            resolved,
+            &plan,
+            &mut transform,
+            &reads,
+            start,
+        )
+        .await
+    };
     let verified = copy.verify.word().to_owned();
     let completion = match result {
+        Ok(()) if pipeline.stopped => {
+            let Sink::Multipart(mut upload) =
+                std::mem::replace(&mut pipeline.sink, Sink::Undecided(None))
+            else {
+                return Err(CopyError::Task("a stopped copy without its upload".into()));
+            };
+            // The parts in flight were started to finish before the margin.
+            let mut joined = Ok(());
+            while joined.is_ok() && upload.in_flight() > 0 {
+                joined = upload.join_one(copy.cancel).await;
+            }
+            pipeline.record_restart(upload.contiguous_done());
+            let session = pipeline.session.as_ref();
+            return Err(match (session, joined) {
+                (Some(session), Ok(())) => session.stop(copy, *upload).await,
+                (session, Err(error)) => {
+                    resume::fail(session, copy, *upload, copy.counted(error)).await
+                }
+                (None, Ok(())) => upload.abort(copy.cancelled()).await,
+            });
+        }
         Ok(()) => pipeline.finish().await?,
         Err(error) => {
             let error = copy.counted(error);
             return Err(
                 match std::mem::replace(&mut pipeline.sink, Sink::Undecided(None)) {
-                    Sink::Multipart(upload) => upload.abort(error).await,
+                    Sink::Multipart(mut upload) => {
+                        // Parts that finished count toward the restart point.
+                        let _ = upload.collect_finished();
+                        pipeline.record_restart(upload.contiguous_done());
+                        resume::fail(pipeline.session.as_ref(), copy, *upload, error).await
+                    }
                     Sink::Undecided(_) => error,
                 },
             );
@@ -238,6 +338,10 @@ pub(crate) async fn copy(
     let written = match completion {
         Completion::Written(written) => written,
         Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
+    };
+    let attempts = match (&pipeline.session, &pipeline.tracker) {
+        (Some(session), Some(tracker)) => session.bytes_per_attempt(tracker.parts_end()),
+        _ => Vec::new(),
     };
     let counted = StreamedCounts {
         bytes_read: progress.bytes_read.load(Ordering::Relaxed),
@@ -248,7 +352,133 @@ pub(crate) async fn copy(
         upload_retries: 0,
         verified,
     };
-    Ok(CopyReport::streamed(resolved, &written, counted))
+    let mut report = CopyReport::streamed(resolved, &written, counted);
+    report.attempts = attempts;
+    Ok(report)
+}
+
+/// For a transform whose output can restart ([`Transform::restart_unit`])
+/// and a copy that can resume, larger than a part: opens the upload before
+/// the first read (a new one, or an earlier attempt's with its restart
+/// point), with the destination's metadata from a `HeadObject`. The point
+/// the stream starts from (the input's start otherwise).
+///
+/// # Cancellation
+///
+/// Every request is raced against the copy's token.
+async fn open_resumable(
+    pipeline: &mut Pipeline<'_>,
+    transform: &mut dyn Transform,
+    plan: &MemoryPlan,
+) -> Result<Restart, CopyError> {
+    let copy = pipeline.copy;
+    let resolved = copy.source;
+    let schedule = plan.schedule;
+    let resumable = copy
+        .settings
+        .resume
+        .as_ref()
+        .is_some_and(|r| r.max_attempts > 1);
+    let unit = match transform.restart_unit() {
+        Some(unit) if resumable && resolved.size > schedule.base() => unit,
+        _ => return Ok(Restart::default()),
+    };
+    let source_metadata = match &resolved.metadata {
+        Some(metadata) => metadata.clone(),
+        None => {
+            let headed = source::resolve(copy.source_client, resolved.spec.clone(), true);
+            tokio::select! {
+                () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+                headed = headed => headed?.metadata.unwrap_or_default(),
+            }
+        }
+    };
+    let mut metadata =
+        content_headers::for_output(source_metadata, &*transform, &copy.destination.key);
+    let carried = tags::carry(
+        copy.source_client,
+        resolved,
+        &mut metadata,
+        copy.settings.copy_tags,
+    );
+    tokio::select! {
+        () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+        carried = carried => carried?,
+    }
+    pipeline.metadata = metadata;
+    pipeline.metadata_known = true;
+    // The plan records the input's size; the output's parts follow the schedule.
+    let proposed = PartPlan {
+        method: super::CopyMethod::Stream,
+        part_size: schedule.base(),
+        parts: resolved.size.div_ceil(schedule.base()).max(1),
+        size: resolved.size,
+    };
+    let transformed = Transformed {
+        transform: transform.name().to_owned(),
+        unit,
+        schedule,
+        restart: Restart::default(),
+    };
+    let Opened {
+        upload,
+        session,
+        restart,
+        ..
+    } = resume::open(
+        copy,
+        &copy.destination_metadata(&pipeline.metadata),
+        proposed,
+        Some(transformed),
+    )
+    .await?;
+    let start = restart.unwrap_or_default();
+    if session.is_some() {
+        pipeline.tracker = Some(RestartTracker::resuming(unit, &start));
+        pipeline.restarts.insert(start.parts_done, start);
+    }
+    pipeline.session = session;
+    pipeline.sink = Sink::Multipart(Box::new(upload));
+    Ok(start)
+}
+
+/// The ranges to read from `offset` to `size` in blocks of `block`: the
+/// whole object's plan from 0, else ranged reads from `offset` (none at
+/// the end).
+fn ranges_from(offset: u64, size: u64, block: u64) -> Vec<Option<(u64, u64)>> {
+    if offset == 0 {
+        return source::plan_ranges(size, block);
+    }
+    let block = block.max(1);
+    std::iter::successors(Some(offset), |start| Some(start + block))
+        .take_while(|start| *start < size)
+        .map(|start| Some((start, (start + block).min(size) - 1)))
+        .collect()
+}
+
+/// Hands the transform's output chunks to the assembler, through the
+/// restart tracker when the copy can resume.
+fn feed(
+    pipeline: &mut Pipeline<'_>,
+    assembler: &mut PartAssembler,
+    output: &mut Vec<Bytes>,
+) -> Result<(), CopyError> {
+    for chunk in output.drain(..) {
+        let chunk = match &mut pipeline.tracker {
+            Some(tracker) => tracker
+                .chunk(chunk)
+                .map_err(|diverged| CopyError::Checkpoint {
+                    operation: "resume the transform of",
+                    bucket: pipeline.copy.destination.bucket.clone(),
+                    key: pipeline.copy.destination.key.clone(),
+                    class: super::FailureClass::Transient,
+                    source: Box::new(diverged),
+                })?,
+            None => chunk,
+        };
+        assembler.push(chunk);
+    }
+    Ok(())
 }
 
 /// Reads, transforms and dispatches until the input ends or something fails.
@@ -310,6 +540,7 @@ async fn pump(
     plan: &MemoryPlan,
     transform: &mut Box<dyn Transform>,
     counters: &Arc<ReadCounters>,
+    start: Restart,
 ) -> Result<(), CopyError> {
     let max_push = transform.max_push();
     // The rest of the current block, not yet pushed (a transform that
@@ -321,19 +552,20 @@ async fn pump(
     let known_output = transform.preserves_length().then_some(resolved.size);
     let client = pipeline.copy.source_client.clone();
     let policy = pipeline.copy.settings.read_retry.clone();
-    let ranges = source::plan_ranges(resolved.size, schedule.base());
+    let ranges = ranges_from(start.input_offset, resolved.size, schedule.base());
+    let metadata_known = pipeline.metadata_known;
     let reads = ranges.into_iter().enumerate().map(|(index, range)| {
         source::fetch_block(
             client.clone(),
             resolved.clone(),
             range,
-            index == 0,
+            index == 0 && !metadata_known,
             policy.clone(),
             Arc::clone(counters),
         )
     });
     let mut reads = ReadWindow::new(reads, plan.read_ahead);
-    let mut assembler = PartAssembler::new(schedule);
+    let mut assembler = PartAssembler::starting_at(schedule, start.parts_done + 1);
     let mut output = Vec::new();
     let mut ended = false;
     while !ended || assembler.has_held() {
@@ -375,9 +607,7 @@ async fn pump(
                         return Err(pipeline.copy.cancelled());
                     }
                     run_transform(pipeline, transform, step, &mut output).await?;
-                    for chunk in output.drain(..) {
-                        assembler.push(chunk);
-                    }
+                    feed(pipeline, &mut assembler, &mut output)?;
                     if finished && !transform.has_pending() {
                         ended = true;
                         assembler.finish();
@@ -428,19 +658,25 @@ async fn pump(
                     ended = !transform.has_pending();
                 }
             }
-            for chunk in output.drain(..) {
-                assembler.push(chunk);
-            }
+            feed(pipeline, &mut assembler, &mut output)?;
             if ended {
                 assembler.finish();
             }
         }
         while let Some(part) = assembler.pop() {
+            if let Some(tracker) = &mut pipeline.tracker
+                && let Some(restart) = tracker.after(&part)
+            {
+                pipeline.restarts.insert(part.number, restart);
+            }
             let part_permit = match permit.take() {
                 Some(permit) => permit,
                 None => pipeline.permit(part.data.len() as u64).await?,
             };
             pipeline.dispatch(part, part_permit).await?;
+            if pipeline.stopped {
+                return Ok(());
+            }
         }
     }
     if let Some(total) = known_output

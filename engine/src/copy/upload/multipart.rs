@@ -13,7 +13,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -143,6 +143,10 @@ pub struct MultipartUpload {
     /// for S3 to check: only then may it stand in for a checksum S3 does not
     /// report back.
     crc_combined: bool,
+    /// Parts `1..=contiguous` are all done.
+    contiguous: u64,
+    /// Done parts above `contiguous + 1`.
+    done_above: BTreeSet<u64>,
 }
 
 impl MultipartUpload {
@@ -158,7 +162,8 @@ impl MultipartUpload {
         cancel: &CancellationToken,
     ) -> MultipartUpload {
         orphans::claim(upload_id);
-        MultipartUpload {
+        let numbers: Vec<u64> = parts.iter().map(|part| part.number).collect();
+        let mut upload = MultipartUpload {
             target: AbortTarget {
                 client: client.clone(),
                 destination: destination.clone(),
@@ -175,7 +180,13 @@ impl MultipartUpload {
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
             crc_combined: false,
+            contiguous: 0,
+            done_above: BTreeSet::new(),
+        };
+        for number in numbers {
+            upload.note_done(number);
         }
+        upload
     }
 
     /// From now on a cancellation keeps the upload open for a later attempt
@@ -299,6 +310,8 @@ impl MultipartUpload {
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
             crc_combined: false,
+            contiguous: 0,
+            done_above: BTreeSet::new(),
         })
     }
 
@@ -376,13 +389,38 @@ impl MultipartUpload {
         }
     }
 
+    /// Counts part `number` done.
+    fn note_done(&mut self, number: u64) {
+        self.done_above.insert(number);
+        while self.done_above.remove(&(self.contiguous + 1)) {
+            self.contiguous += 1;
+        }
+    }
+
+    /// The highest `k` with parts `1..=k` all done (uploaded by this
+    /// attempt or an earlier one).
+    pub fn contiguous_done(&self) -> u64 {
+        self.contiguous
+    }
+
     /// Starts uploading `part`; `permit` is released when S3 has it.
     pub fn spawn_part(&mut self, part: Part, permit: OwnedSemaphorePermit) {
+        let task = self.part_task(part, permit);
+        self.tasks.spawn(task);
+    }
+
+    /// The upload of `part`, to spawn (e.g. timed by a resumable copy's
+    /// session); `permit` is released when S3 has it.
+    pub fn part_task(
+        &self,
+        part: Part,
+        permit: OwnedSemaphorePermit,
+    ) -> impl std::future::Future<Output = Result<UploadedPart, CopyError>> + Send + 'static {
         let client = self.target.client.clone();
         let destination = self.target.destination.clone();
         let upload_id = self.target.upload_id.clone();
         let uploaded = Arc::clone(&self.uploaded);
-        self.tasks.spawn(async move {
+        async move {
             let _permit = permit;
             let len = part.data.len() as u64;
             let crc = crc64nvme(&part.data);
@@ -408,7 +446,7 @@ impl MultipartUpload {
                 crc: Some(crc),
                 len,
             })
-        });
+        }
     }
 
     fn record(
@@ -417,6 +455,7 @@ impl MultipartUpload {
     ) -> Result<(), CopyError> {
         match joined {
             Ok(Ok(part)) => {
+                self.note_done(part.number);
                 self.done.push(part);
                 Ok(())
             }
