@@ -210,7 +210,7 @@ pub const RESUME_MAX_ATTEMPTS: Variable = Variable {
         min: 1,
         max: MAX_RESUME_ATTEMPTS as u64,
     },
-    summary: "attempts a multipart identity copy may take across invocations; 1 turns resuming off",
+    summary: "attempts a multipart copy (identity, or through `gzip`) may take across invocations; 1 turns resuming off",
     details: "An attempt that meets its deadline keeps its upload and fails with `Copy.Continue`; the next delivery of the record copies only the missing parts. The attempt that reaches this count aborts instead (`Copy.Timeout`). Set it to the deliveries your trigger makes: 3 for Lambda's asynchronous invocation (its default 2 retries), at most the queue's `maxReceiveCount` for SQS; with `WORK_QUEUE_URL`, the invocations one copy may take.",
 };
 /// `WORK_QUEUE_URL`.

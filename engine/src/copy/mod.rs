@@ -105,7 +105,7 @@ pub struct CopySettings {
     /// (shared by the copies of one invocation); `None` reserves nothing
     /// beyond `memory_budget`.
     pub memory_pool: Option<MemoryPool>,
-    /// How a multipart identity copy resumes across invocations; `None`:
+    /// How a multipart copy (identity, or through a restartable transform) resumes across invocations; `None`:
     /// a copy that meets its deadline aborts its upload.
     pub resume: Option<resume::ResumeSettings>,
 }
