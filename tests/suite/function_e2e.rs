@@ -4,6 +4,7 @@
 use crate::common::function::{self, s3_event, sqs_message};
 use crate::common::{self, Stack};
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op};
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
@@ -212,14 +213,20 @@ async fn a_short_deadline_posts_copy_timeout_and_leaves_nothing_behind() {
     let etag = s.put("huge.bin", data).await;
     // A copy that cannot resume (resuming off: its only attempt is its last);
     // resume.rs has the copies that keep their upload for the next delivery.
-    let f = function::start(&[
-        ("DST_BUCKET", &s.destination),
-        ("PART_SIZE_MIB", "5"),
-        ("RESUME_MAX_ATTEMPTS", "1"),
-    ])
-    .await;
-    // The default margin (2 s, the least a cancelled copy needs) leaves the
-    // copy 1.5 s, far from enough for 200 MiB here.
+    // Each part copy is held 5 s: the default margin (2 s, the least a
+    // cancelled copy needs) leaves the copy 1.5 s, so it never reaches its
+    // completion, however fast the store.
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::UploadPartCopy),
+        Fault::Delay(Duration::from_secs(5)),
+    ));
+    let f = s
+        .start_function_through_proxy(&[
+            ("DST_BUCKET", &s.destination),
+            ("PART_SIZE_MIB", "5"),
+            ("RESUME_MAX_ATTEMPTS", "1"),
+        ])
+        .await;
     let timeout = Duration::from_millis(3_500);
     let spec =
         InvocationSpec::new(s3_event(&[(&s.source, "huge.bin", 200 * MIB, &etag)]).to_string())
