@@ -3,7 +3,7 @@
 use crate::common::function::{self, Function, s3_event, sqs_message};
 use crate::common::{self, Stack};
 use s3_stream_testkit::emf::{self, Published};
-use s3_stream_testkit::emulator::InvocationSpec;
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
 use s3_stream_testkit::synthetic_s3::{GeneratedObject, SyntheticS3, SyntheticS3Config};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -251,6 +251,9 @@ const PACE_BYTES_PER_SECOND: u64 = 40_000_000;
 /// The paced copy's size: 1 GiB.
 const PROGRESS_SIZE: u64 = 1 << 30;
 
+/// The paced copy's invocation timeout: far beyond its 7 s at full pace.
+const LOADED_TIMEOUT: Duration = Duration::from_secs(300);
+
 #[tokio::test]
 async fn a_long_copy_logs_its_progress_at_the_interval_in_both_log_formats() {
     let s3 = SyntheticS3::start(
@@ -282,7 +285,18 @@ async fn a_long_copy_logs_its_progress_at_the_interval_in_both_log_formats() {
             ("AWS_LAMBDA_LOG_FORMAT", format),
         ])
         .await;
-        f.invoke_ok(event.clone()).await;
+        // Time enough for a loaded machine: the subject is the progress
+        // lines, not the deadline.
+        let post = f
+            .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(LOADED_TIMEOUT))
+            .await;
+        assert_eq!(
+            post.kind,
+            PostKind::Response,
+            "{}\n{}",
+            post.json(),
+            f.logs()
+        );
         let lines: Vec<Progress> = f
             .logs()
             .lines()

@@ -46,8 +46,10 @@ pub(crate) async fn settle(
 
 /// The full-object CRC64NVME S3 stores for what the copy wrote, when the
 /// completion did not report it (a store that answers without it): one
-/// `HeadObject` with checksum mode, raced against the copy's token. `None`
-/// when S3 has none, a composite one, or does not answer.
+/// `HeadObject` with checksum mode, which may still answer within
+/// [`COMPLETE_GRACE`](crate::copy::upload::multipart::COMPLETE_GRACE) once
+/// the copy's token fired (a completion that landed in its own grace).
+/// `None` when S3 has none, a composite one, or does not answer.
 async fn stored_crc(copy: &CopyContext<'_>, written: &Written) -> Option<u64> {
     let head = copy
         .client
@@ -58,10 +60,9 @@ async fn stored_crc(copy: &CopyContext<'_>, written: &Written) -> Option<u64> {
         .set_version_id(written.version_id.clone().filter(|v| v != "null"))
         .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
         .send();
-    let output = tokio::select! {
-        () = copy.cancel.cancelled() => return None,
-        output = head => output.ok()?,
-    };
+    let output = crate::copy::upload::multipart::answered_within_grace(head, copy.cancel)
+        .await?
+        .ok()?;
     output
         .checksum_crc64_nvme()
         .and_then(crate::copy::upload::crc64_decode)

@@ -75,9 +75,17 @@ const _: () = assert!(
     "a completion's grace fits the cleanup budget only in the creates' share"
 );
 
+const _: () = assert!(
+    2 * COMPLETE_GRACE.as_millis() <= CLEANUP_BUDGET.as_millis(),
+    "a completion and its checksum's read-back fit the cleanup budget of a copy that aborts nothing"
+);
+
 /// `request`'s answer, unless `cancel` fires and the request then does not
-/// answer within [`COMPLETE_GRACE`] (`None`).
-async fn answered_within_grace<F: std::future::Future>(
+/// answer within [`COMPLETE_GRACE`] (`None`). For the requests that finish
+/// a write S3 may already have carried out: its completion, and the
+/// `HeadObject` that reads back a checksum the completion did not report.
+/// Both fit the cleanup budget a written copy no longer needs (asserted).
+pub(crate) async fn answered_within_grace<F: std::future::Future>(
     request: F,
     cancel: &CancellationToken,
 ) -> Option<F::Output> {
