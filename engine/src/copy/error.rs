@@ -296,6 +296,28 @@ pub enum CopyError {
     /// A part task died (panicked).
     #[error("a part upload task failed: {0}")]
     Task(String),
+    /// A segment of a fanned-out copy found its upload gone and the
+    /// destination without the copy.
+    #[error(
+        "the fanned-out copy to s3://{bucket}/{key} (upload {upload_id}) is gone: \
+         a segment failed permanently, or the copy was cancelled (its checkpoint deleted)"
+    )]
+    FanOutGone {
+        /// Destination bucket.
+        bucket: String,
+        /// Destination key.
+        key: String,
+        /// The upload the segment was for.
+        upload_id: String,
+    },
+    /// Fan-out needs the checkpoint every segment reads.
+    #[error(
+        "cannot fan the copy out: s3 refused its checkpoint in s3://{bucket}/.s3-stream-lambda/"
+    )]
+    FanOutUnavailable {
+        /// Destination bucket.
+        bucket: String,
+    },
 }
 
 /// Parts a stopped copy has in S3, and of how many when the plan knows
@@ -349,6 +371,8 @@ impl CopyError {
             CopyError::ServerCopyRefused { .. } => T::CopyRefused,
             CopyError::SourceTags { .. } => T::GetObjectTaggingFailed,
             CopyError::Task(_) => T::TaskFailed,
+            CopyError::FanOutGone { .. } => T::FanOutGone,
+            CopyError::FanOutUnavailable { .. } => T::FanOutUnavailable,
         }
     }
 
@@ -371,7 +395,9 @@ impl CopyError {
             | CopyError::TooLarge { .. }
             | CopyError::MemoryTooSmall { .. }
             | CopyError::OutputTooLargeForMemory { .. }
-            | CopyError::ServerCopyRefused { .. } => Permanent,
+            | CopyError::ServerCopyRefused { .. }
+            | CopyError::FanOutGone { .. }
+            | CopyError::FanOutUnavailable { .. } => Permanent,
             CopyError::ReadExhausted { .. }
             | CopyError::SourceTruncated { .. }
             | CopyError::WrongRange { .. }

@@ -21,6 +21,7 @@ mod context;
 pub mod error;
 pub mod error_type;
 pub mod failure_class;
+pub mod fan_out;
 pub mod memory;
 pub mod memory_pool;
 pub mod part_size;
@@ -108,6 +109,11 @@ pub struct CopySettings {
     /// How a multipart copy (identity, or through a restartable transform) resumes across invocations; `None`:
     /// a copy that meets its deadline aborts its upload.
     pub resume: Option<resume::ResumeSettings>,
+    /// Splitting large identity copies over many invocations
+    /// (`FAN_OUT_THRESHOLD_MIB`); `None`: never.
+    pub fan_out: Option<fan_out::FanOutSettings>,
+    /// The segment of a fanned-out copy this call copies; `None`: a whole copy.
+    pub segment: Option<fan_out::Segment>,
 }
 
 impl Default for CopySettings {
@@ -124,6 +130,8 @@ impl Default for CopySettings {
             copy_tags: true,
             memory_pool: None,
             resume: None,
+            fan_out: None,
+            segment: None,
         }
     }
 }
@@ -237,6 +245,14 @@ pub async fn copy_object(
         };
         return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
     }
+    if let Some(segment) = &settings.segment {
+        let report = Box::pin(fan_out::copy_segment(&copy, segment)).await?;
+        return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
+    }
+    if fan_out::applies(&copy, identity) {
+        let report = Box::pin(fan_out::split(&copy)).await?;
+        return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
+    }
     let mut fallback = None;
     if identity && settings.mode != CopyMode::Stream {
         match Box::pin(server::copy(&copy)).await {
@@ -250,6 +266,9 @@ pub async fn copy_object(
                         report
                     }
                     Completion::Superseded => CopyReport::superseded(&resolved, started.elapsed()),
+                    Completion::Deferred => {
+                        CopyReport::segment(&resolved, false, started.elapsed())
+                    }
                 };
                 return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
             }

@@ -14,6 +14,11 @@ pub enum CopyOutcome {
     Copied,
     /// The destination holds the copy of this event or a newer one: nothing was written.
     Superseded,
+    /// Split into segments for other invocations ([`CopyReport::fanned_out`]).
+    Split,
+    /// A segment's parts are in S3; the copy completes in the segment that
+    /// finds every part (or did: [`CopyReport::verified`] says `complete`).
+    Segment,
 }
 
 /// The outcome of one successful copy.
@@ -68,6 +73,9 @@ pub struct CopyReport {
     /// Bytes each attempt put in S3, in order, for a copy that resumed
     /// across invocations (empty for a copy of one attempt).
     pub attempts: Vec<u64>,
+    /// The segments of a copy that fanned out.
+    #[serde(skip)]
+    pub fanned_out: Option<super::fan_out::FannedOut>,
 }
 
 impl CopyReport {
@@ -99,6 +107,7 @@ impl CopyReport {
             upload_retries: 0,
             verified: "superseded".to_owned(),
             attempts: Vec::new(),
+            fanned_out: None,
         }
     }
 
@@ -115,6 +124,40 @@ impl CopyReport {
             checksum_crc64nvme: written.crc64nvme.map(crc64_base64),
             verified: String::new(),
             ..CopyReport::superseded(source, std::time::Duration::ZERO)
+        }
+    }
+
+    /// The report of a copy split into `fanned`'s segments by `plan`.
+    pub(crate) fn split(
+        source: &ResolvedSource,
+        plan: super::resume::checkpoint::PartPlan,
+        fanned: super::fan_out::FannedOut,
+        elapsed: std::time::Duration,
+    ) -> CopyReport {
+        CopyReport {
+            outcome: CopyOutcome::Split,
+            method: plan.method,
+            part_size: plan.part_size,
+            parts: plan.parts,
+            multipart: true,
+            verified: "split".to_owned(),
+            fanned_out: Some(fanned),
+            ..CopyReport::superseded(source, elapsed)
+        }
+    }
+
+    /// The report of a segment whose parts are in S3; `complete` when the
+    /// copy was found complete (another segment completed it).
+    pub(crate) fn segment(
+        source: &ResolvedSource,
+        complete: bool,
+        elapsed: std::time::Duration,
+    ) -> CopyReport {
+        CopyReport {
+            outcome: CopyOutcome::Segment,
+            multipart: true,
+            verified: if complete { "complete" } else { "pending" }.to_owned(),
+            ..CopyReport::superseded(source, elapsed)
         }
     }
 

@@ -13,7 +13,7 @@ use super::error::CopyError;
 use super::memory;
 use super::part_size::{self, PartSchedule};
 use super::report::{CopyReport, StreamedCounts};
-use super::resume::{self, Opened, checkpoint::PartPlan};
+use super::resume::{self, Opened, Ready, checkpoint::PartPlan};
 use super::server::CopyMethod;
 use super::source::{self, RangeReader, ReadCounters, tags};
 use super::upload::condition::Completion;
@@ -185,6 +185,18 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         if stopped {
             return Err(session.stop(copy, upload).await);
         }
+        match session.ready_to_complete(copy, &mut upload).await {
+            Ok(Ready::Complete) => {}
+            Ok(Ready::Deferred) => {
+                upload.release();
+                progress
+                    .bytes_read
+                    .store(bytes_read.load(Ordering::Relaxed), Ordering::Relaxed);
+                return Ok(CopyReport::segment(resolved, false, started.elapsed()));
+            }
+            Ok(Ready::NoTime) => return Err(session.stop(copy, upload).await),
+            Err(error) => return Err(session.fail(copy, upload, counted(error)).await),
+        }
         session.all_parts_done();
     }
     let completion = upload
@@ -209,6 +221,9 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
     let written = match completion {
         Completion::Written(written) => written,
         Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
+        Completion::Deferred => {
+            return Ok(CopyReport::segment(resolved, false, started.elapsed()));
+        }
     };
     // Parts of earlier attempts listed without checksums were checked by
     // S3 at completion: the object's reported checksum must be the source's.

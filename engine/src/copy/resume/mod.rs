@@ -18,6 +18,7 @@ mod restart_writer;
 
 use super::context::CopyContext;
 use super::error::CopyError;
+use super::fan_out::Segment;
 use super::source::ObjectMetadata;
 use super::upload::MultipartUpload;
 use super::upload::abort::{ABORT_BUDGET, AbortTarget};
@@ -99,6 +100,32 @@ pub(crate) struct Session {
     all_parts_done: bool,
     /// For a transformed copy: writes its restart points.
     restarts: Option<RestartWriter>,
+    /// For a fan-out segment: its parts (the upload is shared; the
+    /// checkpoint is read, never written).
+    segment: Option<Segment>,
+}
+
+/// What a multipart method does once its parts are in S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// Complete the upload.
+    Complete,
+    /// A fan-out segment whose copy is not (or no longer) for it to
+    /// complete: another segment's parts are missing, or the upload is gone.
+    Deferred,
+    /// A segment that found every part but has too little time left to
+    /// complete: it stops, and its next hop completes.
+    NoTime,
+}
+
+/// The time a fan-out segment keeps for the completion: a `ListParts` page
+/// and `CompleteMultipartUpload`'s share per thousand parts (S3 takes a
+/// few seconds for 10,000), and never less than one.
+pub const COMPLETION_BUDGET_PER_THOUSAND_PARTS: Duration = Duration::from_secs(1);
+
+/// The time a segment keeps to complete `parts` parts.
+pub fn completion_budget(parts: u64) -> Duration {
+    COMPLETION_BUDGET_PER_THOUSAND_PARTS.mul_f64((parts as f64 / 1000.0).max(1.0))
 }
 
 /// Reads the checkpoint, racing the copy's token.
@@ -258,6 +285,9 @@ pub(crate) async fn open(
         session: None,
         restart: None,
     };
+    if let Some(segment) = &copy.settings.segment {
+        return open_segment(copy, metadata, segment).await;
+    }
     let Some(settings) = copy.settings.resume.as_ref().filter(|r| r.max_attempts > 1) else {
         return Ok(fresh(create(copy, metadata).await?));
     };
@@ -276,6 +306,7 @@ pub(crate) async fn open(
         stop_at: settings.stop_at,
         longest_part: Arc::new(AtomicU64::new(0)),
         all_parts_done: false,
+        segment: None,
         restarts: written.transformed.is_some().then(|| {
             RestartWriter::start(
                 copy.client.clone(),
@@ -552,6 +583,88 @@ pub(crate) struct LandedEarlier {
     pub attempts: Vec<u64>,
 }
 
+/// Opens a fan-out segment's share of its copy: the checkpoint must name
+/// the segment's upload and this object, and S3 must still hold it; parts
+/// outside the segment count as done (they are other segments' work).
+/// [`CopyError::FanOutGone`] otherwise.
+///
+/// # Cancellation
+///
+/// Each request is raced against the copy's token.
+async fn open_segment(
+    copy: &CopyContext<'_>,
+    metadata: &ObjectMetadata,
+    segment: &Segment,
+) -> Result<Opened, CopyError> {
+    let gone = || CopyError::FanOutGone {
+        bucket: copy.destination.bucket.clone(),
+        key: copy.destination.key.clone(),
+        upload_id: segment.upload_id.clone(),
+    };
+    let bucket = copy.destination.bucket.as_str();
+    let key = checkpoint::key(copy.source, copy.destination);
+    let Read::Found(stored) = raced(copy, checkpoint::read(copy.client, bucket, &key)).await??
+    else {
+        return Err(gone());
+    };
+    let checkpoint = stored.checkpoint;
+    if checkpoint.upload_id != segment.upload_id
+        || !checkpoint.names(copy.destination)
+        || !checkpoint
+            .source
+            .same_object(&SourceRecord::of(copy.source))
+        || !checkpoint.plan.is_valid()
+    {
+        return Err(gone());
+    }
+    let listed = raced(
+        copy,
+        listed::parts(copy.client, copy.destination, &segment.upload_id),
+    )
+    .await??;
+    let Listed::Open(parts) = listed else {
+        return Err(gone());
+    };
+    let Some(parts) = trusted(parts, &checkpoint.plan) else {
+        return Err(gone());
+    };
+    let plan = checkpoint.plan;
+    let mut done: BTreeSet<u64> = parts.iter().map(|part| part.number).collect();
+    done.extend((1..=plan.parts).filter(|number| !segment.holds(*number)));
+    let mut upload = MultipartUpload::resumed(
+        copy.client,
+        copy.destination,
+        &segment.upload_id,
+        parts,
+        &copy.destination_metadata(metadata),
+        Arc::clone(&copy.progress.bytes_written),
+        copy.cancel,
+    );
+    upload.share();
+    upload.keep_on_cancel(true);
+    let resume = copy.settings.resume.as_ref();
+    let session = Session {
+        checkpoint_key: key,
+        upload_id: segment.upload_id.clone(),
+        attempt: checkpoint.attempts,
+        max_attempts: resume.map_or(DEFAULT_MAX_ATTEMPTS, |r| r.max_attempts),
+        plan,
+        bytes_at_start: Vec::new(),
+        stop_at: resume.and_then(|r| r.stop_at),
+        longest_part: Arc::new(AtomicU64::new(0)),
+        all_parts_done: false,
+        restarts: None,
+        segment: Some(segment.clone()),
+    };
+    Ok(Opened {
+        upload,
+        plan,
+        done,
+        session: Some(session),
+        restart: None,
+    })
+}
+
 /// A multipart method's failure path: the session's ([`Session::fail`])
 /// when the copy can resume, else the upload's one abort path.
 pub(crate) async fn fail(
@@ -582,7 +695,48 @@ where
 impl Session {
     /// Whether this attempt is the copy's last: its deadline aborts the upload.
     pub fn is_last(&self) -> bool {
-        self.attempt >= self.max_attempts
+        self.segment.is_none() && self.attempt >= self.max_attempts
+    }
+
+    /// Once the attempt's parts are in S3: whether to complete. A fan-out
+    /// segment lists the upload: it completes only when every part of the
+    /// plan is there (its own were the last) and the completion's budget
+    /// ([`completion_budget`]) is left before the stop; `upload` then holds
+    /// every segment's parts.
+    pub async fn ready_to_complete(
+        &self,
+        copy: &CopyContext<'_>,
+        upload: &mut MultipartUpload,
+    ) -> Result<Ready, CopyError> {
+        let Some(segment) = &self.segment else {
+            return Ok(Ready::Complete);
+        };
+        let listed = raced(
+            copy,
+            listed::parts(copy.client, copy.destination, &segment.upload_id),
+        )
+        .await??;
+        let Listed::Open(parts) = listed else {
+            return Ok(Ready::Deferred);
+        };
+        let every = parts.len() as u64 == self.plan.parts;
+        let Some(parts) = trusted(parts, &self.plan).filter(|_| every) else {
+            return Ok(Ready::Deferred);
+        };
+        if let Some(stop_at) = self.stop_at
+            && stop_at.saturating_duration_since(Instant::now())
+                < completion_budget(self.plan.parts)
+        {
+            return Ok(Ready::NoTime);
+        }
+        tracing::info!(
+            "segment {} of upload {} found all {} parts in s3: completing the copy",
+            segment.range(),
+            segment.upload_id,
+            self.plan.parts
+        );
+        upload.adopt(parts);
+        Ok(Ready::Complete)
     }
 
     /// Whether a part started now is expected to finish before the stop,
@@ -623,6 +777,9 @@ impl Session {
     /// Bytes each attempt put in S3, this one included (its share of
     /// `total`).
     pub fn bytes_per_attempt(&self, total: u64) -> Vec<u64> {
+        if self.segment.is_some() {
+            return Vec::new();
+        }
         bytes_per_attempt(&self.bytes_at_start, total)
     }
 
@@ -713,6 +870,20 @@ impl Session {
     ) -> CopyError {
         if matches!(error, CopyError::Cancelled { .. }) && !self.is_last() {
             return self.stop(copy, upload).await;
+        }
+        if self.segment.is_some() {
+            // A shared upload: only a permanent failure ends the copy.
+            if !error.class().is_permanent() {
+                return upload.fail(error).await;
+            }
+            tracing::error!(
+                "a segment of the fanned-out copy to s3://{}/{} failed permanently: aborting upload {} ({error})",
+                copy.destination.bucket,
+                copy.destination.key,
+                self.upload_id
+            );
+            let (error, ()) = tokio::join!(upload.abort(error), self.forget(copy));
+            return error;
         }
         if !matches!(error, CopyError::Cancelled { .. })
             && let Some(superseded) = self.taken_over(copy).await
@@ -1021,6 +1192,7 @@ mod tests {
             longest_part: Arc::new(AtomicU64::new(longest.as_micros() as u64)),
             all_parts_done: false,
             restarts: None,
+            segment: None,
         }
     }
 

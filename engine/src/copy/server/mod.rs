@@ -8,6 +8,7 @@
 
 mod outcome;
 mod parts;
+pub(crate) use parts::copy_parts;
 pub mod plan;
 pub(crate) mod refusal;
 mod single;
@@ -168,6 +169,30 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<ServerCopied, CopyErr
         });
     }
     parts::copy_parts(copy, &plan).await
+}
+
+/// The report of a fan-out segment's server-side parts: the copy's, when
+/// it completed it, else the segment's.
+///
+/// # Cancellation
+///
+/// The checksum's settling is raced against the copy's token.
+pub(crate) async fn segment_report(
+    copy: &CopyContext<'_>,
+    copied: ServerCopied,
+) -> Result<crate::copy::CopyReport, CopyError> {
+    Ok(match copied.completion {
+        Completion::Written(written) => {
+            let verified = settle(copy, &written).await?;
+            report(copy.source, &written, &copied.plan, verified, copy.started)
+        }
+        Completion::Superseded => {
+            crate::copy::CopyReport::superseded(copy.source, copy.started.elapsed())
+        }
+        Completion::Deferred => {
+            crate::copy::CopyReport::segment(copy.source, false, copy.started.elapsed())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use super::{CopyMethod, PartCopyPlan, ServerCopied};
 use crate::copy::context::CopyContext;
 use crate::copy::error::CopyError;
 use crate::copy::resume::checkpoint::PartPlan;
-use crate::copy::resume::{self, Opened, Session};
+use crate::copy::resume::{self, Opened, Ready, Session};
 use crate::copy::source::SourceSpec;
 use crate::copy::source::tags;
+use crate::copy::upload::condition::Completion;
 use crate::copy::upload::{Destination, MultipartUpload, UploadedPart, crc64_decode};
 use aws_sdk_s3::Client;
 use std::collections::BTreeSet;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Every await is raced against the copy's token; the upload is aborted
 /// before `CopyError::Cancelled` returns.
-pub(super) async fn copy_parts(
+pub(crate) async fn copy_parts(
     copy: &CopyContext<'_>,
     plan: &PartCopyPlan,
 ) -> Result<ServerCopied, CopyError> {
@@ -64,6 +65,19 @@ pub(super) async fn copy_parts(
         Err(error) => return Err(resume::fail(session.as_ref(), copy, upload, error).await),
     }
     if let Some(session) = &mut session {
+        match session.ready_to_complete(copy, &mut upload).await {
+            Ok(Ready::Complete) => {}
+            Ok(Ready::Deferred) => {
+                upload.release();
+                return Ok(ServerCopied {
+                    completion: Completion::Deferred,
+                    plan,
+                    attempts: Vec::new(),
+                });
+            }
+            Ok(Ready::NoTime) => return Err(session.stop(copy, upload).await),
+            Err(error) => return Err(session.fail(copy, upload, error).await),
+        }
         session.all_parts_done();
     }
     let verify = copy.verify;

@@ -337,7 +337,9 @@ pub(crate) async fn copy(
     };
     let written = match completion {
         Completion::Written(written) => written,
-        Completion::Superseded => return Ok(CopyReport::superseded(resolved, started.elapsed())),
+        Completion::Superseded | Completion::Deferred => {
+            return Ok(CopyReport::superseded(resolved, started.elapsed()));
+        }
     };
     let attempts = match (&pipeline.session, &pipeline.tracker) {
         (Some(session), Some(tracker)) => session.bytes_per_attempt(tracker.parts_end()),

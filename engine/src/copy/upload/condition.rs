@@ -87,6 +87,9 @@ pub enum Completion {
     Written(Written),
     /// A newer copy is (or landed) there; nothing of ours was written.
     Superseded,
+    /// A fan-out segment's parts are in S3, not yet every part: the segment
+    /// that finds them all completes the upload.
+    Deferred,
 }
 
 /// The sequencer of the event being copied, and where it goes.

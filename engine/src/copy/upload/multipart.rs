@@ -151,6 +151,10 @@ pub struct MultipartUpload {
     /// for S3 to check: only then may it stand in for a checksum S3 does not
     /// report back.
     crc_combined: bool,
+    /// A fan-out segment's share of an upload other segments write into:
+    /// only a permanent failure aborts it (a transient one, a deadline or a
+    /// dropped guard leaves it to the segment's retry and the others).
+    shared: bool,
     /// Parts `1..=contiguous` are all done.
     contiguous: u64,
     /// Done parts above `contiguous + 1`.
@@ -188,6 +192,7 @@ impl MultipartUpload {
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
             crc_combined: false,
+            shared: false,
             contiguous: 0,
             done_above: BTreeSet::new(),
         };
@@ -318,6 +323,7 @@ impl MultipartUpload {
             origin: condition::recorded_origin(&metadata.user),
             keep_on_cancel: false,
             crc_combined: false,
+            shared: false,
             contiguous: 0,
             done_above: BTreeSet::new(),
         })
@@ -394,6 +400,32 @@ impl MultipartUpload {
         match joined {
             Some(joined) => self.record(joined),
             None => Ok(()),
+        }
+    }
+
+    /// Marks the upload shared with other fan-out segments ([`Self::fail`]
+    /// then aborts it only for a permanent failure).
+    pub fn share(&mut self) {
+        self.shared = true;
+    }
+
+    /// Leaves the upload open with what it holds (a fan-out's split, a
+    /// segment whose parts are done): nothing is aborted, no task is left.
+    pub fn release(mut self) {
+        self.tasks.abort_all();
+        self.settled = true;
+        orphans::release(&self.target.upload_id);
+    }
+
+    /// Takes `parts` (a `ListParts` of the whole upload) as what it holds:
+    /// a fan-out segment completes with every segment's parts.
+    pub fn adopt(&mut self, parts: Vec<UploadedPart>) {
+        self.done = parts;
+        self.contiguous = 0;
+        self.done_above.clear();
+        let numbers: Vec<u64> = self.done.iter().map(|part| part.number).collect();
+        for number in numbers {
+            self.note_done(number);
         }
     }
 
@@ -531,6 +563,10 @@ impl MultipartUpload {
                 self.discard().await;
                 Ok(Completion::Superseded)
             }
+            Ok(Completion::Deferred) => {
+                self.release();
+                Ok(Completion::Deferred)
+            }
             Err(error) => Err(self.fail(error).await),
         }
     }
@@ -539,7 +575,8 @@ impl MultipartUpload {
     /// attempt ([`Self::keep_on_cancel`]) keeps it ([`Self::keep`]); every
     /// other failure aborts it ([`Self::abort`]). Returns `error`.
     pub async fn fail(self, error: CopyError) -> CopyError {
-        if self.keep_on_cancel && matches!(error, CopyError::Cancelled { .. }) {
+        let cancelled = matches!(error, CopyError::Cancelled { .. });
+        if (self.keep_on_cancel && cancelled) || (self.shared && !error.class().is_permanent()) {
             self.keep().await;
         } else {
             self.discard().await;
@@ -787,6 +824,13 @@ impl MultipartUpload {
 impl Drop for MultipartUpload {
     fn drop(&mut self) {
         if self.settled {
+            return;
+        }
+        if self.shared {
+            // Other segments write into it: their retries, or the
+            // lifecycle rule, settle it.
+            self.tasks.abort_all();
+            orphans::release(&self.target.upload_id);
             return;
         }
         orphans::release(&self.target.upload_id);
