@@ -29,6 +29,8 @@ s3_stream_engine::error_types! {
         ArgumentNotAllowed => "Batch.ArgumentNotAllowed",
         /// Records failed for different reasons.
         Failed => "Copy.Failed",
+        /// A fanned-out copy's segments could not all be sent to the work queue.
+        WorkQueueFailed => "WorkQueue.SendFailed",
     }
 }
 

@@ -70,6 +70,8 @@ metrics! {
     RECORDS_SKIPPED: "RecordsSkipped", "Count", "", "records skipped: not an object-created event, or the function's own output (the recursion guard)";
     RECORDS_SUPERSEDED: "RecordsSuperseded", "Count", "", "records a newer version made moot (newest wins)";
     RECORDS_CONTINUING: "RecordsContinuing", "Count", "", "records whose copy stopped at its deadline and continues on the work queue";
+    RECORDS_SPLIT: "RecordsSplit", "Count", "", "records whose copy fanned out into segments on the work queue";
+    RECORDS_SEGMENT: "RecordsSegment", "Count", "", "fan-out segments whose parts are in S3 (the segment that completes the copy counts as copied)";
     RECORDS_FAILED: "RecordsFailed", "Count", "", "records that failed, transient or permanent";
     COPIES: "Copies", "Count", "Method, Transform", "completed copies";
     BYTES_COPIED: "BytesCopied", "Bytes", "Method, Transform", "bytes written to destinations";
@@ -168,6 +170,8 @@ impl Metrics {
                 declared(&RECORDS_SKIPPED, count(Outcome::Skipped)),
                 declared(&RECORDS_SUPERSEDED, count(Outcome::Superseded)),
                 declared(&RECORDS_CONTINUING, count(Outcome::Continuing)),
+                declared(&RECORDS_SPLIT, count(Outcome::Split)),
+                declared(&RECORDS_SEGMENT, count(Outcome::Segment)),
                 declared(&RECORDS_FAILED, count(Outcome::Failed)),
             ],
         ));

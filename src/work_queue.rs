@@ -18,7 +18,8 @@
 
 use crate::event::{OBJECT_CREATED_PREFIX, ObjectCreated, encode_key};
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use s3_stream_engine::copy::fan_out::{FannedOut, Segment};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::time::Duration;
 
@@ -29,6 +30,19 @@ pub const HANDOFF_ATTRIBUTE: &str = "S3StreamLambdaHandoff";
 /// The message attribute counting a hand-off's hops (a `Number`): the
 /// first hand-off of a record is hop 1.
 pub const HOPS_ATTRIBUTE: &str = "S3StreamLambdaHops";
+
+/// The message attribute naming the upload a fan-out segment writes into.
+pub const UPLOAD_ATTRIBUTE: &str = "S3StreamLambdaUploadId";
+
+/// The message attribute naming a fan-out segment's parts (`first-last`).
+pub const SEGMENT_ATTRIBUTE: &str = "S3StreamLambdaSegment";
+
+/// Messages per `SendMessageBatch`: SQS's most.
+pub const SEND_BATCH: usize = 10;
+
+/// Segment batches sent at once: a split of 10,000 one-part segments is
+/// 1,000 batches, sent in a few seconds.
+pub const SEND_CONCURRENCY: usize = 8;
 
 /// The most a hand-off may take, once the copy stopped at its deadline
 /// margin: one SQS request (tens of milliseconds in a region) and the
@@ -116,6 +130,7 @@ impl WorkQueue {
         object: &ObjectCreated,
         hop: u32,
         progress: &str,
+        segment: Option<&Segment>,
     ) -> Result<String, WorkQueueError> {
         if hop > self.max_hops {
             return Err(WorkQueueError::HopsSpent {
@@ -136,19 +151,100 @@ impl WorkQueue {
             .string_value(hop.to_string())
             .build()
             .map_err(|e| self.send_error(object, &e))?;
-        let sending = self
+        let mut sending = self
             .client
             .send_message()
             .queue_url(&self.url)
             .message_body(notification(object).to_string())
             .message_attributes(HANDOFF_ATTRIBUTE, progress)
-            .message_attributes(HOPS_ATTRIBUTE, hops)
-            .send();
+            .message_attributes(HOPS_ATTRIBUTE, hops);
+        if let Some(segment) = segment {
+            for (name, value) in segment_attributes(segment) {
+                let value = text(value).map_err(|e| self.send_error(object, &e))?;
+                sending = sending.message_attributes(name, value);
+            }
+        }
+        let sending = sending.send();
         let sent = tokio::time::timeout(HANDOFF_BUDGET, sending)
             .await
             .map_err(|_| self.timed_out())?
             .map_err(|e| self.send_error(object, &e))?;
         Ok(sent.message_id().unwrap_or_default().to_owned())
+    }
+
+    /// Sends one message per segment of `fanned` (the object's notification
+    /// with [`UPLOAD_ATTRIBUTE`] and [`SEGMENT_ATTRIBUTE`]), in batches of
+    /// [`SEND_BATCH`], [`SEND_CONCURRENCY`] at once, each within
+    /// [`HANDOFF_BUDGET`]; an entry SQS refused fails the whole send.
+    pub async fn send_segments(
+        &self,
+        object: &ObjectCreated,
+        fanned: &FannedOut,
+    ) -> Result<(), WorkQueueError> {
+        let body = notification(object).to_string();
+        for batches in fanned.segments.chunks(SEND_BATCH * SEND_CONCURRENCY) {
+            let sends = batches
+                .chunks(SEND_BATCH)
+                .map(|batch| self.send_batch(object, &body, &fanned.upload_id, batch));
+            for sent in futures_util::future::join_all(sends).await {
+                sent?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_batch(
+        &self,
+        object: &ObjectCreated,
+        body: &str,
+        upload_id: &str,
+        batch: &[(u64, u64)],
+    ) -> Result<(), WorkQueueError> {
+        let mut entries = Vec::with_capacity(batch.len());
+        for (index, (first, last)) in batch.iter().enumerate() {
+            let segment = Segment {
+                upload_id: upload_id.to_owned(),
+                first: *first,
+                last: *last,
+            };
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message_body(body);
+            for (name, value) in segment_attributes(&segment) {
+                let value = MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(value)
+                    .build()
+                    .map_err(|e| self.send_error(object, &e))?;
+                entry = entry.message_attributes(name, value);
+            }
+            entries.push(entry.build().map_err(|e| self.send_error(object, &e))?);
+        }
+        let sending = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send();
+        let sent = tokio::time::timeout(HANDOFF_BUDGET, sending)
+            .await
+            .map_err(|_| self.timed_out())?
+            .map_err(|e| self.send_error(object, &e))?;
+        if let Some(failed) = sent.failed().first() {
+            return Err(WorkQueueError::Send {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                queue: self.url.clone(),
+                detail: format!(
+                    "{} of {} segment messages refused: {} ({})",
+                    sent.failed().len(),
+                    batch.len(),
+                    failed.message().unwrap_or_default(),
+                    failed.code()
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn send_error<E: std::error::Error + 'static>(
@@ -169,6 +265,19 @@ impl WorkQueue {
             queue: self.url.clone(),
         }
     }
+}
+
+/// The attributes that make a message a fan-out segment.
+fn segment_attributes(segment: &Segment) -> [(&'static str, String); 2] {
+    [
+        (UPLOAD_ATTRIBUTE, segment.upload_id.clone()),
+        (SEGMENT_ATTRIBUTE, segment.range()),
+    ]
+}
+
+/// The segment a message's attributes name: both attributes, readable.
+pub fn segment_of(upload_id: Option<&str>, range: Option<&str>) -> Option<Segment> {
+    Segment::parse(upload_id?, range?)
 }
 
 /// The region in a queue URL (`https://sqs.REGION.amazonaws.com/…`, or the

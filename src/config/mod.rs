@@ -9,6 +9,7 @@ pub use env::valid_bucket_name;
 
 use crate::copy::memory::{Output, minimum_budget};
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MIB, MIN_PART_SIZE};
+use crate::copy::fan_out::FanOutSettings;
 use crate::copy::resume::{DEFAULT_MAX_ATTEMPTS, ResumeSettings, STOP_BUDGET};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::upload::multipart::CLEANUP_BUDGET;
@@ -89,6 +90,10 @@ const _: () = assert!(
     MIN_HANDOFF_MARGIN.as_millis() as u64 >= MIN_DEADLINE_MARGIN_MS,
     "a margin that holds a hand-off must hold an aborted copy's cleanup too"
 );
+
+/// Most `FAN_OUT_THRESHOLD_MIB`: S3's largest object, in MiB (a higher
+/// threshold would never fan out).
+pub const MAX_FAN_OUT_THRESHOLD_MIB: u64 = crate::copy::part_size::MAX_OBJECT_SIZE / MIB;
 
 /// Most `RESUME_MAX_ATTEMPTS`: far beyond any trigger's redeliveries (SQS
 /// allows a `maxReceiveCount` of 1,000), so a copy can never loop forever.
@@ -387,6 +392,31 @@ impl Config {
                 ),
             ));
         }
+        let segment_parts = env.number(&var::FAN_OUT_SEGMENT_PARTS)?;
+        let fan_out = match env.number(&var::FAN_OUT_THRESHOLD_MIB)? {
+            None => None,
+            Some(threshold) => {
+                if work_queue_url.is_none() {
+                    return Err(problem(
+                        var::FAN_OUT_THRESHOLD_MIB.name,
+                        "needs WORK_QUEUE_URL: each segment is a message on the work queue",
+                    ));
+                }
+                Some(FanOutSettings {
+                    threshold: threshold * MIB,
+                    segment_parts,
+                })
+            }
+        };
+        let max_attempts = env
+            .number(&var::RESUME_MAX_ATTEMPTS)?
+            .map_or(DEFAULT_MAX_ATTEMPTS, |n| n as u32);
+        if fan_out.is_some() && max_attempts < 2 {
+            return Err(problem(
+                var::RESUME_MAX_ATTEMPTS.name,
+                "must be at least 2 with FAN_OUT_THRESHOLD_MIB set: segments read the copy's checkpoint",
+            ));
+        }
         Ok(Config {
             transform_options,
             copy: CopySettings {
@@ -403,11 +433,10 @@ impl Config {
                 server,
                 copy_tags: env.flag(&var::COPY_TAGS)?.unwrap_or(true),
                 resume: Some(ResumeSettings {
-                    max_attempts: env
-                        .number(&var::RESUME_MAX_ATTEMPTS)?
-                        .map_or(DEFAULT_MAX_ATTEMPTS, |n| n as u32),
+                    max_attempts,
                     stop_at: None,
                 }),
+                fan_out,
                 ..CopySettings::default()
             },
             max_record_concurrency: env

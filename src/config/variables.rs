@@ -1,6 +1,7 @@
 //! Every environment variable the function reads, in one table: it drives parsing and its errors, `bootstrap --help` and `docs/configuration.md`.
 
 use super::{MAX_ASSUMED_TIMEOUT_SECONDS, MAX_COMPRESSION_WORKERS_SETTING, MAX_CONCURRENCY};
+use super::MAX_FAN_OUT_THRESHOLD_MIB;
 use super::{
     MAX_PART_COPY_CONCURRENCY, MAX_PREFIX_BYTES, MAX_RESUME_ATTEMPTS, MIN_DEADLINE_MARGIN_MS,
 };
@@ -221,6 +222,28 @@ pub const WORK_QUEUE_URL: Variable = Variable {
     summary: "an SQS queue triggering this function, where copies that stop at their deadline go on",
     details: "A record that stops with `Copy.Continue` sends itself there, one hop further, and succeeds (S3 Batch Operations tasks never do), until its copy completes or `RESUME_MAX_ATTEMPTS` (also the most hops) is spent. Allow recursion for the function (`deploy/` does): each hop is a send from a queue-triggered invocation. Unset, no SQS client is built. See [operating notes](operating.md#copies-longer-than-one-invocation).",
 };
+/// `FAN_OUT_THRESHOLD_MIB`.
+pub const FAN_OUT_THRESHOLD_MIB: Variable = Variable {
+    name: "FAN_OUT_THRESHOLD_MIB",
+    default: "off",
+    value: Value::Number {
+        min: 1,
+        max: MAX_FAN_OUT_THRESHOLD_MIB,
+    },
+    summary: "identity copies larger than this fan out: their parts are split into segments copied by many invocations at once",
+    details: "Needs `WORK_QUEUE_URL` (one message per segment) and `RESUME_MAX_ATTEMPTS` of at least 2. The record creates the upload and its checkpoint, sends the segments and succeeds (`outcome: split`); the segment that finds every part in S3 completes the copy, verified. Server-side unless `COPY_MODE=stream`. See [operating notes](operating.md#fan-out-one-object-many-invocations).",
+};
+/// `FAN_OUT_SEGMENT_PARTS`.
+pub const FAN_OUT_SEGMENT_PARTS: Variable = Variable {
+    name: "FAN_OUT_SEGMENT_PARTS",
+    default: "a third of the invocation's time at the method's pace",
+    value: Value::Number {
+        min: 1,
+        max: crate::copy::part_size::MAX_PARTS,
+    },
+    summary: "parts per fan-out segment",
+    details: "By default what the copy's requests in flight move in a third of the time the splitting invocation had, at 50 MB/s per part copy or 60 MB/s per streamed connection: a segment rarely needs a second invocation, and one that does resumes.",
+};
 /// `ASSUMED_TIMEOUT_SECONDS`.
 pub const ASSUMED_TIMEOUT_SECONDS: Variable = Variable {
     name: "ASSUMED_TIMEOUT_SECONDS",
@@ -427,6 +450,8 @@ pub const VARIABLES: &[&Variable] = &[
     &DEADLINE_MARGIN_MS,
     &RESUME_MAX_ATTEMPTS,
     &WORK_QUEUE_URL,
+    &FAN_OUT_THRESHOLD_MIB,
+    &FAN_OUT_SEGMENT_PARTS,
     &ASSUMED_TIMEOUT_SECONDS,
     &STORAGE_CLASS,
     &SSE,

@@ -86,6 +86,10 @@ pub struct SqsItem {
     /// attribute [`crate::work_queue::HOPS_ATTRIBUTE`]; 0 when it is no
     /// hand-off).
     pub hops: u32,
+    /// The fan-out segment the message is (its attributes
+    /// [`crate::work_queue::UPLOAD_ATTRIBUTE`] and
+    /// [`crate::work_queue::SEGMENT_ATTRIBUTE`]).
+    pub segment: Option<s3_stream_engine::copy::fan_out::Segment>,
     /// The body's records, or why it could not be read.
     pub items: Result<Vec<Item>, String>,
 }
@@ -180,9 +184,20 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
                 .get(crate::work_queue::HOPS_ATTRIBUTE)
                 .and_then(|attribute| attribute.string_value.as_deref()?.parse().ok())
                 .unwrap_or(0);
+            let attribute = |name: &str| {
+                message
+                    .message_attributes
+                    .get(name)
+                    .and_then(|attribute| attribute.string_value.as_deref())
+            };
+            let segment = crate::work_queue::segment_of(
+                attribute(crate::work_queue::UPLOAD_ATTRIBUTE),
+                attribute(crate::work_queue::SEGMENT_ATTRIBUTE),
+            );
             SqsItem {
                 message_id: message.message_id,
                 hops,
+                segment,
                 items,
             }
         })

@@ -160,9 +160,10 @@ pub fn task_result(task_id: String, record: &RecordResult) -> TaskResult {
             ResultCode::Succeeded,
             format!("skipped: {}", record.reason.as_deref().unwrap_or("")),
         ),
-        // A task never hands off (it runs with `Onward::Retry`); were one
-        // to, its copy is unfinished: the retry continues it.
-        Outcome::Continuing => (
+        // A task never hands off nor fans out (it runs with
+        // `Onward::Retry`); were one to, its copy is unfinished: the retry
+        // continues it.
+        Outcome::Continuing | Outcome::Split | Outcome::Segment => (
             ResultCode::TemporaryFailure,
             format!(
                 "{}: {}",

@@ -123,7 +123,7 @@ impl CopyHandler {
                         &context,
                         items,
                         self.config.max_record_concurrency,
-                        Onward::HandOff { hop: 1 },
+                        Onward::hop(1),
                     )
                     .await,
                 );
@@ -157,7 +157,7 @@ pub(crate) async fn run_items(
     onward: Onward,
 ) -> Vec<RecordResult> {
     futures_util::stream::iter(items)
-        .map(|item| run_item(context, item, onward))
+        .map(|item| run_item(context, item, onward.clone()))
         .buffered(concurrency.max(1))
         .collect()
         .await
@@ -187,7 +187,7 @@ pub(crate) async fn run_item(
 async fn result_of(context: &RecordContext<'_>, item: Item, onward: Onward) -> RecordResult {
     match item {
         Item::Copy(object) => {
-            let result = record::copy_record(context, &object).await;
+            let result = record::copy_record(context, &object, &onward).await;
             handoff::settle(context, onward, &object, result).await
         }
         Item::Skip {

@@ -1,6 +1,7 @@
 //! One record's copy: destination key, recursion guard, budget, and its result.
 
 use crate::config::Config;
+use crate::copy::fan_out::Segment;
 use crate::copy::resume::ResumeSettings;
 use crate::copy::resume::checkpoint::RESERVED_PREFIX;
 use crate::copy::{
@@ -33,6 +34,13 @@ pub enum Outcome {
     /// Stopped at its deadline and handed to the work queue, where it
     /// continues (its own delivery succeeds).
     Continuing,
+    /// Fanned out: its copy's segments were sent to the work queue, where
+    /// many invocations copy them at once.
+    Split,
+    /// A fan-out segment's parts are in S3; the copy completes in the
+    /// segment that finds every part (`verified` says `complete` when it
+    /// already has).
+    Segment,
     /// Failed; the invocation fails so Lambda retries.
     Failed,
 }
@@ -103,6 +111,18 @@ pub struct RecordResult {
     /// invocations.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<u64>,
+    /// The multipart upload a fanned-out copy's segments write into (its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// Segments a split record sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u64>,
+    /// The parts a segment record copies (`first-last`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// What a split record sends (not reported: [`Self::segments`] counts it).
+    #[serde(skip)]
+    pub fanned_out: Option<crate::copy::fan_out::FannedOut>,
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -145,6 +165,10 @@ impl RecordResult {
             read_retries: 0,
             upload_retries: 0,
             attempts: Vec::new(),
+            upload_id: None,
+            segments: None,
+            segment: None,
+            fanned_out: None,
             reason: None,
             error_type: None,
             failure_class: None,
@@ -218,7 +242,11 @@ pub const KEY_TOO_LONG_ERROR_TYPE: &str = FunctionErrorType::KeyTooLong.as_str()
 pub const SOURCE_NOT_ALLOWED_ERROR_TYPE: &str = FunctionErrorType::SourceNotAllowed.as_str();
 
 /// Copies one object-created record.
-pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) -> RecordResult {
+pub async fn copy_record(
+    context: &RecordContext<'_>,
+    object: &ObjectCreated,
+    onward: &super::handoff::Onward,
+) -> RecordResult {
     let config = context.config;
     if let Some(refusal) = config.allow.source_refusal(&object.bucket) {
         tracing::error!("{refusal}");
@@ -310,6 +338,10 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
             stop_at: context.stop_at,
             ..resume
         }),
+        // Only a record that can hand off may fan out (a Batch Operations
+        // task's report must not say it succeeded before the copy did).
+        fan_out: config.copy.fan_out.filter(|_| onward.may_fan_out()),
+        segment: onward.segment().cloned(),
         ..config.copy.clone()
     };
     let source = SourceSpec {
@@ -346,7 +378,58 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
         Some(watch) => watch.run(copying, &progress, object, &destination).await,
         None => copying.await,
     };
+    let segment = onward.segment();
     match copied {
+        Ok(report) if report.outcome == CopyOutcome::Split => RecordResult {
+            destination: Some(ObjectRef {
+                bucket: destination.bucket,
+                key: destination.key,
+                version_id: None,
+            }),
+            method: Some(report.method),
+            transform: Some(config.transform.clone()),
+            requests: report.requests,
+            parts: report.parts,
+            part_size: report.part_size,
+            ms: report.duration_ms,
+            upload_id: report.fanned_out.as_ref().map(|f| f.upload_id.clone()),
+            fanned_out: report.fanned_out,
+            ..RecordResult::new(Outcome::Split, &object.bucket, &object.key)
+        },
+        Ok(report) if report.outcome == CopyOutcome::Segment => {
+            let segment = segment.map(|s| (s.upload_id.clone(), s.range()));
+            tracing::info!(
+                "segment {} of upload {} of s3://{}/{}: parts in s3 ({} bytes in {} ms); {}",
+                segment.as_ref().map(|s| s.1.as_str()).unwrap_or_default(),
+                segment.as_ref().map(|s| s.0.as_str()).unwrap_or_default(),
+                destination.bucket,
+                destination.key,
+                progress_bytes(&progress),
+                report.duration_ms,
+                if report.verified == "complete" {
+                    "the copy is complete"
+                } else {
+                    "the segment that finds every part completes the copy"
+                }
+            );
+            RecordResult {
+                destination: Some(ObjectRef {
+                    bucket: destination.bucket,
+                    key: destination.key,
+                    version_id: None,
+                }),
+                method: Some(report.method),
+                transform: Some(config.transform.clone()),
+                bytes_in: progress.bytes_read.load(std::sync::atomic::Ordering::Relaxed),
+                bytes_out: progress_bytes(&progress),
+                requests: report.requests,
+                ms: report.duration_ms,
+                verified: Some(report.verified),
+                upload_id: segment.as_ref().map(|s| s.0.clone()),
+                segment: segment.map(|s| s.1),
+                ..RecordResult::new(Outcome::Segment, &object.bucket, &object.key)
+            }
+        }
         Ok(report) if report.outcome == CopyOutcome::Superseded => {
             let reason = format!(
                 "s3://{}/{} holds the copy of this event or a newer one: nothing written",
@@ -407,13 +490,21 @@ pub async fn copy_record(context: &RecordContext<'_>, object: &ObjectCreated) ->
                 read_retries: report.read_retries,
                 upload_retries: report.upload_retries,
                 attempts: report.attempts.clone(),
+                upload_id: segment.map(|s| s.upload_id.clone()),
+                segments: None,
+                segment: segment.map(Segment::range),
+                fanned_out: None,
                 reason: None,
                 error_type: None,
                 failure_class: None,
                 error: None,
             }
         }
-        Err(error) => failure(object, &destination, &error),
+        Err(error) => RecordResult {
+            upload_id: segment.map(|s| s.upload_id.clone()),
+            segment: segment.map(Segment::range),
+            ..failure(object, &destination, &error)
+        },
     }
 }
 
@@ -491,6 +582,13 @@ impl Watch {
             mb_per_s
         );
     }
+}
+
+/// Destination bytes a copy wrote.
+fn progress_bytes(progress: &CopyProgress) -> u64 {
+    progress
+        .bytes_written
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn failure(object: &ObjectCreated, destination: &Destination, error: &CopyError) -> RecordResult {

@@ -40,6 +40,12 @@ pub struct Summary {
     /// Records handed to the work queue, where their copies continue.
     #[serde(skip_serializing_if = "is_zero")]
     pub continuing: usize,
+    /// Records whose copies fanned out into segments.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub split: usize,
+    /// Fan-out segments whose parts are in S3, not completing the copy.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub segments: usize,
     /// Records failed.
     pub failed: usize,
 }
@@ -118,6 +124,8 @@ impl InvocationReport {
                 Outcome::Skipped => summary.skipped += 1,
                 Outcome::Superseded => summary.superseded += 1,
                 Outcome::Continuing => summary.continuing += 1,
+                Outcome::Split => summary.split += 1,
+                Outcome::Segment => summary.segments += 1,
                 Outcome::Failed => summary.failed += 1,
             }
         }

@@ -27,8 +27,9 @@ pub async fn run(
             Ok(items) => {
                 let onward = Onward::HandOff {
                     hop: message.hops.saturating_add(1),
+                    segment: message.segment.clone(),
                 };
-                work.extend(items.iter().cloned().map(|item| (index, item, onward)));
+                work.extend(items.iter().cloned().map(|item| (index, item, onward.clone())));
             }
             Err(reason) => {
                 tracing::error!("sqs message {} is unusable: {reason}", message.message_id);
