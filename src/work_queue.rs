@@ -19,8 +19,8 @@
 use crate::event::{OBJECT_CREATED_PREFIX, ObjectCreated, encode_key};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use s3_stream_engine::copy::fan_out::{FannedOut, Segment};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use s3_stream_engine::copy::fan_out::{FannedOut, Segment};
 use std::time::Duration;
 
 /// The message attribute that marks a hand-off; its value says how far the

@@ -7,9 +7,9 @@ pub mod variables;
 pub use allow_list::AllowLists;
 pub use env::valid_bucket_name;
 
+use crate::copy::fan_out::FanOutSettings;
 use crate::copy::memory::{Output, minimum_budget};
 use crate::copy::part_size::{DEFAULT_PART_SIZE, MIB, MIN_PART_SIZE};
-use crate::copy::fan_out::FanOutSettings;
 use crate::copy::resume::{DEFAULT_MAX_ATTEMPTS, ResumeSettings, STOP_BUDGET};
 use crate::copy::server::DEFAULT_PART_COPY_CONCURRENCY;
 use crate::copy::upload::multipart::CLEANUP_BUDGET;

@@ -1,7 +1,7 @@
 //! Every environment variable the function reads, in one table: it drives parsing and its errors, `bootstrap --help` and `docs/configuration.md`.
 
-use super::{MAX_ASSUMED_TIMEOUT_SECONDS, MAX_COMPRESSION_WORKERS_SETTING, MAX_CONCURRENCY};
 use super::MAX_FAN_OUT_THRESHOLD_MIB;
+use super::{MAX_ASSUMED_TIMEOUT_SECONDS, MAX_COMPRESSION_WORKERS_SETTING, MAX_CONCURRENCY};
 use super::{
     MAX_PART_COPY_CONCURRENCY, MAX_PREFIX_BYTES, MAX_RESUME_ATTEMPTS, MIN_DEADLINE_MARGIN_MS,
 };

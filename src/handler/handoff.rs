@@ -66,7 +66,10 @@ pub async fn settle(
     };
     let hop = *hop;
     let progress = result.error.clone().unwrap_or_default();
-    match queue.hand_off(object, hop, &progress, segment.as_ref()).await {
+    match queue
+        .hand_off(object, hop, &progress, segment.as_ref())
+        .await
+    {
         Ok(message_id) => {
             let reason = format!(
                 "{progress}; handed to the work queue {} as message {message_id} (hop {hop})",

@@ -420,7 +420,9 @@ pub async fn copy_record(
                 }),
                 method: Some(report.method),
                 transform: Some(config.transform.clone()),
-                bytes_in: progress.bytes_read.load(std::sync::atomic::Ordering::Relaxed),
+                bytes_in: progress
+                    .bytes_read
+                    .load(std::sync::atomic::Ordering::Relaxed),
                 bytes_out: progress_bytes(&progress),
                 requests: report.requests,
                 ms: report.duration_ms,

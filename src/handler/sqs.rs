@@ -29,7 +29,12 @@ pub async fn run(
                     hop: message.hops.saturating_add(1),
                     segment: message.segment.clone(),
                 };
-                work.extend(items.iter().cloned().map(|item| (index, item, onward.clone())));
+                work.extend(
+                    items
+                        .iter()
+                        .cloned()
+                        .map(|item| (index, item, onward.clone())),
+                );
             }
             Err(reason) => {
                 tracing::error!("sqs message {} is unusable: {reason}", message.message_id);

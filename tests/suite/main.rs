@@ -17,6 +17,7 @@ mod cli;
 mod complete_200_error;
 mod copy_engine;
 mod deadline;
+mod fan_out;
 mod function_e2e;
 mod init_reads_no_file;
 mod integrity;

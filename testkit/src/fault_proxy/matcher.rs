@@ -15,6 +15,7 @@ pub struct Matcher {
     path_contains: Option<String>,
     header: Option<String>,
     query_param: Option<String>,
+    query_value: Option<(String, String)>,
     signed_outside: Option<String>,
 }
 
@@ -59,6 +60,13 @@ impl Matcher {
         self
     }
 
+    /// Requires query parameter `name` with exactly `value`, e.g.
+    /// `partNumber` = `7`: one part of every upload.
+    pub fn query_value(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query_value = Some((name.into(), value.into()));
+        self
+    }
+
     /// Requires a SigV4 `Authorization` signed for another region than
     /// `region` (or none): how S3 tells a request sent to the wrong region.
     pub fn signed_outside(mut self, region: impl Into<String>) -> Self {
@@ -83,6 +91,12 @@ impl Matcher {
             .query_param
             .as_deref()
             .is_none_or(|name| has_query_param(query, name));
+        let value_ok = self.query_value.as_ref().is_none_or(|(name, value)| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .any(|(n, v)| n == name && v == value)
+        });
         let region_ok = self.signed_outside.as_deref().is_none_or(|region| {
             let scope = format!("/{region}/s3/aws4_request");
             !parts
@@ -91,7 +105,7 @@ impl Matcher {
                 .and_then(|value| value.to_str().ok())
                 .is_some_and(|value| value.contains(&scope))
         });
-        method_ok && op_ok && path_ok && header_ok && query_ok && region_ok
+        method_ok && op_ok && path_ok && header_ok && query_ok && value_ok && region_ok
     }
 }
 

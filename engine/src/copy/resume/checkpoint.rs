@@ -137,6 +137,10 @@ pub struct Checkpoint {
     /// For a transformed copy: how its output restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformed: Option<Transformed>,
+    /// For a fanned-out copy: the segment (`first-last`) that claimed its
+    /// completion (a conditional write), so one segment completes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completing: Option<String>,
 }
 
 /// What a transformed copy needs to resume: its output's length is known

@@ -461,6 +461,7 @@ pub(crate) async fn open(
             attempts: carried + 1,
             bytes_at_start: vec![0; carried as usize + 1],
             transformed: transformed.clone(),
+            completing: None,
         };
         let condition = match &expect {
             None => Expect::Absent,
@@ -729,6 +730,9 @@ impl Session {
         {
             return Ok(Ready::NoTime);
         }
+        if !self.claim_completion(copy, segment).await? {
+            return Ok(Ready::Deferred);
+        }
         tracing::info!(
             "segment {} of upload {} found all {} parts in s3: completing the copy",
             segment.range(),
@@ -855,6 +859,52 @@ impl Session {
             None => (upload.keep().await, None),
         };
         self.continue_error(copy, kept.parts, kept.bytes, kept.dropped, restart)
+    }
+
+    /// Claims a fan-out's completion for `segment` in the checkpoint
+    /// (`If-Match`): true when this segment is (or, retried, was) the one
+    /// to complete; false when another segment claimed it, or the copy is
+    /// over (its checkpoint gone or naming another upload). Some stores
+    /// complete an upload twice, S3 answers the second `NoSuchUpload`: the
+    /// claim makes one completion either way.
+    async fn claim_completion(
+        &self,
+        copy: &CopyContext<'_>,
+        segment: &Segment,
+    ) -> Result<bool, CopyError> {
+        let bucket = copy.destination.bucket.as_str();
+        let read = raced(
+            copy,
+            checkpoint::read(copy.client, bucket, &self.checkpoint_key),
+        )
+        .await??;
+        let Read::Found(stored) = read else {
+            return Ok(false);
+        };
+        let Stored { checkpoint, etag } = *stored;
+        if checkpoint.upload_id != segment.upload_id {
+            return Ok(false);
+        }
+        let mine = segment.range();
+        if let Some(claimant) = &checkpoint.completing {
+            return Ok(*claimant == mine);
+        }
+        let claimed = Checkpoint {
+            completing: Some(mine),
+            ..checkpoint
+        };
+        let written = checkpoint::write(
+            copy.client,
+            bucket,
+            &self.checkpoint_key,
+            &claimed,
+            Expect::Etag(&etag),
+        );
+        match raced(copy, written).await? {
+            Ok(_) => Ok(true),
+            Err(WriteFailed::Raced) => Ok(false),
+            Err(WriteFailed::Failed(error)) => Err(error),
+        }
     }
 
     /// A failed attempt: the upload is kept when the deadline stopped an
@@ -1028,6 +1078,7 @@ mod tests {
             attempts,
             bytes_at_start: vec![0; attempts as usize],
             transformed: None,
+            completing: None,
         }
     }
 

@@ -1,0 +1,292 @@
+//! Fan-out end to end: an S3 notification for an object above the threshold splits
+//! its copy into segments on a work queue on moto's SQS; the test kit's
+//! event-source-mapping stand-in feeds several sandboxes of the real `bootstrap`
+//! from that queue at once, and the segment that finds every part completes the
+//! copy: one verified object, one successful completion, nothing left open.
+
+use super::resume::{assert_same_crc64nvme, checkpoints, put, record};
+use crate::common::function::{Function, s3_event};
+use crate::common::queues::Queues;
+use crate::common::{self, Stack};
+use s3_stream_testkit::emulator::{InvocationSpec, PostKind, RuntimeApiEmulator};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op, Times};
+use std::time::Duration;
+
+/// Sixteen parts of 5 MiB: four segments of four.
+const PARTS: usize = 16;
+const SIZE: usize = PARTS * 5 * 1024 * 1024;
+const SEGMENT_PARTS: &str = "4";
+
+/// Each invocation's time limit.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The work queue's visibility timeout: beyond the function's timeout.
+const VISIBILITY_TIMEOUT_SECONDS: u32 = 12;
+
+/// Receives of one segment's message before the work queue gives it up.
+const MAX_RECEIVE_COUNT: u32 = 2;
+
+/// Longest the test waits for the queue to drain.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Sandboxes the queue feeds at once.
+const SANDBOXES: usize = 4;
+
+const _: () = assert!(VISIBILITY_TIMEOUT_SECONDS as u64 >= TIMEOUT.as_secs());
+
+/// The stack, its queue, `big.bin` in the source and the sandboxes.
+struct Setup {
+    s: Stack,
+    q: Queues,
+    sandboxes: Vec<Function>,
+    data: Vec<u8>,
+    event: serde_json::Value,
+}
+
+/// `mode` is `COPY_MODE` (`server`, or `stream` for piped parts).
+async fn setup(test: &str, seed: u64, mode: &str) -> Setup {
+    let s = Stack::new(test).await;
+    let q = Queues::new(test, VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT).await;
+    let data = common::bytes_of(SIZE, seed);
+    let etag = put(&s, "big.bin", data.clone()).await;
+    let env = [
+        ("DST_BUCKET", s.destination.as_str()),
+        ("COPY_MODE", mode),
+        ("PART_SIZE_MIB", "5"),
+        ("PART_COPY_SIZE_MIB", "5"),
+        ("PART_COPY_CONCURRENCY", "2"),
+        ("UPLOAD_CONCURRENCY", "2"),
+        ("RESUME_MAX_ATTEMPTS", "30"),
+        ("WORK_QUEUE_URL", q.url.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+        ("FAN_OUT_THRESHOLD_MIB", "10"),
+        ("FAN_OUT_SEGMENT_PARTS", SEGMENT_PARTS),
+    ];
+    let mut sandboxes = Vec::new();
+    for _ in 0..SANDBOXES {
+        sandboxes.push(s.start_function_through_proxy(&env).await);
+    }
+    let event = s3_event(&[(&s.source, "big.bin", SIZE, &etag)]);
+    Setup {
+        s,
+        q,
+        sandboxes,
+        data,
+        event,
+    }
+}
+
+impl Setup {
+    /// The notification, delivered to the first sandbox: the split's record.
+    async fn split(&self) -> serde_json::Value {
+        let post = self.sandboxes[0]
+            .invoke_spec(InvocationSpec::new(self.event.to_string()).with_timeout(TIMEOUT))
+            .await;
+        assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+        let split = record(&post);
+        assert_eq!(split["outcome"], "split", "{split}");
+        assert_eq!(split["segments"], 4, "{split}");
+        split
+    }
+
+    /// Drains the queue with every sandbox at once.
+    async fn drain(&self) -> s3_stream_testkit::event_source_mapping::Drained {
+        let emulators: Vec<&RuntimeApiEmulator> =
+            self.sandboxes.iter().map(|f| &f.emulator).collect();
+        self.q
+            .mapping(1, TIMEOUT)
+            .drain_concurrently(&emulators, PATIENCE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()))
+    }
+
+    fn logs(&self) -> String {
+        self.sandboxes
+            .iter()
+            .map(Function::logs)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+
+    /// Every record the sandboxes answered, in no particular order.
+    fn records(&self) -> Vec<serde_json::Value> {
+        self.sandboxes
+            .iter()
+            .flat_map(|f| f.emulator.posts())
+            .filter(|post| post.kind == PostKind::Response)
+            .flat_map(|post| {
+                post.json()["records"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Completions S3 carried out (answered 200).
+    fn completions(&self) -> usize {
+        self.s
+            .proxy
+            .log()
+            .iter()
+            .filter(|e| {
+                e.op == S3Op::CompleteMultipartUpload && e.status == Some(http::StatusCode::OK)
+            })
+            .count()
+    }
+
+    /// The copy is the source, verified, complete once, nothing left.
+    async fn assert_one_verified_object(&self) {
+        assert_eq!(
+            self.s.get("big.bin").await,
+            self.data,
+            "the copy is the source"
+        );
+        assert_same_crc64nvme(&self.s, "big.bin").await;
+        assert_eq!(self.completions(), 1, "one completion\n{}", self.logs());
+        assert_eq!(self.s.open_uploads().await, 0, "no upload left open");
+        assert_eq!(checkpoints(&self.s).await, 0, "the checkpoint is removed");
+        let copied: Vec<_> = self
+            .records()
+            .into_iter()
+            .filter(|r| r["outcome"] == "copied")
+            .collect();
+        assert_eq!(
+            copied.len(),
+            1,
+            "one segment completed the copy: {copied:?}"
+        );
+        assert_eq!(copied[0]["verified"], "source-crc64nvme", "{}", copied[0]);
+    }
+}
+
+#[tokio::test]
+async fn a_server_side_copy_fans_out_over_sandboxes_and_completes_once() {
+    let setup = setup("fan-out-server", 40, "server").await;
+    let split = setup.split().await;
+    assert!(
+        split["uploadId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{split}"
+    );
+    let drained = setup.drain().await;
+    println!("fan-out: {drained:?}");
+    assert_eq!(drained.received, 4, "{drained:?}");
+    assert_eq!(drained.errors, 0, "{drained:?}");
+    assert!(
+        drained.per_sandbox.iter().filter(|n| **n > 0).count() >= 2,
+        "segments ran in several sandboxes: {drained:?}"
+    );
+    setup.assert_one_verified_object().await;
+    assert_eq!(
+        setup.s.ops(S3Op::UploadPartCopy),
+        PARTS,
+        "each part copied once"
+    );
+    assert_eq!(
+        setup.q.dead_letters().await,
+        Vec::<serde_json::Value>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_copy_fans_out_and_duplicate_segments_change_nothing() {
+    let setup = setup("fan-out-stream", 41, "stream").await;
+    let split = setup.split().await;
+    // Every segment sent a second time: a redelivery, a split retried.
+    let upload_id = split["uploadId"].as_str().expect("an upload id").to_owned();
+    for first in (1..=PARTS).step_by(4) {
+        let range = format!("{first}-{}", first + 3);
+        let text = |value: &str| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .expect("an attribute")
+        };
+        setup
+            .q
+            .sqs
+            .send_message()
+            .queue_url(&setup.q.url)
+            .message_body(setup.event.to_string())
+            .message_attributes(
+                s3_stream_lambda::work_queue::UPLOAD_ATTRIBUTE,
+                text(&upload_id),
+            )
+            .message_attributes(
+                s3_stream_lambda::work_queue::SEGMENT_ATTRIBUTE,
+                text(&range),
+            )
+            .send()
+            .await
+            .expect("send a duplicate segment");
+    }
+    let drained = setup.drain().await;
+    println!("fan-out with duplicates: {drained:?}");
+    assert_eq!(drained.received, 8, "{drained:?}");
+    assert_eq!(drained.errors, 0, "{drained:?}");
+    setup.assert_one_verified_object().await;
+    assert!(
+        setup.s.ops(S3Op::UploadPart) <= 2 * PARTS,
+        "{} part uploads",
+        setup.s.ops(S3Op::UploadPart)
+    );
+}
+
+#[tokio::test]
+async fn a_segment_that_fails_for_good_aborts_the_copy_and_its_message_is_dead_lettered() {
+    let setup = setup("fan-out-fails", 42, "server").await;
+    let split = setup.split().await;
+    // The seventh part's copy is refused for good (access denied), every time.
+    setup.s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::UploadPartCopy).query_value("partNumber", "7"),
+            Fault::s3_error(http::StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+        )
+        .times(Times::Always),
+    );
+    let drained = setup.drain().await;
+    println!("fan-out with a failing segment: {drained:?}");
+    // The failing segment's message failed twice and went to the
+    // dead-letter queue; the aborted upload fails the segments still
+    // copying too (one done before the abort succeeds).
+    assert!(drained.deleted < drained.received, "{drained:?}");
+    assert_eq!(setup.s.open_uploads().await, 0, "the upload is aborted");
+    assert_eq!(setup.completions(), 0, "nothing completed");
+    assert_eq!(setup.s.objects().await, 0, "nothing written");
+    let dead = setup
+        .q
+        .sqs
+        .receive_message()
+        .queue_url(&setup.q.dlq_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .expect("receive the dead letters");
+    let attribute = |m: &aws_sdk_sqs::types::Message, name: &str| {
+        m.message_attributes()
+            .and_then(|attributes| attributes.get(name)?.string_value())
+            .map(str::to_owned)
+    };
+    let segments: Vec<String> = dead
+        .messages()
+        .iter()
+        .filter_map(|m| attribute(m, s3_stream_lambda::work_queue::SEGMENT_ATTRIBUTE))
+        .collect();
+    assert!(
+        segments.iter().any(|s| s == "5-8"),
+        "the failing segment is dead-lettered: {segments:?}"
+    );
+    let upload_ids: Vec<String> = dead
+        .messages()
+        .iter()
+        .filter_map(|m| attribute(m, s3_stream_lambda::work_queue::UPLOAD_ATTRIBUTE))
+        .collect();
+    assert!(
+        upload_ids
+            .iter()
+            .all(|id| Some(id.as_str()) == split["uploadId"].as_str()),
+        "{upload_ids:?} vs {split}"
+    );
+}
