@@ -57,7 +57,9 @@ locals {
         var.enable_work_queue ? var.work_queue_max_attempts :
         var.trigger == "sqs" ? var.sqs_max_receive_count : var.retry_attempts + 1
       )
-      WORK_QUEUE_URL = var.enable_work_queue ? aws_sqs_queue.work[0].url : null
+      WORK_QUEUE_URL        = var.enable_work_queue ? aws_sqs_queue.work[0].url : null
+      FAN_OUT_THRESHOLD_MIB = var.fan_out_threshold_mib
+      FAN_OUT_SEGMENT_PARTS = var.fan_out_segment_parts
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,
@@ -349,6 +351,18 @@ resource "aws_lambda_function" "copier" {
       condition     = !var.enable_work_queue || var.deadline_margin_ms == null || try(var.deadline_margin_ms >= 3000, false)
       error_message = "with enable_work_queue, deadline_margin_ms must be at least 3000."
     }
+    precondition {
+      # Segments are messages on the work queue.
+      condition     = var.fan_out_threshold_mib == null || var.enable_work_queue
+      error_message = "fan_out_threshold_mib needs enable_work_queue."
+    }
+    precondition {
+      # Invocations the function's reserved concurrency throttles return
+      # to the queue and count toward its redrive limit: fanned-out
+      # segments would reach the dead-letter queue unfinished.
+      condition     = !var.enable_work_queue || var.reserved_concurrency < 0 || var.work_queue_max_concurrency <= var.reserved_concurrency
+      error_message = "work_queue_max_concurrency must not exceed reserved_concurrency (throttled messages count toward the redrive limit)."
+    }
   }
 
   depends_on = [aws_iam_role_policy.function]
@@ -563,6 +577,11 @@ resource "aws_lambda_event_source_mapping" "work" {
   # One copy an invocation: each gets the whole memory and deadline.
   batch_size              = 1
   function_response_types = ["ReportBatchItemFailures"]
+  # The blast radius of the whole queue (every copy's hops and segments):
+  # at most this many invocations at once.
+  scaling_config {
+    maximum_concurrency = var.work_queue_max_concurrency
+  }
 }
 
 # Each hop is a send from an invocation the work queue made: Lambda's

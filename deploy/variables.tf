@@ -247,6 +247,36 @@ variable "work_queue_max_receive_count" {
   default     = 5
 }
 
+variable "work_queue_max_concurrency" {
+  description = "With enable_work_queue: the most invocations the work queue's trigger runs at once (2-1000), for every copy on the queue together: hand-offs and fan-out segments. At most reserved_concurrency (when reserved): invocations it throttles count toward work_queue_max_receive_count and reach the dead-letter queue."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.work_queue_max_concurrency >= 2 && var.work_queue_max_concurrency <= 1000
+    error_message = "work_queue_max_concurrency must be 2-1000 (Lambda's range for an SQS trigger)."
+  }
+}
+
+variable "fan_out_threshold_mib" {
+  description = "With enable_work_queue: identity copies larger than this (MiB) fan out, their parts split into segments copied by up to work_queue_max_concurrency invocations at once (FAN_OUT_THRESHOLD_MIB); null: never."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.fan_out_threshold_mib == null || try(var.fan_out_threshold_mib >= 1, false)
+    error_message = "fan_out_threshold_mib must be at least 1, or null."
+  }
+}
+
+variable "fan_out_segment_parts" {
+  description = "With fan_out_threshold_mib: parts per segment (FAN_OUT_SEGMENT_PARTS); null sizes a segment to a third of the function's timeout at the copy's pace."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.fan_out_segment_parts == null || try(var.fan_out_segment_parts >= 1 && var.fan_out_segment_parts <= 10000, false)
+    error_message = "fan_out_segment_parts must be 1-10000, or null."
+  }
+}
+
 variable "enable_batch_operations" {
   description = "Create the role S3 Batch Operations assumes to invoke the function over a manifest (copying existing objects)."
   type        = bool

@@ -42,6 +42,12 @@ pub fn help() -> String {
     text
 }
 
+/// Each runtime worker's stack: 8 MiB, a main thread's, not tokio's 2 MiB.
+/// A copy's futures nest deep (method, resume, upload, SDK); an unoptimised
+/// build lays their temporaries on the stack and came within reach of
+/// 2 MiB. Only the pages touched are ever resident.
+pub const WORKER_STACK_BYTES: usize = 8 << 20;
+
 /// The whole `bootstrap` program: allocator and logging set up, a tokio
 /// runtime, [`main`] on the process's arguments. `src/main.rs` is this, and so
 /// is a `bootstrap` of your own after it registers its transforms
@@ -51,6 +57,7 @@ pub fn run() -> ExitCode {
     crate::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,

@@ -599,6 +599,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn fan_out_needs_the_work_queue_and_resuming() {
+        const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("DST_BUCKET", "dst")];
+            all.extend_from_slice(pairs);
+            Config::from_map(&env(&all))
+        };
+        assert_eq!(with(&[]).unwrap().copy.fan_out, None);
+        let alone = with(&[("FAN_OUT_THRESHOLD_MIB", "1024")]).unwrap_err();
+        assert_eq!(alone.variable, "FAN_OUT_THRESHOLD_MIB");
+        let once = with(&[
+            ("FAN_OUT_THRESHOLD_MIB", "1024"),
+            ("WORK_QUEUE_URL", QUEUE),
+            ("RESUME_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap_err();
+        assert_eq!(once.variable, "RESUME_MAX_ATTEMPTS");
+        let fanned = with(&[
+            ("FAN_OUT_THRESHOLD_MIB", "1024"),
+            ("FAN_OUT_SEGMENT_PARTS", "50"),
+            ("WORK_QUEUE_URL", QUEUE),
+        ])
+        .unwrap();
+        assert_eq!(
+            fanned.copy.fan_out,
+            Some(FanOutSettings {
+                threshold: 1024 * MIB,
+                segment_parts: Some(50),
+            })
+        );
+        let zero = with(&[("FAN_OUT_SEGMENT_PARTS", "0")]).unwrap_err();
+        assert_eq!(zero.variable, "FAN_OUT_SEGMENT_PARTS");
+    }
+
+    #[test]
     fn refuses_parts_that_can_never_fit() {
         let at_512 = |pairs: &[(&str, &str)]| {
             let mut all = vec![

@@ -365,6 +365,32 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_message_says_its_upload_and_parts() {
+        let mut value = fixture!("sqs-s3.json");
+        let attributes = serde_json::json!({
+            "S3StreamLambdaUploadId": { "stringValue": "upload-1", "dataType": "String" },
+            "S3StreamLambdaSegment": { "stringValue": "5-8", "dataType": "String" },
+        });
+        value["Records"][0]["messageAttributes"] = attributes;
+        value["Records"][1]["messageAttributes"] = serde_json::json!({
+            "S3StreamLambdaUploadId": { "stringValue": "upload-1", "dataType": "String" },
+            "S3StreamLambdaSegment": { "stringValue": "8-5", "dataType": "String" },
+        });
+        let Envelope::Sqs(messages) = parse(value).unwrap() else {
+            panic!()
+        };
+        let segment = messages[0].segment.as_ref().expect("a segment");
+        assert_eq!(
+            (segment.upload_id.as_str(), segment.first, segment.last),
+            ("upload-1", 5, 8)
+        );
+        assert_eq!(
+            messages[1].segment, None,
+            "an unreadable range is no segment"
+        );
+    }
+
+    #[test]
     fn reads_every_fixture_shape() {
         let multi = fixture!("s3-multi-record.json");
         let Envelope::Notification(items) = parse(multi).unwrap() else {

@@ -156,6 +156,37 @@ impl EventSourceMapping {
         })
     }
 
+    /// A round whose sandbox dies: receives a batch and starts its invocation
+    /// on `emulator`, then walks away (nothing is deleted or answered: the
+    /// messages come back after their visibility timeout, as they do when
+    /// Lambda loses a sandbox mid-invocation). The request id, or `None`
+    /// when the queue held nothing.
+    pub async fn abandon_once(
+        &self,
+        emulator: &RuntimeApiEmulator,
+    ) -> Result<Option<String>, MappingError> {
+        let config = &self.config;
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&config.queue_url)
+            .max_number_of_messages(config.batch_size.clamp(1, MAX_BATCH_SIZE))
+            .wait_time_seconds(RECEIVE_WAIT_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("receive messages", &e))?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            return Ok(None);
+        }
+        let records: Vec<serde_json::Value> = messages.iter().map(|m| self.record(m)).collect();
+        let event = serde_json::json!({ "Records": records });
+        let spec = InvocationSpec::new(event.to_string()).with_timeout(config.function_timeout);
+        Ok(Some(emulator.enqueue(spec)))
+    }
+
     /// Rounds until the queue holds no message, visible or in flight, or
     /// `patience` runs out.
     pub async fn drain(

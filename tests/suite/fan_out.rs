@@ -290,3 +290,252 @@ async fn a_segment_that_fails_for_good_aborts_the_copy_and_its_message_is_dead_l
         "{upload_ids:?} vs {split}"
     );
 }
+
+#[tokio::test]
+async fn a_sandbox_killed_mid_segment_leaves_one_verified_object() {
+    let setup = setup("fan-out-killed", 43, "server").await;
+    // Part copies take a while: the victim is killed with some in flight.
+    setup.s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::UploadPartCopy),
+        Fault::Delay(Duration::from_millis(700)),
+    ));
+    setup.split().await;
+    let victim = &setup.sandboxes[SANDBOXES - 1];
+    let mapping = setup.q.mapping(1, TIMEOUT);
+    let started = mapping
+        .abandon_once(&victim.emulator)
+        .await
+        .expect("receive a segment");
+    assert!(started.is_some(), "a segment to start");
+    setup.s.wait_for(S3Op::UploadPartCopy, 1, PATIENCE).await;
+    // Lambda loses the sandbox: its message comes back after the visibility timeout.
+    kill(victim);
+    let survivors: Vec<&RuntimeApiEmulator> = setup.sandboxes[..SANDBOXES - 1]
+        .iter()
+        .map(|f| &f.emulator)
+        .collect();
+    let drained = mapping
+        .drain_concurrently(&survivors, PATIENCE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", setup.logs()));
+    println!("fan-out with a sandbox killed: {drained:?}");
+    assert_eq!(drained.errors, 0, "{drained:?}");
+    assert_eq!(
+        drained.received, 4,
+        "three segments, and the lost one again: {drained:?}"
+    );
+    setup.assert_one_verified_object().await;
+    assert!(
+        setup.s.ops(S3Op::UploadPartCopy) <= PARTS + 4,
+        "at most the lost segment's parts twice: {}",
+        setup.s.ops(S3Op::UploadPartCopy)
+    );
+    assert_eq!(
+        setup.q.dead_letters().await,
+        Vec::<serde_json::Value>::new()
+    );
+}
+
+/// Kills `function`'s process, as Lambda does to a sandbox it loses.
+fn kill(function: &Function) {
+    let pid = function.child.id();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+}
+
+/// The speed-up run's object: 1 TiB, repeating every 1 MiB plus 3 bytes
+/// (the synthetic S3 checksums any range of it in microseconds).
+const SPEEDUP_SIZE: u64 = 1 << 40;
+const SPEEDUP_PERIOD: u64 = (1 << 20) + 3;
+
+/// What each `UploadPartCopy` takes in the speed-up run: 16 in flight move
+/// 160 parts a second in one sandbox.
+const SPEEDUP_PART_DELAY: Duration = Duration::from_millis(100);
+
+/// The speed-up run's invocations: one sandbox needs a few, handed off.
+const SPEEDUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sandboxes of the fanned-out side of the speed-up run, and its segments
+/// (one a sandbox: 1,250 of the 10,000 parts).
+const SPEEDUP_SANDBOXES: usize = 8;
+const SPEEDUP_SEGMENT_PARTS: &str = "1250";
+
+/// One timed copy of the speed-up run: the synthetic S3 with the 1 TiB
+/// object, a work queue on moto, `sandboxes` of the function fed by it
+/// (fanning out when `fan_out`), the notification delivered to the first;
+/// the seconds until the queue drained.
+async fn speedup_copy(run: usize, sandboxes: usize, fan_out: bool) -> f64 {
+    use s3_stream_testkit::synthetic_s3::{
+        GeneratedObject, Operation, SyntheticS3, SyntheticS3Config,
+    };
+    let s3 =
+        SyntheticS3::start(SyntheticS3Config::default().with_part_copy_delay(SPEEDUP_PART_DELAY))
+            .await
+            .expect("synthetic s3 starts");
+    s3.create_bucket("destination");
+    let mut spec =
+        GeneratedObject::new("source", "huge.bin", SPEEDUP_SIZE, 44).with_period(SPEEDUP_PERIOD);
+    spec.crc64nvme = true;
+    let stored = s3.add_generated(spec);
+    let name = format!("fan-out-speedup-{run}-{sandboxes}");
+    let q = Queues::new(&name, SPEEDUP_TIMEOUT.as_secs() as u32 + 5, 3).await;
+    let endpoint = s3.endpoint();
+    let mut env = vec![
+        ("DST_BUCKET", "destination"),
+        ("AWS_ENDPOINT_URL_S3", endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+        ("COPY_MODE", "server"),
+        ("RESUME_MAX_ATTEMPTS", "100"),
+        ("WORK_QUEUE_URL", q.url.as_str()),
+    ];
+    if fan_out {
+        env.extend([
+            ("FAN_OUT_THRESHOLD_MIB", "1024"),
+            ("FAN_OUT_SEGMENT_PARTS", SPEEDUP_SEGMENT_PARTS),
+        ]);
+    }
+    let mut functions = Vec::new();
+    for _ in 0..sandboxes {
+        functions.push(crate::common::function::start(&env).await);
+    }
+    let event = s3_event(&[("source", "huge.bin", SPEEDUP_SIZE as usize, &stored.etag)]);
+    let started = std::time::Instant::now();
+    let post = functions[0]
+        .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(SPEEDUP_TIMEOUT))
+        .await;
+    assert_eq!(post.kind, PostKind::Response, "{}", post.json());
+    let emulators: Vec<&RuntimeApiEmulator> = functions.iter().map(|f| &f.emulator).collect();
+    let drained = q
+        .mapping(1, SPEEDUP_TIMEOUT)
+        .drain_concurrently(&emulators, Duration::from_secs(1800))
+        .await
+        .expect("the queue drains");
+    let seconds = started.elapsed().as_secs_f64();
+    let written = s3
+        .object("destination", "huge.bin")
+        .expect("the copy exists");
+    assert_eq!(
+        written.crc64nvme, stored.crc64nvme,
+        "the copy's crc64nvme is the source's"
+    );
+    assert_eq!(s3.open_uploads("destination"), 0);
+    let stats = s3.stats();
+    assert_eq!(
+        stats.requests_of(Operation::CompleteMultipartUpload),
+        1,
+        "one completion"
+    );
+    println!(
+        "speed-up run {run}: {sandboxes} sandbox(es), fan-out {fan_out}: {seconds:.1} s, \
+         {} invocations after the first, per sandbox {:?}, part copies {}",
+        drained.invocations,
+        drained.per_sandbox,
+        stats.requests_of(Operation::UploadPartCopy)
+    );
+    seconds
+}
+
+/// The fan-out speed-up (`cargo test --release -- --ignored fan_out_at_scale`):
+/// a 1 TiB server-side copy with each part copy held, 8 sandboxes fanning out
+/// against 1 resuming alone through the work queue, interleaved, three times.
+#[tokio::test]
+#[ignore = "minutes of copying: run in a release build"]
+async fn fan_out_at_scale_eight_sandboxes_copy_a_tib_five_times_faster_than_one() {
+    let (mut alone, mut fanned) = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        alone.push(speedup_copy(run, 1, false).await);
+        fanned.push(speedup_copy(run, SPEEDUP_SANDBOXES, true).await);
+    }
+    let median = |runs: &mut Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    };
+    let (alone, fanned) = (median(&mut alone), median(&mut fanned));
+    println!(
+        "fan-out speed-up: 1 sandbox {alone:.1} s, {SPEEDUP_SANDBOXES} sandboxes {fanned:.1} s: {:.2}x (medians of 3)",
+        alone / fanned
+    );
+    assert!(alone / fanned >= 5.0, "{alone:.1} s vs {fanned:.1} s");
+}
+
+/// The streamed run's object and pace: 16 GiB, each connection to the
+/// synthetic S3 at 50 MB/s.
+const STREAMED_SCALE_SIZE: u64 = 16 << 30;
+const STREAMED_SCALE_PACE: u64 = 50_000_000;
+
+/// The streamed fan-out at scale (`cargo test --release -- --ignored
+/// fan_out_at_scale`): 16 GiB streamed by 8 sandboxes from moto's SQS, paced
+/// per connection: one verified object.
+#[tokio::test]
+#[ignore = "minutes of copying: run in a release build"]
+async fn fan_out_at_scale_a_16_gib_stream_over_eight_sandboxes_is_one_verified_object() {
+    use s3_stream_testkit::synthetic_s3::{
+        GeneratedObject, Operation, SyntheticS3, SyntheticS3Config,
+    };
+    let s3 = SyntheticS3::start(
+        SyntheticS3Config::default().with_per_connection_rate(STREAMED_SCALE_PACE),
+    )
+    .await
+    .expect("synthetic s3 starts");
+    s3.create_bucket("destination");
+    let mut spec = GeneratedObject::new("source", "huge.bin", STREAMED_SCALE_SIZE, 45);
+    spec.crc64nvme = true;
+    let stored = s3.add_generated(spec);
+    let q = Queues::new("fan-out-streamed-scale", 65, 3).await;
+    let endpoint = s3.endpoint();
+    let env = [
+        ("DST_BUCKET", "destination"),
+        ("AWS_ENDPOINT_URL_S3", endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", common::endpoint()),
+        ("COPY_MODE", "stream"),
+        ("RESUME_MAX_ATTEMPTS", "100"),
+        ("WORK_QUEUE_URL", q.url.as_str()),
+        ("FAN_OUT_THRESHOLD_MIB", "1024"),
+    ];
+    let timeout = Duration::from_secs(60);
+    let mut functions = Vec::new();
+    for _ in 0..8 {
+        functions.push(crate::common::function::start(&env).await);
+    }
+    let event = s3_event(&[(
+        "source",
+        "huge.bin",
+        STREAMED_SCALE_SIZE as usize,
+        &stored.etag,
+    )]);
+    let started = std::time::Instant::now();
+    let post = functions[0]
+        .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(timeout))
+        .await;
+    let split = record(&post);
+    assert_eq!(split["outcome"], "split", "{}", post.json());
+    let emulators: Vec<&RuntimeApiEmulator> = functions.iter().map(|f| &f.emulator).collect();
+    let drained = q
+        .mapping(1, timeout)
+        .drain_concurrently(&emulators, Duration::from_secs(1800))
+        .await
+        .expect("the queue drains");
+    let seconds = started.elapsed().as_secs_f64();
+    let written = s3
+        .object("destination", "huge.bin")
+        .expect("the copy exists");
+    let stats = s3.stats();
+    println!(
+        "streamed fan-out at scale: 16 GiB in {seconds:.1} s over {} segments, {} invocations, \
+         per sandbox {:?}, bytes served {:.4}x, part uploads {}",
+        split["segments"],
+        drained.invocations,
+        drained.per_sandbox,
+        stats.bytes_served as f64 / STREAMED_SCALE_SIZE as f64,
+        stats.requests_of(Operation::UploadPart)
+    );
+    assert_eq!(written.len, STREAMED_SCALE_SIZE);
+    assert_eq!(
+        written.crc64nvme, stored.crc64nvme,
+        "the copy's crc64nvme is the source's"
+    );
+    assert_eq!(s3.open_uploads("destination"), 0);
+    assert_eq!(stats.requests_of(Operation::CompleteMultipartUpload), 1);
+    assert_eq!(drained.errors, 0, "{drained:?}");
+}

@@ -185,7 +185,7 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
         if stopped {
             return Err(session.stop(copy, upload).await);
         }
-        match session.ready_to_complete(copy, &mut upload).await {
+        match Box::pin(session.ready_to_complete(copy, &mut upload)).await {
             Ok(Ready::Complete) => {}
             Ok(Ready::Deferred) => {
                 upload.release();

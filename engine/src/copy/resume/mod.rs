@@ -286,7 +286,7 @@ pub(crate) async fn open(
         restart: None,
     };
     if let Some(segment) = &copy.settings.segment {
-        return open_segment(copy, metadata, segment).await;
+        return Box::pin(open_segment(copy, metadata, segment)).await;
     }
     let Some(settings) = copy.settings.resume.as_ref().filter(|r| r.max_attempts > 1) else {
         return Ok(fresh(create(copy, metadata).await?));
@@ -730,7 +730,7 @@ impl Session {
         {
             return Ok(Ready::NoTime);
         }
-        if !self.claim_completion(copy, segment).await? {
+        if !Box::pin(self.claim_completion(copy, segment)).await? {
             return Ok(Ready::Deferred);
         }
         tracing::info!(

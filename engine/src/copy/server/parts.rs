@@ -65,7 +65,7 @@ pub(crate) async fn copy_parts(
         Err(error) => return Err(resume::fail(session.as_ref(), copy, upload, error).await),
     }
     if let Some(session) = &mut session {
-        match session.ready_to_complete(copy, &mut upload).await {
+        match Box::pin(session.ready_to_complete(copy, &mut upload)).await {
             Ok(Ready::Complete) => {}
             Ok(Ready::Deferred) => {
                 upload.release();
