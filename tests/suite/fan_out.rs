@@ -406,12 +406,18 @@ async fn speedup_copy(run: usize, sandboxes: usize, fan_out: bool) -> f64 {
         .await;
     assert_eq!(post.kind, PostKind::Response, "{}", post.json());
     let emulators: Vec<&RuntimeApiEmulator> = functions.iter().map(|f| &f.emulator).collect();
-    let drained = q
-        .mapping(1, SPEEDUP_TIMEOUT)
-        .drain_concurrently(&emulators, Duration::from_secs(1800))
-        .await
-        .expect("the queue drains");
-    let seconds = started.elapsed().as_secs_f64();
+    // The copy's time is until the object exists; the stand-in's pollers
+    // then still wait out their long polls before the queue counts drained.
+    let mapping = q.mapping(1, SPEEDUP_TIMEOUT);
+    let draining = mapping.drain_concurrently(&emulators, Duration::from_secs(1800));
+    let landed = async {
+        while s3.object("destination", "huge.bin").is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        started.elapsed().as_secs_f64()
+    };
+    let (drained, seconds) = tokio::join!(draining, landed);
+    let drained = drained.expect("the queue drains");
     let written = s3
         .object("destination", "huge.bin")
         .expect("the copy exists");

@@ -295,21 +295,43 @@ pub(crate) async fn copy_segment(
     }
 }
 
+/// A segment whose destination holds this event's copy or a newer one:
+/// complete (another segment completed it), or superseded by a newer
+/// object's copy, its upload aborted.
+pub(crate) async fn superseded(copy: &CopyContext<'_>, segment: &Segment) -> CopyReport {
+    if holds_the_copy(copy).await {
+        return CopyReport::segment(copy.source, true, copy.started.elapsed());
+    }
+    AbortTarget {
+        client: copy.client.clone(),
+        destination: copy.destination.clone(),
+        upload_id: segment.upload_id.clone(),
+    }
+    .run()
+    .await;
+    CopyReport::superseded(copy.source, copy.started.elapsed())
+}
+
+/// Whether the destination holds this object's copy: its origin, and the
+/// source's CRC64NVME.
+async fn holds_the_copy(copy: &CopyContext<'_>) -> bool {
+    let origin = super::upload::condition::source_origin(copy.source).unwrap_or_default();
+    let expected = Expected {
+        crc: copy.verify.expected_crc(),
+        origin: &origin,
+    };
+    landed(copy.client, copy.destination, &expected, 0, copy.cancel)
+        .await
+        .is_some()
+}
+
 /// The upload of `segment` is not the checkpoint's: done if the
 /// destination holds this object's copy, else gone for good.
 pub(crate) async fn gone(
     copy: &CopyContext<'_>,
     segment: &Segment,
 ) -> Result<CopyReport, CopyError> {
-    let origin = super::upload::condition::source_origin(copy.source).unwrap_or_default();
-    let expected = Expected {
-        crc: copy.verify.expected_crc(),
-        origin: &origin,
-    };
-    if landed(copy.client, copy.destination, &expected, 0, copy.cancel)
-        .await
-        .is_some()
-    {
+    if holds_the_copy(copy).await {
         tracing::info!(
             "segment {} of upload {}: the copy of s3://{}/{} is complete",
             segment.range(),

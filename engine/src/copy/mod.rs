@@ -237,6 +237,10 @@ pub async fn copy_object(
         progress,
         started,
     };
+    if superseded && let Some(segment) = &settings.segment {
+        let report = Box::pin(fan_out::superseded(&copy, segment)).await;
+        return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
+    }
     if superseded {
         // Boxed, as the methods are: a debug build's futures are large.
         let report = match Box::pin(resume::settle_superseded(&copy)).await {
