@@ -121,17 +121,7 @@ impl EventSourceMapping {
     /// One round: receive a batch, invoke, settle the messages.
     pub async fn poll_once(&self, emulator: &RuntimeApiEmulator) -> Result<Round, MappingError> {
         let config = &self.config;
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&config.queue_url)
-            .max_number_of_messages(config.batch_size.clamp(1, MAX_BATCH_SIZE))
-            .wait_time_seconds(RECEIVE_WAIT_SECONDS)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| self.sqs_error("receive messages", &e))?;
+        let received = self.receive().await?;
         let messages = received.messages();
         if messages.is_empty() {
             return Ok(Round::default());
@@ -156,6 +146,22 @@ impl EventSourceMapping {
         })
     }
 
+    /// One long-polled receive of a batch, with every attribute.
+    async fn receive(
+        &self,
+    ) -> Result<aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput, MappingError> {
+        self.sqs
+            .receive_message()
+            .queue_url(&self.config.queue_url)
+            .max_number_of_messages(self.config.batch_size.clamp(1, MAX_BATCH_SIZE))
+            .wait_time_seconds(RECEIVE_WAIT_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| self.sqs_error("receive messages", &e))
+    }
+
     /// A round whose sandbox dies: receives a batch and starts its invocation
     /// on `emulator`, then walks away (nothing is deleted or answered: the
     /// messages come back after their visibility timeout, as they do when
@@ -166,17 +172,7 @@ impl EventSourceMapping {
         emulator: &RuntimeApiEmulator,
     ) -> Result<Option<String>, MappingError> {
         let config = &self.config;
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&config.queue_url)
-            .max_number_of_messages(config.batch_size.clamp(1, MAX_BATCH_SIZE))
-            .wait_time_seconds(RECEIVE_WAIT_SECONDS)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| self.sqs_error("receive messages", &e))?;
+        let received = self.receive().await?;
         let messages = received.messages();
         if messages.is_empty() {
             return Ok(None);

@@ -302,6 +302,12 @@ pub(crate) async fn superseded(copy: &CopyContext<'_>, segment: &Segment) -> Cop
     if holds_the_copy(copy).await {
         return CopyReport::segment(copy.source, true, copy.started.elapsed());
     }
+    abort(copy, segment).await;
+    CopyReport::superseded(copy.source, copy.started.elapsed())
+}
+
+/// Aborts `segment`'s upload (an abort of one already gone is logged).
+async fn abort(copy: &CopyContext<'_>, segment: &Segment) {
     AbortTarget {
         client: copy.client.clone(),
         destination: copy.destination.clone(),
@@ -309,7 +315,6 @@ pub(crate) async fn superseded(copy: &CopyContext<'_>, segment: &Segment) -> Cop
     }
     .run()
     .await;
-    CopyReport::superseded(copy.source, copy.started.elapsed())
 }
 
 /// Whether the destination holds this object's copy: its origin, and the
@@ -345,13 +350,7 @@ pub(crate) async fn gone(
             copy.started.elapsed(),
         ));
     }
-    AbortTarget {
-        client: copy.client.clone(),
-        destination: copy.destination.clone(),
-        upload_id: segment.upload_id.clone(),
-    }
-    .run()
-    .await;
+    abort(copy, segment).await;
     Err(CopyError::FanOutGone {
         bucket: copy.destination.bucket.clone(),
         key: copy.destination.key.clone(),
