@@ -223,7 +223,7 @@ async fn a_streamed_copy_fans_out_and_duplicate_segments_change_nothing() {
     }
     let drained = setup.drain().await;
     println!("fan-out with duplicates: {drained:?}");
-    assert_eq!(drained.received, 8, "{drained:?}");
+    assert_eq!(drained.received, 8, "{drained:?}\n{}", setup.logs());
     assert_eq!(drained.errors, 0, "{drained:?}");
     setup.assert_one_verified_object().await;
     assert!(

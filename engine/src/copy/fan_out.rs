@@ -276,7 +276,7 @@ pub(crate) async fn copy_segment(
         }
         _ => return gone(copy, segment).await,
     };
-    match plan.method {
+    let copied = match plan.method {
         CopyMethod::Server => {
             let parts = PartCopyPlan {
                 size: plan.size,
@@ -284,14 +284,30 @@ pub(crate) async fn copy_segment(
             };
             match Box::pin(super::server::copy_parts(copy, &parts)).await {
                 Ok(copied) => super::server::segment_report(copy, copied).await,
-                Err(CopyError::FanOutGone { .. }) => gone(copy, segment).await,
                 Err(error) => Err(error),
             }
         }
-        CopyMethod::Stream => match Box::pin(super::piped::copy(copy)).await {
-            Err(CopyError::FanOutGone { .. }) => gone(copy, segment).await,
-            copied => copied,
-        },
+        CopyMethod::Stream => Box::pin(super::piped::copy(copy)).await,
+    };
+    match copied {
+        Err(CopyError::FanOutGone { .. }) => gone(copy, segment).await,
+        // A part sent again (a duplicate segment) into an upload another
+        // segment just completed: S3 no longer knows the upload.
+        Err(error)
+            if !matches!(error, CopyError::Continue { .. }) && holds_the_copy(copy).await =>
+        {
+            tracing::info!(
+                "segment {} of upload {}: {error}, but the copy is complete",
+                segment.range(),
+                segment.upload_id
+            );
+            Ok(CopyReport::segment(
+                copy.source,
+                true,
+                copy.started.elapsed(),
+            ))
+        }
+        copied => copied,
     }
 }
 
@@ -350,12 +366,43 @@ pub(crate) async fn gone(
             copy.started.elapsed(),
         ));
     }
+    if completion_claimed(copy, segment).await {
+        // Every part was in S3 when the claimant listed them; S3 may stop
+        // listing an upload while it completes it. The claimant (or its
+        // message's retry) completes it: this segment is done.
+        tracing::info!(
+            "segment {} of upload {}: another segment is completing the copy",
+            segment.range(),
+            segment.upload_id
+        );
+        return Ok(CopyReport::segment(
+            copy.source,
+            false,
+            copy.started.elapsed(),
+        ));
+    }
     abort(copy, segment).await;
     Err(CopyError::FanOutGone {
         bucket: copy.destination.bucket.clone(),
         key: copy.destination.key.clone(),
         upload_id: segment.upload_id.clone(),
     })
+}
+
+/// Whether the copy's checkpoint names `segment`'s upload with a
+/// completion claimed (a segment found every part and is completing it).
+async fn completion_claimed(copy: &CopyContext<'_>, segment: &Segment) -> bool {
+    let key = checkpoint::key(copy.source, copy.destination);
+    let read = tokio::select! {
+        () = copy.cancel.cancelled() => return false,
+        read = checkpoint::read(copy.client, &copy.destination.bucket, &key) => read,
+    };
+    matches!(
+        read,
+        Ok(Read::Found(stored))
+            if stored.checkpoint.upload_id == segment.upload_id
+                && stored.checkpoint.completing.is_some()
+    )
 }
 
 #[cfg(test)]

@@ -137,10 +137,23 @@ pub struct Checkpoint {
     /// For a transformed copy: how its output restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformed: Option<Transformed>,
-    /// For a fanned-out copy: the segment (`first-last`) that claimed its
-    /// completion (a conditional write), so one segment completes it.
+    /// For a fanned-out copy: the invocation that claimed its completion
+    /// (a conditional write), so one segment completes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completing: Option<String>,
+    pub completing: Option<Claim>,
+}
+
+/// A fan-out segment's claim to complete the copy: its invocation's own
+/// token, until that invocation is surely over (its stop, the completion's
+/// grace and a clock's slack, in Unix milliseconds). A claim past its time
+/// is taken over: the claimant crashed, or failed and is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claim {
+    /// The claiming invocation's token.
+    pub by: String,
+    /// When the claim lapses.
+    pub until_unix_ms: u64,
 }
 
 /// What a transformed copy needs to resume: its output's length is known

@@ -23,9 +23,11 @@ use super::source::ObjectMetadata;
 use super::upload::MultipartUpload;
 use super::upload::abort::{ABORT_BUDGET, AbortTarget};
 use super::upload::condition::{Decision, compare_sequencers, source_origin};
+use super::upload::multipart::COMPLETE_GRACE;
 use super::upload::{Expected, Written, landed};
 use checkpoint::{
-    Checkpoint, Expect, PartPlan, Read, Restart, SourceRecord, Stored, Transformed, WriteFailed,
+    Checkpoint, Claim, Expect, PartPlan, Read, Restart, SourceRecord, Stored, Transformed,
+    WriteFailed,
 };
 use listed::Listed;
 use restart_writer::RestartWriter;
@@ -101,8 +103,38 @@ pub(crate) struct Session {
     /// For a transformed copy: writes its restart points.
     restarts: Option<RestartWriter>,
     /// For a fan-out segment: its parts (the upload is shared; the
-    /// checkpoint is read, never written).
+    /// checkpoint is read, and written only to claim the completion).
     segment: Option<Segment>,
+    /// This attempt's own token, for a completion claim.
+    token: String,
+}
+
+/// A completion claim's time past its claimant's stop: the clocks of two
+/// sandboxes may differ by this much (Lambda's hosts keep NTP time).
+pub const CLAIM_CLOCK_SLACK: Duration = Duration::from_secs(1);
+
+/// How long a claim lasts when the claimant knows no deadline (a command
+/// line run): Lambda's longest invocation.
+pub const CLAIM_WITHOUT_DEADLINE: Duration = Duration::from_secs(900);
+
+/// Milliseconds since the Unix epoch at `time`.
+fn unix_ms(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A token naming one attempt: its process, the time and a counter.
+fn attempt_token() -> String {
+    static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "{}/{}/{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+        ATTEMPTS.fetch_add(1, Ordering::Relaxed)
+    );
+    format!("{:016x}", super::upload::crc64nvme(name.as_bytes()))
 }
 
 /// What a multipart method does once its parts are in S3.
@@ -307,6 +339,7 @@ pub(crate) async fn open(
         longest_part: Arc::new(AtomicU64::new(0)),
         all_parts_done: false,
         segment: None,
+        token: attempt_token(),
         restarts: written.transformed.is_some().then(|| {
             RestartWriter::start(
                 copy.client.clone(),
@@ -656,6 +689,7 @@ async fn open_segment(
         all_parts_done: false,
         restarts: None,
         segment: Some(segment.clone()),
+        token: attempt_token(),
     };
     Ok(Opened {
         upload,
@@ -885,14 +919,28 @@ impl Session {
         if checkpoint.upload_id != segment.upload_id {
             return Ok(false);
         }
-        let mine = segment.range();
-        if let Some(claimant) = &checkpoint.completing {
-            return Ok(*claimant == mine);
+        let now = unix_ms(std::time::SystemTime::now());
+        if let Some(claim) = &checkpoint.completing
+            && claim.until_unix_ms > now
+        {
+            return Ok(claim.by == self.token);
         }
+        let left = self.stop_at.map_or(CLAIM_WITHOUT_DEADLINE, |stop| {
+            stop.saturating_duration_since(Instant::now())
+        });
+        let until = now + (left + COMPLETE_GRACE + CLAIM_CLOCK_SLACK).as_millis() as u64;
         let claimed = Checkpoint {
-            completing: Some(mine),
+            completing: Some(Claim {
+                by: self.token.clone(),
+                until_unix_ms: until,
+            }),
             ..checkpoint
         };
+        tracing::info!(
+            "segment {} claims the completion of upload {} until {until} (unix ms)",
+            segment.range(),
+            segment.upload_id
+        );
         let written = checkpoint::write(
             copy.client,
             bucket,
@@ -1244,6 +1292,7 @@ mod tests {
             all_parts_done: false,
             restarts: None,
             segment: None,
+            token: String::new(),
         }
     }
 
