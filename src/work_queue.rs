@@ -37,6 +37,10 @@ pub const UPLOAD_ATTRIBUTE: &str = "S3StreamLambdaUploadId";
 /// The message attribute naming a fan-out segment's parts (`first-last`).
 pub const SEGMENT_ATTRIBUTE: &str = "S3StreamLambdaSegment";
 
+/// The message attribute a segment's hand-off carries: the id of the
+/// message that began its chain, which its completion claim names.
+pub const CLAIM_ATTRIBUTE: &str = "S3StreamLambdaClaimToken";
+
 /// Messages per `SendMessageBatch`: SQS's most.
 pub const SEND_BATCH: usize = 10;
 
@@ -206,6 +210,8 @@ impl WorkQueue {
                 upload_id: upload_id.to_owned(),
                 first: *first,
                 last: *last,
+                // Each message's own id names its chain once received.
+                claim_token: String::new(),
             };
             let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(index.to_string())
@@ -267,17 +273,28 @@ impl WorkQueue {
     }
 }
 
-/// The attributes that make a message a fan-out segment.
-fn segment_attributes(segment: &Segment) -> [(&'static str, String); 2] {
-    [
+/// The attributes that make a message a fan-out segment (and, once it has
+/// one, its chain's claim token).
+fn segment_attributes(segment: &Segment) -> Vec<(&'static str, String)> {
+    let mut attributes = vec![
         (UPLOAD_ATTRIBUTE, segment.upload_id.clone()),
         (SEGMENT_ATTRIBUTE, segment.range()),
-    ]
+    ];
+    if !segment.claim_token.is_empty() {
+        attributes.push((CLAIM_ATTRIBUTE, segment.claim_token.clone()));
+    }
+    attributes
 }
 
-/// The segment a message's attributes name: both attributes, readable.
-pub fn segment_of(upload_id: Option<&str>, range: Option<&str>) -> Option<Segment> {
-    Segment::parse(upload_id?, range?)
+/// The segment a message's attributes name (both, readable), claiming as
+/// its chain's token: the hand-off's attribute, else the message's own id.
+pub fn segment_of(
+    upload_id: Option<&str>,
+    range: Option<&str>,
+    claim_token: Option<&str>,
+    message_id: &str,
+) -> Option<Segment> {
+    Segment::parse(upload_id?, range?, claim_token.unwrap_or(message_id))
 }
 
 /// The region in a queue URL (`https://sqs.REGION.amazonaws.com/…`, or the

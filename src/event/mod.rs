@@ -193,6 +193,8 @@ fn parse_sqs(value: Value) -> Result<Envelope, EventError> {
             let segment = crate::work_queue::segment_of(
                 attribute(crate::work_queue::UPLOAD_ATTRIBUTE),
                 attribute(crate::work_queue::SEGMENT_ATTRIBUTE),
+                attribute(crate::work_queue::CLAIM_ATTRIBUTE),
+                &message.message_id,
             );
             SqsItem {
                 message_id: message.message_id,

@@ -168,19 +168,23 @@ async fn a_server_side_copy_fans_out_over_sandboxes_and_completes_once() {
         split["uploadId"].as_str().is_some_and(|id| !id.is_empty()),
         "{split}"
     );
+    // The notification delivered again: the same upload, its segments sent again.
+    let again = setup.split().await;
+    assert_eq!(again["uploadId"], split["uploadId"], "{again}");
     let drained = setup.drain().await;
     println!("fan-out: {drained:?}");
-    assert_eq!(drained.received, 4, "{drained:?}");
+    assert_eq!(drained.received, 8, "every segment twice: {drained:?}");
     assert_eq!(drained.errors, 0, "{drained:?}");
     assert!(
         drained.per_sandbox.iter().filter(|n| **n > 0).count() >= 2,
         "segments ran in several sandboxes: {drained:?}"
     );
     setup.assert_one_verified_object().await;
-    assert_eq!(
-        setup.s.ops(S3Op::UploadPartCopy),
-        PARTS,
-        "each part copied once"
+    // A segment and its duplicate may run side by side: at most twice.
+    assert!(
+        setup.s.ops(S3Op::UploadPartCopy) <= 2 * PARTS,
+        "{} part copies",
+        setup.s.ops(S3Op::UploadPartCopy)
     );
     assert_eq!(
         setup.q.dead_letters().await,

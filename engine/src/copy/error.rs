@@ -310,14 +310,6 @@ pub enum CopyError {
         /// The upload the segment was for.
         upload_id: String,
     },
-    /// Fan-out needs the checkpoint every segment reads.
-    #[error(
-        "cannot fan the copy out: s3 refused its checkpoint in s3://{bucket}/.s3-stream-lambda/"
-    )]
-    FanOutUnavailable {
-        /// Destination bucket.
-        bucket: String,
-    },
 }
 
 /// Parts a stopped copy has in S3, and of how many when the plan knows
@@ -372,7 +364,6 @@ impl CopyError {
             CopyError::SourceTags { .. } => T::GetObjectTaggingFailed,
             CopyError::Task(_) => T::TaskFailed,
             CopyError::FanOutGone { .. } => T::FanOutGone,
-            CopyError::FanOutUnavailable { .. } => T::FanOutUnavailable,
         }
     }
 
@@ -396,8 +387,7 @@ impl CopyError {
             | CopyError::MemoryTooSmall { .. }
             | CopyError::OutputTooLargeForMemory { .. }
             | CopyError::ServerCopyRefused { .. }
-            | CopyError::FanOutGone { .. }
-            | CopyError::FanOutUnavailable { .. } => Permanent,
+            | CopyError::FanOutGone { .. } => Permanent,
             CopyError::ReadExhausted { .. }
             | CopyError::SourceTruncated { .. }
             | CopyError::WrongRange { .. }

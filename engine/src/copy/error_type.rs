@@ -80,7 +80,5 @@ error_types! {
         TaskFailed => "Copy.TaskFailed",
         /// A fanned-out copy's upload is gone: a segment failed, or it was cancelled.
         FanOutGone => "Copy.FanOutGone",
-        /// A copy cannot fan out: S3 refused its checkpoint.
-        FanOutUnavailable => "Copy.FanOutUnavailable",
     }
 }

@@ -59,6 +59,11 @@ pub struct Segment {
     pub first: u64,
     /// Its last part.
     pub last: u64,
+    /// What names this delivery chain in a completion claim: the id of the
+    /// message the split sent, kept by every hand-off (a retry of the
+    /// message, or its next hop, recognises its own claim; a duplicate
+    /// message is another chain).
+    pub claim_token: String,
 }
 
 impl Segment {
@@ -72,14 +77,16 @@ impl Segment {
         format!("{}-{}", self.first, self.last)
     }
 
-    /// The segment of `upload_id` that `range` (`first-last`) names.
-    pub fn parse(upload_id: &str, range: &str) -> Option<Segment> {
+    /// The segment of `upload_id` that `range` (`first-last`) names, its
+    /// claims made as `claim_token`.
+    pub fn parse(upload_id: &str, range: &str, claim_token: &str) -> Option<Segment> {
         let (first, last) = range.split_once('-')?;
         let (first, last) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
         (!upload_id.is_empty() && first >= 1 && first <= last).then(|| Segment {
             upload_id: upload_id.to_owned(),
             first,
             last,
+            claim_token: claim_token.to_owned(),
         })
     }
 }
@@ -176,40 +183,52 @@ fn proposed(copy: &CopyContext<'_>) -> Result<(PartPlan, usize), CopyError> {
     ))
 }
 
-/// Splits the copy: opens its upload and checkpoint (or the ones an
-/// earlier delivery of this record opened: its segments are sent again,
-/// which segments make harmless) and reports the segments still to copy.
+/// Splits the copy: opens its upload and checkpoint (or finds the ones an
+/// earlier delivery of this record opened: the segments still to copy are
+/// sent again, which segments make harmless) and reports the segments.
+/// `None` when S3 refuses the checkpoint: the copy goes on in this
+/// invocation instead.
 ///
 /// # Cancellation
 ///
 /// Every request is raced against the copy's token; an upload created here
 /// is aborted before `CopyError::Cancelled` returns.
-pub(crate) async fn split(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError> {
+pub(crate) async fn split(copy: &CopyContext<'_>) -> Result<Option<CopyReport>, CopyError> {
     let (proposed, concurrency) = proposed(copy)?;
-    let mut metadata = copy.destination_metadata(&copy.source.metadata.clone().unwrap_or_default());
-    if copy.settings.copy_tags {
-        metadata.tagging = tokio::select! {
-            () = copy.cancel.cancelled() => return Err(copy.cancelled()),
-            tagging = super::source::tags::read(copy.source_client, copy.source) => tagging?,
-        };
-    }
-    let Opened {
-        upload,
-        plan,
-        done,
-        session,
-        ..
-    } = Box::pin(resume::open(copy, &metadata, proposed, None)).await?;
-    if session.is_none() {
-        // No checkpoint (S3 refused it): segments would have nothing to read.
-        return Err(upload
-            .abort(CopyError::FanOutUnavailable {
-                bucket: copy.destination.bucket.clone(),
-            })
-            .await);
-    }
-    let upload_id = upload.upload_id().to_owned();
-    upload.release();
+    let (upload_id, plan, done) = match Box::pin(split_before(copy, &proposed)).await? {
+        Some(split) => split,
+        None => {
+            let mut metadata =
+                copy.destination_metadata(&copy.source.metadata.clone().unwrap_or_default());
+            if copy.settings.copy_tags {
+                metadata.tagging = tokio::select! {
+                    () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+                    tagging = super::source::tags::read(copy.source_client, copy.source) => tagging?,
+                };
+            }
+            let Opened {
+                upload,
+                plan,
+                done,
+                session,
+                ..
+            } = Box::pin(resume::open(copy, &metadata, proposed, None)).await?;
+            if session.is_none() {
+                // S3 refused the checkpoint segments would read: the copy
+                // goes on in this invocation, as one that cannot resume.
+                upload.abort(copy.cancelled()).await;
+                tracing::warn!(
+                    "s3://{}/{} is not fanned out: its checkpoint was refused",
+                    copy.source.spec.bucket,
+                    copy.source.spec.key
+                );
+                return Ok(None);
+            }
+            let upload_id = upload.upload_id().to_owned();
+            upload.release();
+            (upload_id, plan, done)
+        }
+    };
     let time = copy
         .settings
         .resume
@@ -239,12 +258,49 @@ pub(crate) async fn split(copy: &CopyContext<'_>) -> Result<CopyReport, CopyErro
         per_segment,
         fanned.parts
     );
-    Ok(CopyReport::split(
+    Ok(Some(CopyReport::split(
         copy.source,
         plan,
         fanned,
         copy.started.elapsed(),
-    ))
+    )))
+}
+
+/// The upload an earlier delivery of this record split, still open with
+/// the same plan (its id, plan and the parts S3 holds): it is split again
+/// as it is, without counting an attempt (a count that reached
+/// `RESUME_MAX_ATTEMPTS` would replace the upload its segments write into).
+async fn split_before(
+    copy: &CopyContext<'_>,
+    proposed: &PartPlan,
+) -> Result<Option<(String, PartPlan, std::collections::BTreeSet<u64>)>, CopyError> {
+    let key = checkpoint::key(copy.source, copy.destination);
+    let read = tokio::select! {
+        () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+        read = checkpoint::read(copy.client, &copy.destination.bucket, &key) => read?,
+    };
+    let Read::Found(stored) = read else {
+        return Ok(None);
+    };
+    let previous = stored.checkpoint;
+    let ours = checkpoint::SourceRecord::of(copy.source);
+    if !previous.names(copy.destination)
+        || !previous.source.same_object(&ours)
+        || !previous.plan.is_valid()
+        || previous.plan.method != proposed.method
+        || previous.transformed.is_some()
+    {
+        return Ok(None);
+    }
+    let listed = tokio::select! {
+        () = copy.cancel.cancelled() => return Err(copy.cancelled()),
+        listed = resume::list_parts(copy, &previous.upload_id) => listed?,
+    };
+    let Some(parts) = listed else {
+        return Ok(None);
+    };
+    let done = parts.iter().map(|part| part.number).collect();
+    Ok(Some((previous.upload_id, previous.plan, done)))
 }
 
 /// Copies `segment`'s parts with the method its checkpoint records; the
@@ -352,6 +408,11 @@ pub(crate) async fn gone(
     copy: &CopyContext<'_>,
     segment: &Segment,
 ) -> Result<CopyReport, CopyError> {
+    if copy.cancel.is_cancelled() {
+        // Nothing can be told for sure at the deadline: the message's retry
+        // decides.
+        return Err(copy.cancelled());
+    }
     if holds_the_copy(copy).await {
         tracing::info!(
             "segment {} of upload {}: the copy of s3://{}/{} is complete",
@@ -426,13 +487,13 @@ mod tests {
 
     #[test]
     fn segments_parse_from_their_attribute() {
-        let segment = Segment::parse("u", "5-8").expect("a segment");
+        let segment = Segment::parse("u", "5-8", "m").expect("a segment");
         assert!(segment.holds(5) && segment.holds(8) && !segment.holds(9));
         assert_eq!(segment.range(), "5-8");
         for bad in ["8-5", "0-3", "x-2", "4", ""] {
-            assert_eq!(Segment::parse("u", bad), None, "{bad}");
+            assert_eq!(Segment::parse("u", bad, "m"), None, "{bad}");
         }
-        assert_eq!(Segment::parse("", "1-2"), None);
+        assert_eq!(Segment::parse("", "1-2", "m"), None);
     }
 
     #[test]

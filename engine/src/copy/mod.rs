@@ -253,8 +253,9 @@ pub async fn copy_object(
         let report = Box::pin(fan_out::copy_segment(&copy, segment)).await?;
         return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
     }
-    if fan_out::applies(&copy, identity) {
-        let report = Box::pin(fan_out::split(&copy)).await?;
+    if fan_out::applies(&copy, identity)
+        && let Some(report) = Box::pin(fan_out::split(&copy)).await?
+    {
         return Ok(report.with_requests(requests.load(Ordering::Relaxed)));
     }
     let mut fallback = None;

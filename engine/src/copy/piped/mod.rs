@@ -195,6 +195,10 @@ pub(crate) async fn copy(copy: &CopyContext<'_>) -> Result<CopyReport, CopyError
                 return Ok(CopyReport::segment(resolved, false, started.elapsed()));
             }
             Ok(Ready::NoTime) => return Err(session.stop(copy, upload).await),
+            Ok(Ready::Gone) => {
+                upload.release();
+                return Err(session.gone(copy));
+            }
             Err(error) => return Err(session.fail(copy, upload, counted(error)).await),
         }
         session.all_parts_done();

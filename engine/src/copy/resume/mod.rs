@@ -105,7 +105,7 @@ pub(crate) struct Session {
     /// For a fan-out segment: its parts (the upload is shared; the
     /// checkpoint is read, and written only to claim the completion).
     segment: Option<Segment>,
-    /// This attempt's own token, for a completion claim.
+    /// A fan-out segment's claim token ([`Segment::claim_token`]).
     token: String,
 }
 
@@ -123,20 +123,6 @@ fn unix_ms(time: std::time::SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A token naming one attempt: its process, the time and a counter.
-fn attempt_token() -> String {
-    static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "{}/{}/{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-        ATTEMPTS.fetch_add(1, Ordering::Relaxed)
-    );
-    format!("{:016x}", super::upload::crc64nvme(name.as_bytes()))
-}
-
 /// What a multipart method does once its parts are in S3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ready {
@@ -148,6 +134,9 @@ pub(crate) enum Ready {
     /// A segment that found every part but has too little time left to
     /// complete: it stops, and its next hop completes.
     NoTime,
+    /// A segment whose upload S3 no longer knows: completed, completing,
+    /// or aborted ([`super::fan_out::gone`] tells which).
+    Gone,
 }
 
 /// The time a fan-out segment keeps for the completion: a `ListParts` page
@@ -339,7 +328,7 @@ pub(crate) async fn open(
         longest_part: Arc::new(AtomicU64::new(0)),
         all_parts_done: false,
         segment: None,
-        token: attempt_token(),
+        token: String::new(),
         restarts: written.transformed.is_some().then(|| {
             RestartWriter::start(
                 copy.client.clone(),
@@ -617,6 +606,17 @@ pub(crate) struct LandedEarlier {
     pub attempts: Vec<u64>,
 }
 
+/// The parts S3 holds of `upload_id` (`None`: the upload is gone).
+pub(crate) async fn list_parts(
+    copy: &CopyContext<'_>,
+    upload_id: &str,
+) -> Result<Option<Vec<super::upload::UploadedPart>>, CopyError> {
+    match listed::parts(copy.client, copy.destination, upload_id).await? {
+        Listed::Gone => Ok(None),
+        Listed::Open(parts) => Ok(Some(parts)),
+    }
+}
+
 /// Opens a fan-out segment's share of its copy: the checkpoint must name
 /// the segment's upload and this object, and S3 must still hold it; parts
 /// outside the segment count as done (they are other segments' work).
@@ -689,7 +689,7 @@ async fn open_segment(
         all_parts_done: false,
         restarts: None,
         segment: Some(segment.clone()),
-        token: attempt_token(),
+        token: segment.claim_token.clone(),
     };
     Ok(Opened {
         upload,
@@ -752,7 +752,7 @@ impl Session {
         )
         .await??;
         let Listed::Open(parts) = listed else {
-            return Ok(Ready::Deferred);
+            return Ok(Ready::Gone);
         };
         let every = parts.len() as u64 == self.plan.parts;
         let Some(parts) = trusted(parts, &self.plan).filter(|_| every) else {
@@ -895,6 +895,15 @@ impl Session {
         self.continue_error(copy, kept.parts, kept.bytes, kept.dropped, restart)
     }
 
+    /// The error of a segment whose upload is gone ([`Ready::Gone`]).
+    pub fn gone(&self, copy: &CopyContext<'_>) -> CopyError {
+        CopyError::FanOutGone {
+            bucket: copy.destination.bucket.clone(),
+            key: copy.destination.key.clone(),
+            upload_id: self.upload_id.clone(),
+        }
+    }
+
     /// Claims a fan-out's completion for `segment` in the checkpoint
     /// (`If-Match`): true when this segment is (or, retried, was) the one
     /// to complete; false when another segment claimed it, or the copy is
@@ -906,6 +915,23 @@ impl Session {
         copy: &CopyContext<'_>,
         segment: &Segment,
     ) -> Result<bool, CopyError> {
+        // A claim whose write raced (another segment's claim, a re-split, or
+        // our own write whose answer was lost and retried) is decided by
+        // reading the checkpoint again.
+        for _ in 0..ELECTION_ROUNDS {
+            if let Some(claimed) = self.try_claim(copy, segment).await? {
+                return Ok(claimed);
+            }
+        }
+        Ok(false)
+    }
+
+    /// One round of [`Self::claim_completion`]; `None` when the write raced.
+    async fn try_claim(
+        &self,
+        copy: &CopyContext<'_>,
+        segment: &Segment,
+    ) -> Result<Option<bool>, CopyError> {
         let bucket = copy.destination.bucket.as_str();
         let read = raced(
             copy,
@@ -913,17 +939,17 @@ impl Session {
         )
         .await??;
         let Read::Found(stored) = read else {
-            return Ok(false);
+            return Ok(Some(false));
         };
         let Stored { checkpoint, etag } = *stored;
         if checkpoint.upload_id != segment.upload_id {
-            return Ok(false);
+            return Ok(Some(false));
         }
         let now = unix_ms(std::time::SystemTime::now());
         if let Some(claim) = &checkpoint.completing
-            && claim.until_unix_ms > now
+            && (claim.until_unix_ms > now || claim.by == self.token)
         {
-            return Ok(claim.by == self.token);
+            return Ok(Some(claim.by == self.token));
         }
         let left = self.stop_at.map_or(CLAIM_WITHOUT_DEADLINE, |stop| {
             stop.saturating_duration_since(Instant::now())
@@ -949,8 +975,8 @@ impl Session {
             Expect::Etag(&etag),
         );
         match raced(copy, written).await? {
-            Ok(_) => Ok(true),
-            Err(WriteFailed::Raced) => Ok(false),
+            Ok(_) => Ok(Some(true)),
+            Err(WriteFailed::Raced) => Ok(None),
             Err(WriteFailed::Failed(error)) => Err(error),
         }
     }

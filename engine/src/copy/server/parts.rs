@@ -76,6 +76,10 @@ pub(crate) async fn copy_parts(
                 });
             }
             Ok(Ready::NoTime) => return Err(session.stop(copy, upload).await),
+            Ok(Ready::Gone) => {
+                upload.release();
+                return Err(session.gone(copy));
+            }
             Err(error) => return Err(session.fail(copy, upload, error).await),
         }
         session.all_parts_done();
