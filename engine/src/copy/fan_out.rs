@@ -391,8 +391,14 @@ async fn abort(copy: &CopyContext<'_>, segment: &Segment) {
 
 /// Whether the destination holds this object's copy: its origin, and the
 /// source's CRC64NVME.
+///
+/// A source without a full-object CRC64NVME is recognised by the origin
+/// alone: the completing segment verified the parts it completed with.
 async fn holds_the_copy(copy: &CopyContext<'_>) -> bool {
     let origin = super::upload::condition::source_origin(copy.source).unwrap_or_default();
+    if copy.verify.expected_crc().is_none() {
+        return records_origin(copy, &origin).await;
+    }
     let expected = Expected {
         crc: copy.verify.expected_crc(),
         origin: &origin,
@@ -400,6 +406,32 @@ async fn holds_the_copy(copy: &CopyContext<'_>) -> bool {
     landed(copy.client, copy.destination, &expected, 0, copy.cancel)
         .await
         .is_some()
+}
+
+/// Whether the destination records `origin` (this source object) as what
+/// it was copied from.
+async fn records_origin(
+    copy: &CopyContext<'_>,
+    origin: &std::collections::HashMap<String, String>,
+) -> bool {
+    let head = copy
+        .client
+        .head_object()
+        .bucket(&copy.destination.bucket)
+        .key(&copy.destination.key)
+        .send();
+    let head = tokio::select! {
+        () = copy.cancel.cancelled() => return false,
+        head = head => head,
+    };
+    let Ok(head) = head else {
+        return false;
+    };
+    !origin.is_empty()
+        && head
+            .metadata()
+            .map(super::upload::condition::recorded_origin)
+            .is_some_and(|recorded| recorded == *origin)
 }
 
 /// The upload of `segment` is not the checkpoint's: done if the

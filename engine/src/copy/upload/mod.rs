@@ -94,12 +94,18 @@ pub fn crc64_decode(text: &str) -> Option<u64> {
 /// conflicting write raced the completion) invalidates the upload itself, so
 /// S3 says to start a new one rather than complete this one again: it is a
 /// transient destination failure, never a [`CopyError::WriteConflict`] that
-/// newest-wins would retry on the same upload.
+/// newest-wins would retry on the same upload. `InvalidPart` is transient
+/// too: a retry lists the parts afresh.
 pub(crate) fn complete_error<E>(destination: &Destination, error: SdkError<E>) -> CopyError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if error.raw_response().map(|r| r.status().as_u16()) == Some(409) {
+    // `InvalidPart`: a part's ETag is not the one named. The parts were
+    // sent again since they were listed (a fan-out segment delivered twice
+    // re-uploads a part: under SSE-KMS its ETag changes); a retry lists
+    // them afresh.
+    let invalid_part = error.as_service_error().and_then(|e| e.code()) == Some("InvalidPart");
+    if error.raw_response().map(|r| r.status().as_u16()) == Some(409) || invalid_part {
         return CopyError::Destination {
             operation: "complete multipart upload",
             bucket: destination.bucket.clone(),
