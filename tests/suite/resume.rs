@@ -92,6 +92,30 @@ pub(crate) async fn assert_same_crc64nvme(s: &Stack, key: &str) {
     );
 }
 
+/// Every delivery but the last stopped with `Copy.Continue`, saying the next resumes it.
+fn assert_every_stop_resumes(posts: &[Post]) {
+    for post in &posts[..posts.len() - 1] {
+        let message = post.json()["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            message.contains("the next delivery resumes it"),
+            "{message}"
+        );
+    }
+}
+
+/// The bytes each attempt put in S3, from a copied record's report.
+fn attempts_of(copied: &serde_json::Value) -> Vec<u64> {
+    copied["attempts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attempts in {copied}"))
+        .iter()
+        .map(|bytes| bytes.as_u64().unwrap_or(0))
+        .collect()
+}
+
 /// Checks the object, the report and what is left once a resumed copy completed.
 async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
     let last = posts.last().expect("a delivery");
@@ -113,24 +137,10 @@ async fn assert_resumed(s: &Stack, key: &str, data: &[u8], posts: &[Post]) {
         data,
         "the copy is the source, byte for byte"
     );
-    let attempts: Vec<u64> = copied["attempts"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no attempts in {copied}"))
-        .iter()
-        .map(|bytes| bytes.as_u64().unwrap_or(0))
-        .collect();
+    let attempts = attempts_of(&copied);
     assert_eq!(attempts.len(), posts.len(), "{copied}");
     assert_eq!(attempts.iter().sum::<u64>(), data.len() as u64, "{copied}");
-    for post in &posts[..posts.len() - 1] {
-        let message = post.json()["errorMessage"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        assert!(
-            message.contains("the next delivery resumes it"),
-            "{message}"
-        );
-    }
+    assert_every_stop_resumes(posts);
     assert_eq!(s.open_uploads().await, 0, "no upload left open");
     assert_eq!(checkpoints(s).await, 0, "the checkpoint is removed");
 }
@@ -249,27 +259,13 @@ async fn a_gzip_copy_resumes_across_deliveries_and_decompresses_to_the_source() 
 
     assert!(posts.len() >= 3, "{} deliveries", posts.len());
     println!("{}", posts[0].json()["errorMessage"]);
-    for post in &posts[..posts.len() - 1] {
-        let message = post.json()["errorMessage"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        assert!(
-            message.contains("the next delivery resumes it"),
-            "{message}"
-        );
-    }
+    assert_every_stop_resumes(&posts);
     let last = posts.last().expect("a delivery");
     let copied = record(last);
     assert_eq!(copied["outcome"], "copied", "{}", last.json());
     assert_eq!(copied["verified"], "transformed", "{copied}");
     let gz = s.get("big.bin.gz").await;
-    let attempts: Vec<u64> = copied["attempts"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no attempts in {copied}"))
-        .iter()
-        .map(|bytes| bytes.as_u64().unwrap_or(0))
-        .collect();
+    let attempts = attempts_of(&copied);
     assert_eq!(attempts.len(), posts.len(), "{copied}");
     assert_eq!(attempts.iter().sum::<u64>(), gz.len() as u64, "{copied}");
     let mut plain = Vec::new();
