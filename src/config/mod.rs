@@ -577,14 +577,18 @@ pub(crate) mod tests {
         assert_eq!(small.max_record_concurrency, 16);
     }
 
+    /// A work queue's URL, for the configuration's tests.
+    const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
+
+    /// The configuration of `DST_BUCKET=dst` and `pairs`.
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![("DST_BUCKET", "dst")];
+        all.extend_from_slice(pairs);
+        Config::from_map(&env(&all))
+    }
+
     #[test]
     fn a_work_queue_takes_a_margin_that_holds_the_hand_off() {
-        const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
-        let with = |pairs: &[(&str, &str)]| {
-            let mut all = vec![("DST_BUCKET", "dst")];
-            all.extend_from_slice(pairs);
-            Config::from_map(&env(&all))
-        };
         let plain = with(&[]).unwrap();
         assert_eq!(plain.deadline_margin, DEFAULT_SAFETY_MARGIN);
         assert_eq!(plain.work_queue_url, None);
@@ -600,12 +604,6 @@ pub(crate) mod tests {
 
     #[test]
     fn fan_out_needs_the_work_queue_and_resuming() {
-        const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/work";
-        let with = |pairs: &[(&str, &str)]| {
-            let mut all = vec![("DST_BUCKET", "dst")];
-            all.extend_from_slice(pairs);
-            Config::from_map(&env(&all))
-        };
         assert_eq!(with(&[]).unwrap().copy.fan_out, None);
         let alone = with(&[("FAN_OUT_THRESHOLD_MIB", "1024")]).unwrap_err();
         assert_eq!(alone.variable, "FAN_OUT_THRESHOLD_MIB");
