@@ -181,6 +181,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_documentation_and_help_list_every_operation_and_no_other() {
+        let listed: Vec<&str> = include_str!("../../docs/benchmarking.md")
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .filter_map(|line| line.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .collect();
+        let names: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(listed, names, "docs/benchmarking.md vs Operation::ALL");
+        assert!(
+            crate::cli::USAGE.contains(&format!("OPS: {}", names.join(","))),
+            "--help lists the operations"
+        );
+    }
+
+    #[test]
     fn a_round_interleaves_every_case_of_every_operation_once() {
         let round = round(&Operation::ALL);
         let total: usize = Operation::ALL.iter().map(|o| o.sweep().len()).sum();

@@ -33,19 +33,17 @@ pub enum BenchError {
         /// The first foreign key.
         first: String,
     },
-    /// The prefix holds a recent run's objects: another bench may be running.
+    /// The prefix holds the objects of a run that may still be going.
     #[error(
-        "{target} holds objects of bench run {run}, written {age_seconds} s ago: another bench may still be running there (its leftovers are removed once they are {min_age_seconds} s old)"
+        "{target} holds objects of bench run {run}, which may still be running there: its leftovers are removed by a run started {seconds_left} s from now or later"
     )]
     Busy {
         /// The bench's prefix.
         target: String,
         /// The other run's id.
         run: String,
-        /// How old its newest object is.
-        age_seconds: u64,
-        /// The age from which leftovers are removed.
-        min_age_seconds: u64,
+        /// Until it is past its end (and the slack for clocks).
+        seconds_left: u64,
     },
     /// An S3 request of the bench's own (setup, listing, cleanup) failed.
     #[error("{what} failed: {cause}")]
@@ -62,6 +60,14 @@ pub enum BenchError {
         case: String,
         /// The copy engine's error, with its causes.
         cause: String,
+    },
+    /// The cleanup did not end before the bench's hard stop.
+    #[error(
+        "cleanup of {prefix} did not end in time: what is left there is removed by the next run on the prefix"
+    )]
+    CleanupTimedOut {
+        /// The run's key prefix.
+        prefix: String,
     },
     /// The cleanup could not remove everything the bench wrote.
     #[error(
@@ -89,7 +95,9 @@ impl BenchError {
                 FunctionErrorType::BenchPrefixNotEmpty
             }
             BenchError::S3 { .. } | BenchError::Case { .. } => FunctionErrorType::BenchFailed,
-            BenchError::CleanupIncomplete { .. } => FunctionErrorType::BenchCleanupIncomplete,
+            BenchError::CleanupIncomplete { .. } | BenchError::CleanupTimedOut { .. } => {
+                FunctionErrorType::BenchCleanupIncomplete
+            }
         }
     }
 

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 /// What the requests of one measured case did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {
-    /// Time to first byte of every answered attempt: from the request's
-    /// first byte sent to the response's headers (for an upload, after its
-    /// body went out), by operation name (`GetObject`, `UploadPart`, …).
+    /// Time to first byte of every answered attempt: from the request
+    /// leaving the SDK (a new connection's setup included) to the
+    /// response's headers (for an upload, after its body went out), by
+    /// operation name (`GetObject`, `UploadPart`, …).
     pub ttfb: BTreeMap<&'static str, Vec<Duration>>,
     /// Attempts sent (retries included), by operation name.
     pub requests: BTreeMap<&'static str, u64>,
@@ -68,7 +69,7 @@ fn operation(config: &ConfigBag) -> &'static str {
 
 /// The operations a bench sends, as `'static` names (unknown ones pooled).
 fn operation_name(name: &str) -> &'static str {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 17] = [
         "GetObject",
         "HeadObject",
         "PutObject",
@@ -82,6 +83,9 @@ fn operation_name(name: &str) -> &'static str {
         "GetObjectTagging",
         "DeleteObject",
         "ListObjectsV2",
+        "ListMultipartUploads",
+        "ListObjectVersions",
+        "DeleteObjects",
         "HeadBucket",
     ];
     KNOWN

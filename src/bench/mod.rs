@@ -73,14 +73,6 @@ fn block() -> Bytes {
     Bytes::from(bytes)
 }
 
-/// A run id: the time and the process, so two runs never share keys.
-fn run_id() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    format!("{millis}-{}", std::process::id())
-}
-
 /// The bench event's request: refused unless `BENCH_PREFIX` allows its target.
 pub fn event_request(
     value: serde_json::Value,
@@ -109,12 +101,15 @@ struct Progress {
     rounds: usize,
     /// The cases the last of those measured.
     last_round: Vec<Case>,
+    /// A case was cut off: a write it sent may still land.
+    cut_off: bool,
     interrupted: Option<String>,
 }
 
 impl Progress {
-    /// The estimated time of `case`: its operation's best rate so far (the
-    /// last time, for small objects), or `None` before one is known.
+    /// The estimated time of `case`: at its slowest rate so far, else its
+    /// operation's slowest (for small objects, their longest time), or
+    /// `None` before one is known.
     fn estimate(&self, case: &Case, object_size: u64) -> Option<Duration> {
         let of_operation = || {
             self.samples
@@ -135,25 +130,50 @@ impl Progress {
     }
 }
 
+/// When a bench measures until and cleans up by.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// No case starts, or runs, past this.
+    pub ends_at: Instant,
+    /// The cleanup ends by this (the sandbox's hard stop), or the run
+    /// reports `Bench.CleanupIncomplete`.
+    pub cleanup_by: Instant,
+}
+
+impl Budget {
+    /// `length` from now, the cleanup given [`CLEANUP_TIMEOUT`] after it.
+    pub fn from_now(length: Duration) -> Budget {
+        let ends_at = Instant::now() + length;
+        Budget {
+            ends_at,
+            cleanup_by: ends_at + CLEANUP_TIMEOUT,
+        }
+    }
+}
+
 /// Runs `request` with `client` (the function's `settings` under each
-/// copy, `memory_mb` for costs), measuring until `ends_at`, then removes
-/// everything it wrote.
+/// copy, `memory_mb` for costs), measuring until the budget ends, then
+/// removes everything it wrote.
 ///
 /// # Cancellation
 ///
 /// When `cancel` fires (a signal, the invocation's deadline) the case
 /// running is cut off (its upload aborted), the rest are not run, and the
-/// cleanup still runs; the report says it was interrupted.
+/// cleanup still runs, within `budget.cleanup_by`; the report says it was
+/// interrupted.
 pub async fn run(
     client: &Client,
     settings: &CopySettings,
     memory_mb: u64,
     request: &BenchRequest,
     cancel: &CancellationToken,
-    ends_at: Instant,
+    budget: Budget,
 ) -> Result<BenchReport, BenchError> {
     let started = Instant::now();
-    let run = run_id();
+    let ends_at = budget.ends_at;
+    let run = target::new_run_id(
+        std::time::SystemTime::now() + budget.cleanup_by.saturating_duration_since(started),
+    );
     let leftovers_removed = target::prepare(client, &request.target).await?;
     let recorder = latency::Recorder::default();
     let bucket = request.target.bucket.clone();
@@ -167,6 +187,7 @@ pub async fn run(
         payload: Payload {
             block: block(),
             marker: HashMap::from([(target::MARKER.to_owned(), run.clone())]),
+            options: settings.options.clone(),
         },
         source: Source {
             bucket: bucket.clone(),
@@ -179,30 +200,27 @@ pub async fn run(
         settings: settings.clone(),
     };
     // The budget's end cancels what runs then, like a signal, but is not one.
-    let budget = cancel.child_token();
+    let stop = cancel.child_token();
     let timer = {
-        let budget = budget.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(ends_at).await;
-            budget.cancel();
+            stop.cancel();
         })
     };
     let mut progress = Progress::default();
-    let measured = measure_all(&mut bench, request, &budget, ends_at, &mut progress).await;
+    let measured = measure_all(&mut bench, request, &stop, ends_at, &mut progress).await;
     timer.abort();
     if cancel.is_cancelled() {
         progress.interrupted = Some("cancelled (a signal or the invocation's deadline)".to_owned());
     }
-    let cleaned =
-        match tokio::time::timeout(CLEANUP_TIMEOUT, target::clean(client, &bucket, &run_prefix))
-            .await
-        {
-            Ok(cleaned) => cleaned,
-            Err(_) => Err(BenchError::S3 {
-                what: format!("removing s3://{bucket}/{run_prefix}"),
-                cause: format!("not done within {} s", CLEANUP_TIMEOUT.as_secs()),
-            }),
-        };
+    let cleanup = target::clean(client, &bucket, &run_prefix, progress.cut_off);
+    let cleaned = match tokio::time::timeout_at(budget.cleanup_by, cleanup).await {
+        Ok(cleaned) => cleaned,
+        Err(_) => Err(BenchError::CleanupTimedOut {
+            prefix: format!("s3://{bucket}/{run_prefix}"),
+        }),
+    };
     let cleaned_up = match (measured, cleaned) {
         (Ok(()), Ok(cleaned)) => cleaned,
         (Err(error), Ok(_)) => return Err(error),
@@ -260,21 +278,28 @@ pub async fn run(
 }
 
 /// Writes the source (unless one is given) and the small objects, then
-/// runs rounds of every case until `max_rounds`, the budget or `budget`'s
-/// cancellation.
+/// runs rounds of every case until `max_rounds`, the budget or `stop`.
 async fn measure_all(
     bench: &mut Bench,
     request: &BenchRequest,
-    budget: &CancellationToken,
+    stop: &CancellationToken,
     ends_at: Instant,
     progress: &mut Progress,
 ) -> Result<(), BenchError> {
-    setup(bench, request, budget).await?;
+    match setup(bench, request, stop).await {
+        Ok(()) => {}
+        // Cut off while writing the source: nothing to measure.
+        Err(Failure::Cancelled) => {
+            progress.cut_off = true;
+            return Ok(());
+        }
+        Err(Failure::Failed(error)) => return Err(error),
+    }
     let plan = case::round(&request.operations);
     for round in 1..=request.max_rounds {
         let mut measured = Vec::new();
         for case in &plan {
-            if budget.is_cancelled() {
+            if stop.is_cancelled() {
                 return Ok(());
             }
             if let Some(estimate) = progress.estimate(case, bench.source.size) {
@@ -287,7 +312,7 @@ async fn measure_all(
                     continue;
                 }
             }
-            match measure::run(bench, *case, budget).await {
+            match measure::run(bench, *case, stop).await {
                 Ok(sample) => {
                     tracing::info!(
                         "bench: round {round}: {case}: {:.1} MB/s in {:.2} s, {} requests",
@@ -305,6 +330,7 @@ async fn measure_all(
                         *case,
                         "cut off (the end of the budget, or a signal)".to_owned(),
                     );
+                    progress.cut_off = true;
                     return Ok(());
                 }
                 Err(Failure::Failed(error)) => return Err(error),
@@ -317,13 +343,19 @@ async fn measure_all(
     Ok(())
 }
 
-/// The source (written, or `--source` read) and the small objects.
+/// The source (written, or `--source` read, unless only small objects are
+/// measured) and the small objects (when they are).
 async fn setup(
     bench: &mut Bench,
     request: &BenchRequest,
     cancel: &CancellationToken,
-) -> Result<(), BenchError> {
+) -> Result<(), Failure> {
+    let failed = |what: String, error: &(dyn std::error::Error + 'static)| {
+        Failure::Failed(BenchError::s3(what, error))
+    };
+    let reads_source = request.operations.iter().any(|o| !o.is_small());
     match &request.source {
+        _ if !reads_source => {}
         Some((bucket, key)) => {
             let head = bench
                 .plain
@@ -332,14 +364,14 @@ async fn setup(
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| BenchError::s3(format!("reading s3://{bucket}/{key}"), &e))?;
+                .map_err(|e| failed(format!("reading s3://{bucket}/{key}"), &e))?;
             let size = head.content_length().unwrap_or(0).max(0) as u64;
             if !(request::MIN_OBJECT_MIB * MIB..=request::MAX_OBJECT_MIB * MIB).contains(&size) {
-                return Err(BenchError::InvalidRequest(format!(
+                return Err(Failure::Failed(BenchError::InvalidRequest(format!(
                     "source s3://{bucket}/{key} has {size} bytes: a bench reads and copies all of it, so it must hold {} to {} MiB",
                     request::MIN_OBJECT_MIB,
                     request::MAX_OBJECT_MIB
-                )));
+                ))));
             }
             bench.source = Source {
                 bucket: bucket.clone(),
@@ -362,14 +394,15 @@ async fn setup(
                 cancel,
             )
             .await
-            .map_err(|e| {
-                BenchError::s3(
+            .map_err(|error| match error {
+                crate::copy::CopyError::Cancelled { .. } => Failure::Cancelled,
+                error => failed(
                     format!(
                         "writing the bench's source s3://{}/{}",
                         destination.bucket, destination.key
                     ),
-                    &e,
-                )
+                    &error,
+                ),
             })?;
         }
     }
@@ -379,11 +412,18 @@ async fn setup(
             .map(|key| async move {
                 measure::put_small(bench, &bench.plain, &key)
                     .await
-                    .map_err(|e| BenchError::s3(format!("writing s3://{}/{key}", bench.bucket), &e))
+                    .map_err(|e| failed(format!("writing s3://{}/{key}", bench.bucket), &e))
             })
             .buffer_unordered(SMALL_CONCURRENCY[SMALL_CONCURRENCY.len() - 1]);
-        while let Some(put) = puts.next().await {
-            put?;
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(Failure::Cancelled),
+                put = puts.next() => match put {
+                    Some(put) => put?,
+                    None => break,
+                },
+            }
         }
     }
     Ok(())

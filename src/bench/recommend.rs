@@ -166,7 +166,7 @@ pub fn recommend(rows: &[Row]) -> Vec<Recommendation> {
                 pick.operation.name(),
                 pick.requests_per_second,
                 pick.concurrency,
-                pick.ttfb_ms.p50
+                pick.ttfb_ms.p50.unwrap_or_default()
             ),
         ));
     }
@@ -189,8 +189,8 @@ mod tests {
             requests_per_second: mb_per_second,
             ttfb_ms: Ttfb {
                 samples: 10,
-                p50: 20.0,
-                p90: 30.0,
+                p50: Some(20.0),
+                p90: Some(30.0),
                 p99: None,
             },
             cost_per_gb_usd: 0.0,

@@ -37,10 +37,10 @@ impl Sample {
 pub struct Ttfb {
     /// How many requests were timed.
     pub samples: usize,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
+    /// Median (none without samples).
+    pub p50: Option<f64>,
+    /// 90th percentile (none without samples).
+    pub p90: Option<f64>,
     /// 99th percentile, with at least [`MIN_P99_SAMPLES`] samples.
     pub p99: Option<f64>,
 }
@@ -61,12 +61,12 @@ pub struct Row {
     pub rounds: usize,
     /// MB/s (10^6 bytes), the median over rounds.
     pub mb_per_second: f64,
-    /// Requests per second (all of the case's requests over its time).
+    /// Requests per second: all of the case's requests over all its rounds' time.
     pub requests_per_second: f64,
     /// Of [`Operation::timed_requests`], over every round.
     pub ttfb_ms: Ttfb,
-    /// USD per GB moved: requests at the run's prices and the function's
-    /// GB-seconds for the time it took.
+    /// USD per GB moved, over all rounds: requests at the run's prices and
+    /// the function's GB-seconds for the time it took.
     pub cost_per_gb_usd: f64,
 }
 
@@ -223,8 +223,8 @@ pub fn rows(samples: &[Sample], prices: &Prices, memory_mb: u64) -> Vec<Row> {
                 ),
                 ttfb_ms: Ttfb {
                     samples: ttfb.len(),
-                    p50: round_to(percentile(&ttfb, 50.0), 1),
-                    p90: round_to(percentile(&ttfb, 90.0), 1),
+                    p50: (!ttfb.is_empty()).then(|| round_to(percentile(&ttfb, 50.0), 1)),
+                    p90: (!ttfb.is_empty()).then(|| round_to(percentile(&ttfb, 90.0), 1)),
                     p99: (ttfb.len() >= MIN_P99_SAMPLES)
                         .then(|| round_to(percentile(&ttfb, 99.0), 1)),
                 },

@@ -14,16 +14,42 @@ pub const MARKER: &str = "s3-stream-lambda-bench";
 /// a run's objects and uploads are listed (and removed) by one prefix.
 pub const RUN_DIRECTORY: &str = "s3-stream-lambda-bench-";
 
-/// An earlier run's leftovers younger than this may belong to a run still
-/// going (a Lambda invocation lasts 15 minutes at most): they are left
-/// alone and the prefix is refused. Older ones are removed.
-pub const LEFTOVER_MIN_AGE: Duration = Duration::from_secs(16 * 60);
+/// A run id starts with the Unix second by which the run will have ended,
+/// cleanup included: until then (and this much longer, for clocks that
+/// differ between the machine that ran it and this one) its objects may be
+/// in use, and the prefix is refused; after, they are leftovers, removed.
+pub const LEFTOVER_SLACK: Duration = Duration::from_secs(120);
 
 /// Requests the cleanup keeps in flight: a run writes a few dozen objects.
 const CLEANUP_CONCURRENCY: usize = 16;
 
-/// Keys `DeleteObjects` takes at once (S3's limit).
+/// Keys (or versions) `DeleteObjects` takes at once (S3's limit).
 const DELETE_BATCH: usize = 1000;
+
+/// After a run whose last case was cut off, a write S3 received before the
+/// cut may still land (a completion, a `CopyObject`, a small PUT): the
+/// cleanup looks again this long after its first pass.
+const LATE_WRITE_WAIT: Duration = Duration::from_millis(1500);
+
+/// A new run id: the Unix second `ends` (when the run will have cleaned
+/// up), then 64 random bits, so runs started at once never share keys.
+pub fn new_run_id(ends: SystemTime) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let seconds = ends
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{seconds}-{random:016x}")
+}
+
+/// The Unix second a run id says its run ends by.
+fn run_ends(run: &str) -> Option<u64> {
+    let (seconds, random) = run.split_once('-')?;
+    (random.len() == 16 && random.bytes().all(|b| b.is_ascii_hexdigit())).then_some(())?;
+    seconds.parse().ok()
+}
 
 /// A bucket and a prefix of it (ending with `/`), where a bench may write.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +77,9 @@ pub enum TargetError {
     /// The prefix does not end with `/`.
     #[error("must end with / (a prefix of its own), not {0:?}")]
     NoSlash(String),
+    /// An empty, `.` or `..` segment, or one named like a run's directory.
+    #[error("must not have an empty, . or .. segment, or one starting with {RUN_DIRECTORY}: {0:?}")]
+    Segment(String),
 }
 
 impl BenchTarget {
@@ -68,6 +97,14 @@ impl BenchTarget {
         }
         if !prefix.ends_with('/') {
             return Err(TargetError::NoSlash(prefix.to_owned()));
+        }
+        if prefix[..prefix.len() - 1].split('/').any(|segment| {
+            segment.is_empty()
+                || segment == "."
+                || segment == ".."
+                || segment.starts_with(RUN_DIRECTORY)
+        }) {
+            return Err(TargetError::Segment(prefix.to_owned()));
         }
         Ok(BenchTarget {
             bucket: bucket.to_owned(),
@@ -96,14 +133,8 @@ impl std::fmt::Display for BenchTarget {
 #[derive(Debug, Clone)]
 struct Listed {
     key: String,
-    /// When it was written (or the upload started).
-    at: Option<SystemTime>,
     /// The upload id, for an open upload.
     upload_id: Option<String>,
-}
-
-fn system_time(time: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> {
-    time.and_then(|t| SystemTime::try_from(*t).ok())
 }
 
 /// Every object under `prefix`.
@@ -126,7 +157,6 @@ async fn list_objects(
             if let Some(key) = object.key() {
                 listed.push(Listed {
                     key: key.to_owned(),
-                    at: system_time(object.last_modified()),
                     upload_id: None,
                 });
             }
@@ -163,7 +193,6 @@ async fn list_uploads(
             if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
                 listed.push(Listed {
                     key: key.to_owned(),
-                    at: system_time(upload.initiated()),
                     upload_id: Some(id.to_owned()),
                 });
             }
@@ -187,7 +216,7 @@ fn run_of<'k>(target: &BenchTarget, key: &'k str) -> Option<&'k str> {
         .next()
 }
 
-/// What [`prepare`] removed of earlier runs.
+/// What [`prepare`] removed of earlier runs, or [`clean`] of this one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Removed {
@@ -195,24 +224,31 @@ pub struct Removed {
     pub objects: usize,
     /// Uploads aborted.
     pub uploads: usize,
+    /// Noncurrent versions and delete markers deleted (a versioned bucket).
+    #[serde(default)]
+    pub versions: usize,
 }
 
-/// Checks that `target` holds nothing but earlier runs' leftovers, and
-/// removes those (older than [`LEFTOVER_MIN_AGE`]): a prefix holding
-/// anything else is refused before anything is written.
+/// Checks that `target` holds nothing but earlier runs' leftovers (runs
+/// past their end, [`LEFTOVER_SLACK`] included), and removes those: a
+/// prefix holding anything else is refused before anything is written.
 pub async fn prepare(client: &Client, target: &BenchTarget) -> Result<Removed, BenchError> {
     let objects = list_objects(client, &target.bucket, &target.prefix).await?;
     let uploads = list_uploads(client, &target.bucket, &target.prefix).await?;
-    let now = SystemTime::now();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut foreign = Vec::new();
-    let mut leftovers = Vec::new();
+    let mut runs: Vec<String> = Vec::new();
     for item in objects.into_iter().chain(uploads) {
-        let Some(run) = run_of(target, &item.key) else {
+        let Some((run, ends)) =
+            run_of(target, &item.key).and_then(|run| Some((run, run_ends(run)?)))
+        else {
             foreign.push(item.key);
             continue;
         };
         if item.upload_id.is_none() {
-            // Under the run directory by name: ours only if it says so.
+            // Under a run's directory by name: ours only if it says so.
             let head = client
                 .head_object()
                 .bucket(&target.bucket)
@@ -232,19 +268,16 @@ pub async fn prepare(client: &Client, target: &BenchTarget) -> Result<Removed, B
                 continue;
             }
         }
-        let age = item
-            .at
-            .and_then(|at| now.duration_since(at).ok())
-            .unwrap_or_default();
-        if age < LEFTOVER_MIN_AGE {
+        if now < ends + LEFTOVER_SLACK.as_secs() {
             return Err(BenchError::Busy {
                 target: target.to_string(),
                 run: run.to_owned(),
-                age_seconds: age.as_secs(),
-                min_age_seconds: LEFTOVER_MIN_AGE.as_secs(),
+                seconds_left: ends + LEFTOVER_SLACK.as_secs() - now,
             });
         }
-        leftovers.push(item);
+        if !runs.iter().any(|known| known == run) {
+            runs.push(run.to_owned());
+        }
     }
     if let Some(first) = foreign.first() {
         return Err(BenchError::PrefixNotEmpty {
@@ -253,11 +286,20 @@ pub async fn prepare(client: &Client, target: &BenchTarget) -> Result<Removed, B
             first: first.clone(),
         });
     }
-    remove(client, &target.bucket, leftovers).await
+    let mut removed = Removed::default();
+    for run in runs {
+        let cleaned = clean(client, &target.bucket, &target.run_prefix(&run), false).await?;
+        removed.objects += cleaned.objects;
+        removed.uploads += cleaned.uploads;
+        removed.versions += cleaned.versions;
+    }
+    Ok(removed)
 }
 
-/// Aborts the uploads and deletes the objects in `items`.
-async fn remove(client: &Client, bucket: &str, items: Vec<Listed>) -> Result<Removed, BenchError> {
+/// Aborts the uploads and deletes the objects in `items`, all of them
+/// even when some fail (the caller lists again to see what is left); the
+/// failures are logged.
+async fn remove(client: &Client, bucket: &str, items: Vec<Listed>) -> Removed {
     let (uploads, objects): (Vec<Listed>, Vec<Listed>) =
         items.into_iter().partition(|item| item.upload_id.is_some());
     let mut removed = Removed::default();
@@ -272,44 +314,68 @@ async fn remove(client: &Client, bucket: &str, items: Vec<Listed>) -> Result<Rem
                 .send()
                 .await;
             match answer {
-                Ok(_) => Ok(()),
+                Ok(_) => true,
                 // Gone already: what an abort is for.
                 Err(error)
                     if error
                         .as_service_error()
                         .is_some_and(|e| e.is_no_such_upload()) =>
                 {
-                    Ok(())
+                    true
                 }
-                Err(error) => Err(BenchError::s3(
-                    format!("aborting the upload of s3://{bucket}/{}", upload.key),
-                    &error,
-                )),
+                Err(error) => {
+                    tracing::warn!(
+                        "bench: aborting the upload of s3://{bucket}/{} failed: {}",
+                        upload.key,
+                        crate::runtime::error_chain(&error)
+                    );
+                    false
+                }
             }
         })
         .buffer_unordered(CLEANUP_CONCURRENCY);
-    while let Some(answer) = aborts.next().await {
-        answer?;
-        removed.uploads += 1;
+    while let Some(aborted) = aborts.next().await {
+        removed.uploads += usize::from(aborted);
     }
-    for batch in objects.chunks(DELETE_BATCH) {
-        removed.objects += delete_batch(client, bucket, batch).await?;
-    }
-    Ok(removed)
+    let keys: Vec<(String, Option<String>)> =
+        objects.into_iter().map(|item| (item.key, None)).collect();
+    removed.objects = delete(client, bucket, keys).await;
+    removed
 }
 
-/// Deletes `batch`: one `DeleteObjects`, or one `DeleteObject` each where
-/// the store has no `DeleteObjects`.
+/// Deletes `keys` (each with a version id, or none): `DeleteObjects` in
+/// batches, or one `DeleteObject` each where the store has no
+/// `DeleteObjects`. Returns how many were deleted; failures are logged.
+async fn delete(client: &Client, bucket: &str, keys: Vec<(String, Option<String>)>) -> usize {
+    let mut deleted = 0;
+    for batch in keys.chunks(DELETE_BATCH) {
+        deleted += match delete_batch(client, bucket, batch).await {
+            Ok(count) => count,
+            Err(error) => {
+                tracing::warn!("bench: {}", crate::runtime::error_chain(&error));
+                0
+            }
+        };
+    }
+    deleted
+}
+
 async fn delete_batch(
     client: &Client,
     bucket: &str,
-    batch: &[Listed],
+    batch: &[(String, Option<String>)],
 ) -> Result<usize, BenchError> {
     let identifiers: Vec<ObjectIdentifier> = batch
         .iter()
-        .filter_map(|item| ObjectIdentifier::builder().key(&item.key).build().ok())
+        .filter_map(|(key, version)| {
+            ObjectIdentifier::builder()
+                .key(key)
+                .set_version_id(version.clone())
+                .build()
+                .ok()
+        })
         .collect();
-    let delete = Delete::builder()
+    let request = Delete::builder()
         .set_objects(Some(identifiers))
         .quiet(true)
         .build()
@@ -317,17 +383,18 @@ async fn delete_batch(
     match client
         .delete_objects()
         .bucket(bucket)
-        .delete(delete)
+        .delete(request)
         .send()
         .await
     {
-        Ok(output) if output.errors().is_empty() => return Ok(batch.len()),
         Ok(output) => {
-            let first = &output.errors()[0];
-            return Err(BenchError::S3 {
-                what: format!("deleting s3://{bucket}/{}", first.key().unwrap_or_default()),
-                cause: first.message().unwrap_or("refused").to_owned(),
-            });
+            if let Some(first) = output.errors().first() {
+                return Err(BenchError::S3 {
+                    what: format!("deleting s3://{bucket}/{}", first.key().unwrap_or_default()),
+                    cause: first.message().unwrap_or("refused").to_owned(),
+                });
+            }
+            return Ok(batch.len());
         }
         Err(error)
             if error
@@ -340,13 +407,13 @@ async fn delete_batch(
             ));
         }
     }
-    let keys: Vec<String> = batch.iter().map(|item| item.key.clone()).collect();
-    let mut deletes = futures_util::stream::iter(keys)
-        .map(|key| async move {
+    let mut deletes = futures_util::stream::iter(batch.to_vec())
+        .map(|(key, version)| async move {
             client
                 .delete_object()
                 .bucket(bucket)
                 .key(&key)
+                .set_version_id(version)
                 .send()
                 .await
                 .map_err(|e| BenchError::s3(format!("deleting s3://{bucket}/{key}"), &e))
@@ -354,18 +421,127 @@ async fn delete_batch(
         .buffer_unordered(CLEANUP_CONCURRENCY);
     let mut deleted = 0;
     while let Some(answer) = deletes.next().await {
-        answer?;
-        deleted += 1;
+        match answer {
+            Ok(_) => deleted += 1,
+            Err(error) => tracing::warn!("bench: {}", crate::runtime::error_chain(&error)),
+        }
     }
     Ok(deleted)
 }
 
-/// Removes everything under `run_prefix` (uploads first, then objects) and
-/// checks nothing is left.
-pub async fn clean(client: &Client, bucket: &str, run_prefix: &str) -> Result<Removed, BenchError> {
-    let uploads = list_uploads(client, bucket, run_prefix).await?;
-    let objects = list_objects(client, bucket, run_prefix).await?;
-    let removed = remove(client, bucket, uploads.into_iter().chain(objects).collect()).await?;
+/// Listings of versions [`purge_versions`] makes at most: each deletes what
+/// it finds, so the last finds nothing (a version a paged listing skipped,
+/// or one made current by deleting the marker above it, is found again).
+const PURGE_PASSES: usize = 4;
+
+/// Deletes every version and delete marker under `prefix`: in a versioned
+/// bucket a deleted object leaves its versions, which S3 stores (and
+/// bills) until deleted by id. A store without versions (501) or a role
+/// without `s3:ListBucketVersions` leaves them, with a warning.
+async fn purge_versions(client: &Client, bucket: &str, prefix: &str) -> Result<usize, BenchError> {
+    let mut purged = 0;
+    for _ in 0..PURGE_PASSES {
+        match purge_pass(client, bucket, prefix).await? {
+            0 => break,
+            deleted => purged += deleted,
+        }
+    }
+    Ok(purged)
+}
+
+/// One listing of the versions under `prefix`, each deleted.
+async fn purge_pass(client: &Client, bucket: &str, prefix: &str) -> Result<usize, BenchError> {
+    let mut versions: Vec<(String, String)> = Vec::new();
+    let mut key_marker: Option<String> = None;
+    let mut version_marker: Option<String> = None;
+    loop {
+        let page = match client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                let status = error.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(501 | 403)) {
+                    tracing::warn!(
+                        "bench: cannot list the versions under s3://{bucket}/{prefix} ({}): a versioned bucket keeps the bench's deleted objects as noncurrent versions",
+                        crate::runtime::error_chain(&error)
+                    );
+                    return Ok(0);
+                }
+                return Err(BenchError::s3(
+                    format!("listing the versions under s3://{bucket}/{prefix}"),
+                    &error,
+                ));
+            }
+        };
+        for version in page.versions() {
+            if let (Some(key), Some(id)) = (version.key(), version.version_id()) {
+                versions.push((key.to_owned(), id.to_owned()));
+            }
+        }
+        for marker in page.delete_markers() {
+            if let (Some(key), Some(id)) = (marker.key(), marker.version_id()) {
+                versions.push((key.to_owned(), id.to_owned()));
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+    }
+    let count = versions.len();
+    let mut deletes = futures_util::stream::iter(versions)
+        .map(|(key, id)| async move {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(&key)
+                .version_id(&id)
+                .send()
+                .await
+                .map_err(|e| {
+                    BenchError::s3(format!("deleting version {id} of s3://{bucket}/{key}"), &e)
+                })
+        })
+        .buffer_unordered(CLEANUP_CONCURRENCY);
+    while let Some(answer) = deletes.next().await {
+        answer?;
+    }
+    Ok(count)
+}
+
+/// Removes everything under `run_prefix` (uploads first, then objects,
+/// then what a versioned bucket keeps of them) and checks that nothing is
+/// left. After a cut-off case (`late_writes`), it looks again
+/// [`LATE_WRITE_WAIT`] later, for a write S3 carried out after the cut.
+pub async fn clean(
+    client: &Client,
+    bucket: &str,
+    run_prefix: &str,
+    late_writes: bool,
+) -> Result<Removed, BenchError> {
+    let mut removed = Removed::default();
+    let mut passes = if late_writes { 2 } else { 1 };
+    loop {
+        let uploads = list_uploads(client, bucket, run_prefix).await?;
+        let objects = list_objects(client, bucket, run_prefix).await?;
+        let pass = remove(client, bucket, uploads.into_iter().chain(objects).collect()).await;
+        removed.objects += pass.objects;
+        removed.uploads += pass.uploads;
+        passes -= 1;
+        if passes == 0 {
+            break;
+        }
+        tokio::time::sleep(LATE_WRITE_WAIT).await;
+    }
+    removed.versions = purge_versions(client, bucket, run_prefix).await?;
     let uploads = list_uploads(client, bucket, run_prefix).await?.len();
     let objects = list_objects(client, bucket, run_prefix).await?.len();
     if uploads + objects > 0 {
@@ -424,6 +600,11 @@ mod tests {
         let target = BenchTarget::parse("s3://bucket/bench/").unwrap();
         let key = format!("{}source", target.run_prefix("r1"));
         assert_eq!(run_of(&target, &key), Some("r1"));
+        let ends = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let run = new_run_id(ends);
+        assert_eq!(run_ends(&run), Some(1_800_000_000));
+        assert_ne!(new_run_id(ends), run, "runs started at once differ");
+        assert_eq!(run_ends("1800000000-xyz"), None);
         assert_eq!(run_of(&target, "bench/data.csv"), None);
         assert_eq!(run_of(&target, "other/s3-stream-lambda-bench-r1/x"), None);
     }

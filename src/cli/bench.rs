@@ -86,14 +86,14 @@ pub(super) async fn bench(args: &[String]) -> ExitCode {
     let client = crate::s3::client_from_env().await;
     let cancel = CancellationToken::new();
     cancel_on_signal(&cancel);
-    let ends_at = tokio::time::Instant::now() + request.budget;
+    let budget = crate::bench::Budget::from_now(request.budget);
     let result = crate::bench::run(
         &client,
         &config.copy,
         config.memory_mib,
         &request,
         &cancel,
-        ends_at,
+        budget,
     )
     .await;
     match result {
@@ -123,7 +123,13 @@ fn show(reports: &[BenchReport], output: &Output) -> ExitCode {
             [one] => serde_json::to_string_pretty(one),
             many => serde_json::to_string_pretty(many),
         };
-        println!("{}", json.unwrap_or_default());
+        match json {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("bootstrap: failed to encode the report: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
         for report in reports {
             println!("{}", render::table::render(report));
@@ -150,11 +156,15 @@ fn merge(paths: &[String], output: &Output) -> ExitCode {
         let report = std::fs::read(path)
             .map_err(|e| format!("failed to read {path}: {e}"))
             .and_then(|bytes| {
+                // One report (`--json`, a bench event's response), or the
+                // list a `--merge --json` printed.
                 serde_json::from_slice::<BenchReport>(&bytes)
+                    .map(|report| vec![report])
+                    .or_else(|_| serde_json::from_slice::<Vec<BenchReport>>(&bytes))
                     .map_err(|e| format!("{path} is not a bench report: {e}"))
             });
         match report {
-            Ok(report) => reports.push(report),
+            Ok(report) => reports.extend(report),
             Err(message) => return usage_error(&message),
         }
     }

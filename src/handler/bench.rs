@@ -1,7 +1,7 @@
 //! A bench event (`{"bench": {...}}`): `bootstrap bench` in the sandbox, within the invocation's deadline, on `BENCH_PREFIX` only.
 
 use super::CopyHandler;
-use crate::bench::{BenchReport, CLEANUP_RESERVE};
+use crate::bench::{BenchReport, Budget, CLEANUP_RESERVE};
 use crate::runtime::Diagnostic;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -15,8 +15,8 @@ pub fn is_bench(event: &serde_json::Value) -> bool {
 
 impl CopyHandler {
     /// Runs the bench `event` asks for, measuring until [`CLEANUP_RESERVE`]
-    /// before `stop_at` (or its own budget) and cleaning up before the
-    /// deadline; a refusal or failure is the error posted.
+    /// before `stop_at` (or its own budget) and cleaning up by `stop_at`; a
+    /// refusal or failure is the error posted.
     pub(super) async fn bench(
         &self,
         mut event: serde_json::Value,
@@ -40,10 +40,16 @@ impl CopyHandler {
             .for_copy(bucket, None, bucket)
             .await
             .destination;
+        // Measuring ends CLEANUP_RESERVE before the stop, where the
+        // invocation's token fires; the cleanup ends by the stop, leaving
+        // the deadline margin for the answer.
         let now = Instant::now();
-        let mut ends_at = now + request.budget;
+        let mut budget = Budget::from_now(request.budget);
         if let Some(stop_at) = stop_at {
-            ends_at = ends_at.min(stop_at.checked_sub(CLEANUP_RESERVE).unwrap_or(now));
+            budget.ends_at = budget
+                .ends_at
+                .min(stop_at.checked_sub(CLEANUP_RESERVE).unwrap_or(now));
+            budget.cleanup_by = budget.cleanup_by.min(stop_at);
         }
         crate::bench::run(
             &client,
@@ -51,7 +57,7 @@ impl CopyHandler {
             self.config.memory_mib,
             &request,
             cancel,
-            ends_at,
+            budget,
         )
         .await
         .map_err(fail)

@@ -1,9 +1,11 @@
 //! `bootstrap bench` against moto_server: on the command line (table, JSON, chart, merge), as a bench event through the emulator, its refusals, and nothing left behind, also after SIGTERM or at the deadline.
 
-use crate::common::{self, function};
+use crate::common::{self, Stack, function};
 use aws_sdk_s3::Client;
+use http::StatusCode;
 use s3_stream_lambda::bench::BenchReport;
 use s3_stream_testkit::emulator::{InvocationSpec, PostKind};
+use s3_stream_testkit::fault_proxy::{Fault, Matcher, Rule, S3Op};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +14,11 @@ use std::time::Duration;
 const SIZE_MIB: &str = "64";
 
 fn bench_command(args: &[&str]) -> Command {
+    bench_command_at(common::endpoint(), args)
+}
+
+/// `bootstrap bench ARGS` talking to the S3 at `endpoint`.
+fn bench_command_at(endpoint: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     command
         .arg("bench")
@@ -19,14 +26,17 @@ fn bench_command(args: &[&str]) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769");
-    for (key, value) in common::s3_env() {
+    for (key, value) in s3_stream_testkit::local_s3::child_env(endpoint) {
         command.env(key, value);
     }
     command
 }
 
 async fn bench(args: &[&str]) -> Output {
-    let mut command = bench_command(args);
+    run(bench_command(args)).await
+}
+
+async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("joined")
@@ -185,6 +195,66 @@ async fn a_prefix_holding_objects_the_bench_did_not_write_is_refused_untouched()
         under(&client, &bucket, "").await,
         (2, 0),
         "both objects kept, nothing added"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_s3_refuses_fails_the_bench_after_it_removed_what_it_wrote() {
+    let s = Stack::new("bench-refused").await;
+    // The source and the small objects are written; the first measured GET is refused.
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::GetObject),
+        Fault::s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+    ));
+    let command = bench_command_at(
+        &s.proxy.endpoint(),
+        &[
+            &format!("s3://{}/bench/", s.destination),
+            "--size-mib",
+            SIZE_MIB,
+        ],
+    );
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Bench.Failed")
+            && stderr.contains("get 8 MiB × 1")
+            && stderr.contains("AccessDenied"),
+        "{stderr}"
+    );
+    assert_eq!(under(&s.client, &s.destination, "").await, (0, 0));
+}
+
+#[tokio::test]
+async fn in_a_versioned_bucket_no_version_of_what_the_bench_wrote_is_left() {
+    let client = common::client().await;
+    let bucket = common::create_bucket(&client, "bench-versioned").await;
+    common::enable_versioning(&client, &bucket).await;
+    let output = bench(&[
+        &format!("s3://{bucket}/bench/"),
+        "--size-mib",
+        SIZE_MIB,
+        "--only",
+        "put,small-put",
+        "--rounds",
+        "1",
+        "--json",
+    ])
+    .await;
+    assert!(output.status.success(), "{}", text(&output));
+    let report: BenchReport = serde_json::from_slice(&output.stdout).expect("a bench report");
+    assert!(report.cleaned_up.versions > 0, "{:?}", report.cleaned_up);
+    let versions = client
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("list versions");
+    assert_eq!(
+        (versions.versions().len(), versions.delete_markers().len()),
+        (0, 0),
+        "{versions:?}"
     );
 }
 

@@ -36,6 +36,9 @@ pub struct Payload {
     pub block: Bytes,
     /// User metadata on every object written: the run's marker.
     pub marker: HashMap<String, String>,
+    /// The function's destination options (storage class, encryption…),
+    /// as its copies write with.
+    pub options: crate::copy::UploadOptions,
 }
 
 /// What every case of one run shares.
@@ -91,8 +94,8 @@ impl Failure {
     }
 }
 
-/// Runs `case` once; `cancel` ends it early (what it wrote is aborted or
-/// deleted before this returns `Cancelled`).
+/// Runs `case` once; `cancel` ends it early (its upload aborted; a write S3
+/// already carries out may still land, which the run's cleanup looks for).
 ///
 /// # Cancellation
 ///

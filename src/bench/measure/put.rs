@@ -4,7 +4,7 @@ use super::{Bench, Failure, Payload};
 use crate::bench::case::Case;
 use crate::copy::upload::MultipartUpload;
 use crate::copy::upload::condition::WriteCondition;
-use crate::copy::{CopyError, Destination, ObjectMetadata, Part, UploadOptions};
+use crate::copy::{CopyError, Destination, ObjectMetadata, Part};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use tokio::sync::Semaphore;
@@ -35,7 +35,7 @@ pub(crate) async fn upload_from_memory(
         client,
         destination,
         &metadata,
-        &UploadOptions::default(),
+        &payload.options,
         Arc::clone(&uploaded),
         cancel,
     )

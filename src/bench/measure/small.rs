@@ -73,6 +73,11 @@ pub(crate) async fn put_small(
         .bucket(&bench.bucket)
         .key(key)
         .set_metadata(Some(bench.payload.marker.clone()))
+        .set_storage_class(bench.payload.options.storage_class.clone())
+        .set_server_side_encryption(bench.payload.options.sse.clone())
+        .set_ssekms_key_id(bench.payload.options.kms_key_id.clone())
+        .set_acl(bench.payload.options.acl.clone())
+        .set_expected_bucket_owner(bench.payload.options.expected_bucket_owner.clone())
         .body(bench.payload.block.slice(..SMALL_OBJECT_BYTES).into())
         .send()
         .await

@@ -56,8 +56,8 @@ pub fn render(report: &BenchReport) -> String {
             row.concurrency,
             row.mb_per_second,
             row.requests_per_second,
-            ms(Some(row.ttfb_ms.p50)),
-            ms(Some(row.ttfb_ms.p90)),
+            ms(row.ttfb_ms.p50),
+            ms(row.ttfb_ms.p90),
             ms(row.ttfb_ms.p99),
             row.cost_per_gb_usd,
             row.rounds
@@ -87,11 +87,13 @@ pub fn render(report: &BenchReport) -> String {
         text.push_str(&format!("\ninterrupted ({why})\n"));
     }
     text.push_str(&format!(
-        "\nremoved: {} object(s) and {} upload(s) of this run; {} object(s) and {} upload(s) of earlier runs\n",
+        "\nremoved: {} object(s), {} upload(s) and {} version(s) of this run; {} object(s), {} upload(s) and {} version(s) of earlier runs\n",
         report.cleaned_up.objects,
         report.cleaned_up.uploads,
+        report.cleaned_up.versions,
         report.leftovers_removed.objects,
-        report.leftovers_removed.uploads
+        report.leftovers_removed.uploads,
+        report.leftovers_removed.versions
     ));
     text
 }
