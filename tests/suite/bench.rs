@@ -310,15 +310,13 @@ async fn a_bench_event_answers_its_report_within_the_deadline_and_is_refused_out
     let f = function::start(&[("DST_BUCKET", &bucket), ("BENCH_PREFIX", &allowed)]).await;
     // More rounds than 20 s hold: the bench stops measuring in time to clean up.
     let timeout = Duration::from_secs(20);
-    let mut spec = InvocationSpec::new(
-        serde_json::json!({"bench": {
-            "sizeMib": 64, "rounds": 25, "operations": ["get", "put", "small-get"], "svg": true
-        }})
-        .to_string(),
-    );
-    spec.timeout = timeout;
+    let event = serde_json::json!({"bench": {
+        "sizeMib": 64, "rounds": 25, "operations": ["get", "put", "small-get"], "svg": true
+    }});
     let started = std::time::Instant::now();
-    let post = f.invoke_spec(spec).await;
+    let post = f
+        .invoke_spec(InvocationSpec::new(event.to_string()).with_timeout(timeout))
+        .await;
     assert_eq!(
         post.kind,
         PostKind::Response,

@@ -2,7 +2,6 @@
 
 use super::{Bench, Failure};
 use crate::bench::case::Case;
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 /// Reads the whole source; returns the bytes read.
@@ -15,8 +14,11 @@ pub async fn ranged_reads(
     let ranges: Vec<(u64, u64)> = (0..size.div_ceil(case.part_size))
         .map(|i| (i * case.part_size, ((i + 1) * case.part_size).min(size) - 1))
         .collect();
-    let mut reads = futures_util::stream::iter(ranges)
-        .map(|(start, end)| async move {
+    super::concurrently(
+        ranges,
+        case.concurrency,
+        cancel,
+        |(start, end)| async move {
             let output = bench
                 .client
                 .get_object()
@@ -35,18 +37,8 @@ pub async fn ranged_reads(
             {
                 read += chunk.len() as u64;
             }
-            Ok::<u64, Failure>(read)
-        })
-        .buffer_unordered(case.concurrency);
-    let mut total = 0;
-    loop {
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Err(Failure::Cancelled),
-            next = reads.next() => match next {
-                Some(read) => total += read?,
-                None => return Ok(total),
-            },
-        }
-    }
+            Ok(read)
+        },
+    )
+    .await
 }

@@ -12,6 +12,7 @@ use super::report::Sample;
 use crate::copy::{CopyError, CopySettings};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +92,35 @@ impl Failure {
             case: case.to_string(),
             cause: crate::runtime::error_chain(error),
         })
+    }
+}
+
+/// Runs `request(item)` for every item, `concurrency` at a time, and sums
+/// what they return; `cancel` ends it with `Cancelled`.
+async fn concurrently<I, F, Fut>(
+    items: I,
+    concurrency: usize,
+    cancel: &CancellationToken,
+    request: F,
+) -> Result<u64, Failure>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, Failure>>,
+{
+    let mut requests = futures_util::stream::iter(items)
+        .map(request)
+        .buffer_unordered(concurrency);
+    let mut total = 0;
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(Failure::Cancelled),
+            next = requests.next() => match next {
+                Some(bytes) => total += bytes?,
+                None => return Ok(total),
+            },
+        }
     }
 }
 

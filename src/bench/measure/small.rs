@@ -2,63 +2,49 @@
 
 use super::{Bench, Failure};
 use crate::bench::case::{Case, SMALL_OBJECT_BYTES, SMALL_REQUESTS};
-use futures_util::StreamExt;
-use std::future::Future;
 use tokio_util::sync::CancellationToken;
-
-/// Runs `request(i)` for `i` in `0..SMALL_REQUESTS`, `concurrency` at a time.
-async fn each<F, Fut>(case: &Case, cancel: &CancellationToken, request: F) -> Result<u64, Failure>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<u64, Failure>>,
-{
-    let mut requests = futures_util::stream::iter(0..SMALL_REQUESTS)
-        .map(request)
-        .buffer_unordered(case.concurrency);
-    let mut total = 0;
-    loop {
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Err(Failure::Cancelled),
-            next = requests.next() => match next {
-                Some(bytes) => total += bytes?,
-                None => return Ok(total),
-            },
-        }
-    }
-}
 
 /// GETs of the small objects in turn.
 pub async fn gets(bench: &Bench, case: &Case, cancel: &CancellationToken) -> Result<u64, Failure> {
-    each(case, cancel, |i| async move {
-        let key = &bench.small_keys[i % bench.small_keys.len()];
-        let output = bench
-            .client
-            .get_object()
-            .bucket(&bench.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| Failure::of_request(case, &e))?;
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| Failure::of_request(case, &e))?;
-        Ok(body.into_bytes().len() as u64)
-    })
+    super::concurrently(
+        0..SMALL_REQUESTS,
+        case.concurrency,
+        cancel,
+        |i| async move {
+            let key = &bench.small_keys[i % bench.small_keys.len()];
+            let output = bench
+                .client
+                .get_object()
+                .bucket(&bench.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| Failure::of_request(case, &e))?;
+            let body = output
+                .body
+                .collect()
+                .await
+                .map_err(|e| Failure::of_request(case, &e))?;
+            Ok(body.into_bytes().len() as u64)
+        },
+    )
     .await
 }
 
 /// PUTs over the small objects in turn (each overwritten in place).
 pub async fn puts(bench: &Bench, case: &Case, cancel: &CancellationToken) -> Result<u64, Failure> {
-    each(case, cancel, |i| async move {
-        let key = &bench.small_keys[i % bench.small_keys.len()];
-        put_small(bench, &bench.client, key)
-            .await
-            .map_err(|e| Failure::of_request(case, &e))?;
-        Ok(SMALL_OBJECT_BYTES as u64)
-    })
+    super::concurrently(
+        0..SMALL_REQUESTS,
+        case.concurrency,
+        cancel,
+        |i| async move {
+            let key = &bench.small_keys[i % bench.small_keys.len()];
+            put_small(bench, &bench.client, key)
+                .await
+                .map_err(|e| Failure::of_request(case, &e))?;
+            Ok(SMALL_OBJECT_BYTES as u64)
+        },
+    )
     .await
 }
 

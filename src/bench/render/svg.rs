@@ -175,7 +175,7 @@ fn panel(svg: &mut String, x0: f64, y0: f64, operation: Operation, series: &[Ser
             r##"<line x1="{left}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
             left - 5.0,
             y + 4.0,
-            if value >= 10.0 {
+            if value >= 10.0 || value == 0.0 {
                 format!("{value:.0}")
             } else {
                 format!("{value:.1}")
