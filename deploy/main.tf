@@ -16,6 +16,8 @@ locals {
     [for b in var.allowed_dst_buckets : "arn:${data.aws_partition.current.partition}:s3:::${b}"],
   )
   manifest_bucket_arn = coalesce(var.batch_manifest_bucket_arn, aws_s3_bucket.this["consumer"].arn)
+  # Where bench events may measure (BENCH_PREFIX); null: bench events are refused.
+  bench_prefix = var.bench_prefix == "" ? null : "s3://${aws_s3_bucket.this["consumer"].id}/${var.bench_prefix}"
   lists = { for k, v in {
     ALLOWED_DST_BUCKETS     = var.allowed_dst_buckets
     ALLOWED_DST_PREFIXES    = var.allowed_dst_prefixes
@@ -60,6 +62,7 @@ locals {
       WORK_QUEUE_URL        = var.enable_work_queue ? aws_sqs_queue.work[0].url : null
       FAN_OUT_THRESHOLD_MIB = var.fan_out_threshold_mib
       FAN_OUT_SEGMENT_PARTS = var.fan_out_segment_parts
+      BENCH_PREFIX          = local.bench_prefix
     } : k => tostring(v) if v != null },
     local.lists,
     local.sse,
@@ -240,8 +243,8 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid = "Checkpoints"
-    # A resumable copy removes its checkpoint when it ends; nothing else is
-    # ever deleted.
+    # A resumable copy removes its checkpoint when it ends; nothing else a
+    # copy writes is ever deleted (BenchObjects: what a bench wrote).
     actions   = ["s3:DeleteObject"]
     resources = [for arn in local.destination_arns : "${arn}/.s3-stream-lambda/*"]
   }
@@ -294,8 +297,60 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
+    for_each = var.bench_prefix == "" ? [] : [var.bench_prefix]
+    content {
+      # Bench events (BENCH_PREFIX): PutObject, multipart uploads,
+      # UploadPartCopy (GetObject of its source, PutObject of the copy),
+      # GetObject and HeadObject, and DeleteObject(s) of what the bench
+      # wrote, under the bench prefix only; DeleteObjectVersion removes what
+      # a versioned bucket keeps of it. The copies read their source's tags
+      # (COPY_TAGS) and, in a versioned bucket, pin its version.
+      # WriteConsumer grants the writes bucket-wide already; Checkpoints
+      # keeps every other delete to the copies' checkpoints.
+      sid = "BenchObjects"
+      actions = [
+        "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
+        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+      ]
+      resources = ["${aws_s3_bucket.this["consumer"].arn}/${statement.value}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bench_prefix == "" ? [] : [var.bench_prefix]
+    content {
+      # ListObjectsV2 and ListObjectVersions of the bench prefix (or one
+      # under it) only; ListConsumer already lists the whole bucket for the
+      # copies.
+      sid       = "BenchList"
+      actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+      resources = [aws_s3_bucket.this["consumer"].arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${statement.value}*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bench_prefix == "" ? [] : [var.bench_prefix]
+    content {
+      # ListMultipartUploads of the bench prefix (the open uploads of earlier
+      # runs, aborted before a run). s3:ListBucketMultipartUploads has no
+      # s3:prefix condition key, so it cannot be kept to the prefix: it is
+      # granted on the bucket, as ListConsumer already does for the copies.
+      sid       = "BenchListUploads"
+      actions   = ["s3:ListBucketMultipartUploads"]
+      resources = [aws_s3_bucket.this["consumer"].arn]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
+      # Also the bench's SSE-KMS writes (GenerateDataKey) and reads (Decrypt).
       sid       = "Kms"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]

@@ -57,3 +57,8 @@ output "work_dead_letter_queue_url" {
   description = "With enable_work_queue: hand-offs whose invocations failed work_queue_max_receive_count times (an upload they kept is aborted by the lifecycle rule)."
   value       = var.enable_work_queue ? aws_sqs_queue.work_dlq[0].url : null
 }
+
+output "bench_prefix" {
+  description = "With bench_prefix: where bench events measure (BENCH_PREFIX); null: bench events are refused."
+  value       = local.bench_prefix
+}

@@ -337,6 +337,18 @@ variable "allowed_storage_classes" {
   default     = []
 }
 
+variable "bench_prefix" {
+  description = "BENCH_PREFIX: the prefix of the consumer bucket that bench events ({\"bench\": {...}}) may measure in, e.g. \"bench/\"; the function may write, read, list and delete objects there (its bench permissions cover that prefix only). Empty: off, bench events are refused."
+  type        = string
+  default     = ""
+  validation {
+    # The prefix ends up in IAM resource ARNs and conditions, where * and ?
+    # are wildcards and ${...} a policy variable: either would widen the grant.
+    condition     = var.bench_prefix == "" || can(regex("^[^/*?$][^*?$]*/$", var.bench_prefix))
+    error_message = "bench_prefix must be empty, or a prefix that does not start with / and ends with / (without *, ? or $)."
+  }
+}
+
 variable "metrics_enabled" {
   description = "Write CloudWatch Embedded Metric Format records (the function's METRICS). The dashboard and alarms need them."
   type        = bool

@@ -31,6 +31,16 @@ s3_stream_engine::error_types! {
         Failed => "Copy.Failed",
         /// A fanned-out copy's segments could not all be sent to the work queue.
         WorkQueueFailed => "WorkQueue.SendFailed",
+        /// A bench event without `BENCH_PREFIX`, or outside it.
+        BenchNotAllowed => "Bench.NotAllowed",
+        /// A bench option or event field is invalid.
+        BenchInvalidRequest => "Bench.InvalidRequest",
+        /// The bench prefix holds objects the bench did not write.
+        BenchPrefixNotEmpty => "Bench.PrefixNotEmpty",
+        /// A bench request to S3 failed; what it wrote was removed.
+        BenchFailed => "Bench.Failed",
+        /// The bench could not remove everything it wrote.
+        BenchCleanupIncomplete => "Bench.CleanupIncomplete",
     }
 }
 

@@ -31,6 +31,7 @@
 pub use s3_stream_engine::{copy, transform};
 
 pub mod allocator;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error_type;

@@ -170,6 +170,10 @@ pub struct Config {
     pub progress_interval: Option<Duration>,
     /// `WORK_QUEUE_URL`: where copies that stop at their deadline go on.
     pub work_queue_url: Option<String>,
+    /// `BENCH_PREFIX`: where bench events may measure; `None`: refused.
+    pub bench: Option<crate::bench::BenchTarget>,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (or its default outside Lambda).
+    pub memory_mib: u64,
 }
 
 pub(crate) fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -469,6 +473,14 @@ impl Config {
                 None => Some(DEFAULT_PROGRESS_INTERVAL),
             },
             work_queue_url,
+            bench: match env.text(&var::BENCH_PREFIX)? {
+                None => None,
+                Some(url) => Some(
+                    crate::bench::BenchTarget::parse(&url)
+                        .map_err(|error| problem(var::BENCH_PREFIX.name, error.to_string()))?,
+                ),
+            },
+            memory_mib,
             dst_bucket,
             dst_prefix,
             transform,

@@ -378,6 +378,14 @@ pub const PROGRESS_INTERVAL_SECONDS: Variable = Variable {
     summary: "a running copy logs its progress this often (0: never)",
     details: "Copy id, bytes done, rate and ETA, in the function's log format; a copy shorter than this logs none.",
 };
+/// `BENCH_PREFIX`.
+pub const BENCH_PREFIX: Variable = Variable {
+    name: "BENCH_PREFIX",
+    default: "",
+    value: Value::Text,
+    summary: "`s3://BUCKET/PREFIX/` where bench events may measure (unset: bench events are refused)",
+    details: "A `{\"bench\": {...}}` event runs `bootstrap bench` in the sandbox on this prefix or one under it, and removes everything it wrote; a prefix holding objects the bench did not write is refused ([benchmarking](benchmarking.md)).",
+};
 /// `AWS_LAMBDA_FUNCTION_NAME`.
 pub const FUNCTION_NAME: Variable = Variable {
     name: "AWS_LAMBDA_FUNCTION_NAME",
@@ -468,6 +476,7 @@ pub const VARIABLES: &[&Variable] = &[
     &METRICS,
     &METRICS_NAMESPACE,
     &PROGRESS_INTERVAL_SECONDS,
+    &BENCH_PREFIX,
     &FUNCTION_NAME,
     &FUNCTION_MEMORY_SIZE,
     &S3_FORCE_PATH_STYLE,

@@ -1,6 +1,7 @@
 //! The S3 event handler: envelopes in, concurrent bounded copies, a report out.
 
 pub mod batch;
+mod bench;
 pub mod handoff;
 pub mod record;
 pub mod response;
@@ -96,6 +97,10 @@ impl CopyHandler {
         stop_at: Option<Instant>,
         results: Option<&Mutex<Vec<RecordResult>>>,
     ) -> Result<FunctionResponse, Diagnostic> {
+        if bench::is_bench(&event) {
+            let report = self.bench(event, cancel, stop_at).await?;
+            return Ok(FunctionResponse::Bench(Box::new(report)));
+        }
         let envelope = crate::event::parse(event)
             .map_err(|e| Diagnostic::new(error_type::MALFORMED_EVENT, e.to_string()))?;
         // One pool per invocation: streamed copies reserve their memory

@@ -67,6 +67,8 @@ pub enum FunctionResponse {
     Report(InvocationReport),
     /// S3 Batch Operations.
     Batch(super::batch::BatchResponse),
+    /// A bench event: the bench's report, as `bootstrap bench --json` prints it.
+    Bench(Box<crate::bench::BenchReport>),
 }
 
 impl FunctionResponse {
@@ -82,6 +84,7 @@ impl FunctionResponse {
                 .results
                 .iter()
                 .any(|r| r.result_code != super::batch::ResultCode::Succeeded),
+            FunctionResponse::Bench(report) => report.interrupted.is_some(),
         }
     }
 }

@@ -8,9 +8,11 @@ use aws_sdk_s3::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
 use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::{ByteStream, SdkBody};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::primitives::{ByteStream, DateTime, SdkBody};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    ObjectStorageClass,
 };
 use bytes::Bytes;
 use http_body_util::StreamBody;
@@ -544,6 +546,162 @@ async fn list_parts_pages_past_a_thousand() {
     .await;
 }
 
+/// The keys of one ListObjectsV2 answer.
+fn listed_keys(output: &ListObjectsV2Output) -> Vec<&str> {
+    output
+        .contents()
+        .iter()
+        .filter_map(|object| object.key())
+        .collect()
+}
+
+/// ListObjectsV2 lists generated and uploaded objects bytewise by key, filtered by
+/// prefix, after `start-after`, and paged by continuation token.
+#[tokio::test]
+async fn list_objects_v2_pages_by_prefix_in_key_order() {
+    within(async {
+        let (s3, client) = server(SyntheticS3Config::default()).await;
+        let generated = s3.add_generated_object("b", "p/c", 10, 1);
+        s3.add_generated_object("b", "p/B", 20, 2);
+        s3.add_generated_object("b", "p/a b", 30, 3);
+        for key in ["p", "q/a"] {
+            s3.add_generated_object("b", key, 5, 4);
+        }
+        for key in ["p/a&b", "p/\u{e9}", "o"] {
+            client
+                .put_object()
+                .bucket("b")
+                .key(key)
+                .body(ByteStream::from_static(b"abc"))
+                .send()
+                .await
+                .expect("put");
+        }
+        let under_p = ["p/B", "p/a b", "p/a&b", "p/c", "p/\u{e9}"];
+
+        let all = client
+            .list_objects_v2()
+            .bucket("b")
+            .send()
+            .await
+            .expect("list all");
+        let mut everything = vec!["o", "p"];
+        everything.extend(under_p);
+        everything.push("q/a");
+        assert_eq!(listed_keys(&all), everything);
+        assert_eq!(
+            (all.key_count(), all.max_keys(), all.is_truncated()),
+            (Some(8), Some(1000), Some(false))
+        );
+        assert_eq!(all.name(), Some("b"));
+        let listed = all
+            .contents()
+            .iter()
+            .find(|object| object.key() == Some("p/c"))
+            .expect("p/c listed");
+        assert_eq!(listed.size(), Some(10));
+        assert_eq!(listed.e_tag(), Some(generated.etag.as_str()));
+        assert_eq!(listed.storage_class(), Some(&ObjectStorageClass::Standard));
+        assert_eq!(
+            listed.last_modified().map(|time| time.secs()),
+            Some(DateTime::from(generated.last_modified).secs())
+        );
+        assert!(listed.owner().is_none(), "owner only when fetched");
+
+        let mut pages = Vec::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket("b")
+                .prefix("p/")
+                .max_keys(2)
+                .fetch_owner(true)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .expect("list a page");
+            assert_eq!(page.prefix(), Some("p/"));
+            assert_eq!(page.max_keys(), Some(2));
+            assert_eq!(page.continuation_token(), token.as_deref());
+            assert_eq!(page.key_count(), Some(page.contents().len() as i32));
+            assert!(
+                page.contents()
+                    .iter()
+                    .all(|object| object.owner().is_some())
+            );
+            pages.push(listed_keys(&page).join(","));
+            assert_eq!(
+                page.is_truncated(),
+                Some(page.next_continuation_token().is_some())
+            );
+            match page.next_continuation_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(pages, ["p/B,p/a b", "p/a&b,p/c", "p/\u{e9}"]);
+
+        let after = client
+            .list_objects_v2()
+            .bucket("b")
+            .prefix("p/")
+            .start_after("p/a&b")
+            .send()
+            .await
+            .expect("list after");
+        assert_eq!(listed_keys(&after), under_p[3..]);
+        assert_eq!(after.start_after(), Some("p/a&b"));
+        let none = client
+            .list_objects_v2()
+            .bucket("b")
+            .max_keys(0)
+            .send()
+            .await
+            .expect("list none");
+        assert_eq!(
+            (none.key_count(), none.is_truncated(), none.contents().len()),
+            (Some(0), Some(false), 0)
+        );
+        assert!(none.next_continuation_token().is_none());
+
+        let missing = client
+            .list_objects_v2()
+            .bucket("missing")
+            .send()
+            .await
+            .expect_err("no bucket");
+        assert_eq!(
+            (status(&missing), code(&missing).as_str()),
+            (404, "NoSuchBucket")
+        );
+        let delimited = client
+            .list_objects_v2()
+            .bucket("b")
+            .delimiter("/")
+            .send()
+            .await
+            .expect_err("delimiter");
+        assert_eq!(
+            (status(&delimited), code(&delimited).as_str()),
+            (501, "NotImplemented")
+        );
+        let garbage = client
+            .list_objects_v2()
+            .bucket("b")
+            .continuation_token("not-a-token")
+            .send()
+            .await
+            .expect_err("bad token");
+        assert_eq!(
+            (status(&garbage), code(&garbage).as_str()),
+            (400, "InvalidArgument")
+        );
+        assert_eq!(s3.stats().requests_of(Operation::ListObjectsV2), 9);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn put_object_reads_back_with_headers_and_conditions() {
     within(async {
@@ -640,7 +798,7 @@ async fn put_object_reads_back_with_headers_and_conditions() {
         assert_eq!(stats.requests_of(Operation::PutObject), 4);
         assert!(stats.errors >= 3);
         let error = client
-            .list_objects_v2()
+            .list_objects()
             .bucket("b")
             .send()
             .await

@@ -11,6 +11,7 @@ mod common;
 
 mod ambiguous_writes;
 mod batch_operations;
+mod bench;
 mod cargo_lambda;
 mod cleanup;
 mod cli;

@@ -178,6 +178,15 @@ impl SyntheticS3 {
         self.shared.store.delete(bucket, key).is_ok()
     }
 
+    /// The keys of `bucket` under `prefix`, in key order (none for a missing bucket).
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        self.shared
+            .store
+            .objects(bucket, prefix, "", usize::MAX)
+            .map(|page| page.objects.iter().map(|o| o.key.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// How many multipart uploads are open in `bucket`.
     pub fn open_uploads(&self, bucket: &str) -> usize {
         self.shared.store.open_uploads(bucket)

@@ -9,6 +9,7 @@ pub enum Operation {
     HeadBucket,
     CreateBucket,
     ListMultipartUploads,
+    ListObjectsV2,
     HeadObject,
     GetObject,
     PutObject,
@@ -28,10 +29,11 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in counter order.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::HeadBucket,
         Operation::CreateBucket,
         Operation::ListMultipartUploads,
+        Operation::ListObjectsV2,
         Operation::HeadObject,
         Operation::GetObject,
         Operation::PutObject,

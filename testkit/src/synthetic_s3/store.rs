@@ -6,6 +6,7 @@ use super::generate::hash_hex;
 use super::object::StoredObject;
 use super::upload::{Part, Upload, WriteCondition};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -70,6 +71,36 @@ impl Store {
             .ok_or_else(|| no_such_bucket(bucket))?;
         objects.get(key).cloned().ok_or_else(|| S3Error::NoSuchKey {
             key: key.to_owned(),
+        })
+    }
+
+    /// Up to `max` objects of `bucket` whose keys start with `prefix` and sort after
+    /// `after` (bytewise, as S3 orders keys), in key order.
+    pub fn objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        max: usize,
+    ) -> Result<ObjectsPage, S3Error> {
+        let inner = self.lock();
+        let objects = inner
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket(bucket))?;
+        let start = match after < prefix {
+            true => Bound::Included(prefix),
+            false => Bound::Excluded(after),
+        };
+        let mut later = objects
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(_, object)| Arc::clone(object));
+        let page: Vec<_> = later.by_ref().take(max).collect();
+        let truncated = later.next().is_some();
+        Ok(ObjectsPage {
+            objects: page,
+            truncated,
         })
     }
 
@@ -267,6 +298,15 @@ impl Store {
             .filter(|upload| upload.bucket == bucket)
             .count()
     }
+}
+
+/// One page of a bucket's objects ([`Store::objects`]).
+#[derive(Debug)]
+pub struct ObjectsPage {
+    /// The objects, by key.
+    pub objects: Vec<Arc<StoredObject>>,
+    /// Whether matching objects follow this page.
+    pub truncated: bool,
 }
 
 /// One page of an upload's parts ([`Store::parts`]).
