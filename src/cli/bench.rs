@@ -63,12 +63,12 @@ pub(super) async fn bench(args: &[String]) -> ExitCode {
     let [target] = positional.as_slice() else {
         return usage_error("bench takes one s3://BUCKET/PREFIX/ (or --merge RUN.json...)");
     };
+    // The target first: its errors name it, not the DST_BUCKET it fills in.
+    let bucket = match crate::bench::BenchTarget::parse(target) {
+        Ok(parsed) => parsed.bucket,
+        Err(error) => return usage_error(&format!("the bench target {error}")),
+    };
     let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let bucket = target
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
     env.insert("DST_BUCKET".into(), bucket);
     let config = match Config::from_map(&env) {
         Ok(config) => config,

@@ -196,6 +196,14 @@ async fn a_prefix_holding_objects_the_bench_did_not_write_is_refused_untouched()
         (2, 0),
         "both objects kept, nothing added"
     );
+    // A whole bucket is no target: refused before any request, naming the target.
+    let output = bench(&[&format!("s3://{bucket}/")]).await;
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("the bench target must name a prefix"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
