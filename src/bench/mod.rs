@@ -37,10 +37,23 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Kept at the end of a budget for the cleanup: listing and removing a
-/// run's few dozen objects, after a cancelled case aborted its upload,
-/// takes well under a second on S3.
-pub const CLEANUP_RESERVE: Duration = Duration::from_secs(3);
+/// Kept at the end of a budget for the cleanup: the cut-off case's abort
+/// (at most the engine's `CLEANUP_BUDGET`), the wait for a late write, then
+/// [`REMOVAL_ALLOWANCE`].
+pub const CLEANUP_RESERVE: Duration = Duration::from_secs(5);
+
+/// Listing and removing a run's few dozen objects (twice after a cut-off
+/// case) and the listing that checks: a few round trips of tens of
+/// milliseconds on S3.
+pub const REMOVAL_ALLOWANCE: Duration = Duration::from_secs(1);
+
+const _: () = assert!(
+    crate::copy::upload::multipart::CLEANUP_BUDGET
+        .saturating_add(target::LATE_WRITE_WAIT)
+        .saturating_add(REMOVAL_ALLOWANCE)
+        .as_millis()
+        <= CLEANUP_RESERVE.as_millis()
+);
 
 /// The longest the cleanup may take before the run reports what it left.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,6 +69,7 @@ const SOURCE_PART: u64 = 16 * MIB;
 const SOURCE_CONCURRENCY: usize = 8;
 
 const _: () = assert!(SOURCE_PART <= case::PUT_PART_MIB[2] * MIB);
+const _: () = assert!(case::SMALL_OBJECT_BYTES as u64 <= case::PUT_PART_MIB[2] * MIB);
 
 /// The uploaded bytes: pseudo-random (xorshift), so nothing on the way can
 /// compress them, as long as the largest part swept.

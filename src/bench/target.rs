@@ -29,7 +29,7 @@ const DELETE_BATCH: usize = 1000;
 /// After a run whose last case was cut off, a write S3 received before the
 /// cut may still land (a completion, a `CopyObject`, a small PUT): the
 /// cleanup looks again this long after its first pass.
-const LATE_WRITE_WAIT: Duration = Duration::from_millis(1500);
+pub(crate) const LATE_WRITE_WAIT: Duration = Duration::from_millis(1500);
 
 /// A new run id: the Unix second `ends` (when the run will have cleaned
 /// up), then 64 random bits, so runs started at once never share keys.
