@@ -91,3 +91,25 @@ pub fn client_with(shared: &aws_config::SdkConfig, force_path_style: bool) -> aw
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
+
+/// Splits `s3://BUCKET/KEY` (both parts non-empty) into the bucket and the key.
+pub fn object_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_object_urls() {
+        assert_eq!(
+            object_url("s3://b/a/b c"),
+            Some(("b".into(), "a/b c".into()))
+        );
+        assert_eq!(object_url("s3://b/"), None);
+        assert_eq!(object_url("http://b/k"), None);
+    }
+}

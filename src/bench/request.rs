@@ -160,17 +160,11 @@ impl BenchOptions {
         };
         let source = match &self.source {
             None => None,
-            Some(url) => Some(
-                url.strip_prefix("s3://")
-                    .and_then(|rest| rest.split_once('/'))
-                    .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
-                    .map(|(bucket, key)| (bucket.to_owned(), key.to_owned()))
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "source must look like s3://BUCKET/KEY, not {url:?}"
-                        ))
-                    })?,
-            ),
+            Some(url) => Some(crate::s3::object_url(url).ok_or_else(|| {
+                invalid(format!(
+                    "source must look like s3://BUCKET/KEY, not {url:?}"
+                ))
+            })?),
         };
         let defaults = Prices::default();
         let (put_per_1000, put_set) = price(

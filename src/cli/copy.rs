@@ -3,19 +3,13 @@
 use super::{PROGRESS_INTERVAL, cancel_on_signal, usage_error};
 use crate::config::Config;
 use crate::copy::{CopyProgress, Destination, SourceSpec, copy_object};
+use crate::s3::object_url;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// Splits `s3://bucket/key`.
-pub(super) fn parse_s3_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
-    let (bucket, key) = rest.split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
-}
 
 pub(super) async fn copy(args: &[String]) -> ExitCode {
     let mut urls = Vec::new();
@@ -37,7 +31,7 @@ pub(super) async fn copy(args: &[String]) -> ExitCode {
         return usage_error("copy takes a source and a destination s3:// url");
     };
     let (Some((source_bucket, source_key)), Some((destination_bucket, destination_key))) =
-        (parse_s3_url(source_url), parse_s3_url(destination_url))
+        (object_url(source_url), object_url(destination_url))
     else {
         return usage_error("urls must look like s3://bucket/key");
     };

@@ -129,16 +129,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_s3_urls() {
-        assert_eq!(
-            copy::parse_s3_url("s3://b/a/b c"),
-            Some(("b".into(), "a/b c".into()))
-        );
-        assert_eq!(copy::parse_s3_url("s3://b/"), None);
-        assert_eq!(copy::parse_s3_url("http://b/k"), None);
-    }
-
-    #[test]
     fn help_and_the_docs_list_every_builtin_transform_and_no_other() {
         let text = help();
         let listed: Vec<&str> = include_str!("../../docs/transforms.md")
