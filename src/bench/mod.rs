@@ -185,10 +185,31 @@ pub async fn run(
 ) -> Result<BenchReport, BenchError> {
     let started = Instant::now();
     let ends_at = budget.ends_at;
+    // An invocation with less than the cleanup's reserve left: refused
+    // before a request, rather than a write its cleanup has no time for.
+    if ends_at <= started {
+        return Err(BenchError::InvalidRequest(format!(
+            "no time to measure: the budget ends before a case could start (the cleanup keeps the last {} s before the stop)",
+            CLEANUP_RESERVE.as_secs()
+        )));
+    }
     let run = target::new_run_id(
         std::time::SystemTime::now() + budget.cleanup_by.saturating_duration_since(started),
     );
-    let leftovers_removed = target::prepare(client, &request.target).await?;
+    // Checking the prefix (and removing old leftovers) is bounded too.
+    let leftovers_removed =
+        match tokio::time::timeout_at(ends_at, target::prepare(client, &request.target)).await {
+            Ok(removed) => removed?,
+            Err(_) => {
+                return Err(BenchError::S3 {
+                    what: format!(
+                        "checking {} for objects a bench did not write",
+                        request.target
+                    ),
+                    cause: "not done before the budget's end".to_owned(),
+                });
+            }
+        };
     let recorder = latency::Recorder::default();
     let bucket = request.target.bucket.clone();
     let run_prefix = request.target.run_prefix(&run);
@@ -441,4 +462,49 @@ async fn setup(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose requests could only fail: nothing listens on port 9.
+    fn unreachable() -> Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "a", "b", None, None, "test",
+            ))
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn a_budget_already_over_is_refused_before_any_request() {
+        let target = BenchTarget::parse("s3://bucket/bench/").expect("a target");
+        let request = BenchOptions::default()
+            .into_request(Some(&target), 512)
+            .expect("a request");
+        let now = Instant::now();
+        let budget = Budget {
+            ends_at: now,
+            cleanup_by: now,
+        };
+        let error = run(
+            &unreachable(),
+            &CopySettings::default(),
+            512,
+            &request,
+            &CancellationToken::new(),
+            budget,
+        )
+        .await
+        .expect_err("no time");
+        assert!(
+            matches!(&error, BenchError::InvalidRequest(message) if message.contains("no time to measure")),
+            "{error}"
+        );
+    }
 }
