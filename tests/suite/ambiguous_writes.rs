@@ -305,6 +305,84 @@ async fn two_copies_of_one_key_at_once_one_hit_by_the_ambiguous_create() {
     );
 }
 
+/// Another copy of the key creates its upload between our ambiguous create
+/// and the SDK's retry, and has sent no part when our sweep looks: two empty
+/// uploads precede ours for one lost answer, and moto's fixed `Initiated`
+/// stamp cannot tell them apart. The sweep looks again until the other's
+/// first part does, then aborts the orphan and never the other's upload.
+#[tokio::test]
+async fn another_copys_upload_still_empty_is_not_taken_for_our_orphan() {
+    let s = Stack::new("ambiguous-neighbour").await;
+    let source = source(&s, "object", MULTIPART).await;
+    s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::CreateMultipartUpload),
+            Fault::internal_error_after_forward(),
+        )
+        .times(Times::First(1)),
+    );
+    // The retry is held while the other copy creates its upload.
+    let retry = s.proxy.add_rule(
+        Rule::new(
+            Matcher::s3(S3Op::CreateMultipartUpload),
+            Fault::Delay(Duration::from_millis(1_500)),
+        )
+        .times(Times::First(1)),
+    );
+    let neighbour = async {
+        while s.proxy.hits(retry) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let created = s
+            .client
+            .create_multipart_upload()
+            .bucket(&s.destination)
+            .key("object")
+            .send()
+            .await
+            .expect("the other copy's create");
+        let upload_id = created.upload_id().expect("an upload id").to_owned();
+        // A second listing is the sweep looking again: it saw the ambiguity.
+        s.wait_for(S3Op::ListMultipartUploads, 2, Duration::from_secs(30))
+            .await;
+        s.client
+            .upload_part()
+            .bucket(&s.destination)
+            .key("object")
+            .upload_id(&upload_id)
+            .part_number(1)
+            .body(common::bytes_of(SINGLE, 7).into())
+            .send()
+            .await
+            .expect("the other copy's first part");
+        upload_id
+    };
+    let (report, neighbour) = tokio::join!(copy(&s, source, CopyMode::Stream), neighbour);
+    let report = report.unwrap_or_else(|e| panic!("{}", error_chain(&e)));
+    assert_eq!(report.outcome, CopyOutcome::Copied, "{report:?}");
+    assert_eq!(
+        s.get("object").await,
+        common::bytes_of(MULTIPART, MULTIPART as u64)
+    );
+    let open = s
+        .client
+        .list_multipart_uploads()
+        .bucket(&s.destination)
+        .send()
+        .await
+        .expect("list uploads");
+    let open: Vec<_> = open
+        .uploads()
+        .iter()
+        .filter_map(|u| u.upload_id())
+        .collect();
+    assert_eq!(
+        open,
+        [neighbour.as_str()],
+        "the orphan aborted, the other's kept"
+    );
+}
+
 /// The same event copied twice at once (a redelivery while the first
 /// delivery still runs): the first completion is held back until the other
 /// copy has completed, so it meets a 412 over an object with its own bytes

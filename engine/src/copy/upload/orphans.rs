@@ -18,10 +18,16 @@
 //! that no other candidate took; it holds no parts
 //! when we look, at the end of our copy (a live copy uploads parts from its
 //! first seconds, an orphan never gets one); and no copy in this process
-//! uses it (the live set below, checked again just before the abort). A
-//! live upload of another sandbox that still slips through answers
-//! `NoSuchUpload` to its next part or completion, which fails that copy as
-//! transient with nothing written, for its event's retry.
+//! uses it (the live set below, checked again just before the abort). And
+//! the candidates must be no more than our unanswered attempts: two copies
+//! of one key may create their uploads within one window (or on a store
+//! that keeps no time, anywhere before ours), and while the other's has no
+//! part yet, nothing tells which is the orphan. The sweep then looks again
+//! until the other's first part (or its end) tells them apart, within its
+//! budget; past that it aborts none, and the lifecycle rule removes the
+//! orphan. A live upload of another sandbox that still slips through
+//! answers `NoSuchUpload` to its next part or completion, which fails that
+//! copy as transient with nothing written, for its event's retry.
 
 use super::abort::{AbortOutcome, AbortTarget};
 use super::{Destination, UploadState, upload_state};
@@ -56,6 +62,11 @@ pub const SWEEP_BUDGET: Duration = Duration::from_secs(10);
 /// The first pause between attempts to list the key's uploads; it doubles
 /// after each failure, like an abort's, until the sweep's time is up.
 const LIST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The longest pause between listings: an ambiguity waits for another
+/// copy's first part, which a live copy sends within a second or two, so
+/// the sweep looks at least once a second rather than sleeping through it.
+const MAX_LIST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Most `ListMultipartUploads` pages one clean-up reads: 1,000 open uploads
 /// of one key is already far beyond any copy's; the rest waits for the
@@ -200,8 +211,9 @@ pub async fn abort_orphans(
 /// retries) by `until`: with `ours`, those listed before it; without it,
 /// only uploads whose `Initiated` stamp is a clock reading inside a window,
 /// since nothing else tells an orphan from a newer copy's upload. `None`
-/// when it cannot tell: a listing that failed or ran out of time (logged;
-/// the bucket's lifecycle rule then removes them), or one without ours.
+/// when it cannot tell by `until`: a listing that failed or ran out of
+/// time, or more empty candidates than windows (logged; the bucket's
+/// lifecycle rule then removes them), or one without ours.
 pub async fn find(
     client: &Client,
     destination: &Destination,
@@ -217,23 +229,43 @@ pub async fn find(
     let mut backoff = LIST_BACKOFF;
     loop {
         let found = tokio::time::timeout_at(until, candidates(client, destination, ours, windows));
-        let error = match found.await {
-            Ok(Ok(orphans)) => return orphans,
-            Ok(Err(error)) => error,
-            Err(_elapsed) => "no time left".to_owned(),
+        let problem = match found.await {
+            Ok(Ok(Candidates::Orphans(orphans))) => return Some(orphans),
+            Ok(Ok(Candidates::Unordered)) => return None,
+            Ok(Ok(Candidates::Ambiguous { empty })) => Problem::Ambiguous { empty },
+            Ok(Err(error)) => Problem::Listing(error),
+            Err(_elapsed) => Problem::Listing("no time left".to_owned()),
         };
         if Instant::now() + backoff >= until {
-            tracing::error!(
-                "failed to look for the uploads an ambiguous create of s3://{}/{} may have left open: \
-                 {error} (a lifecycle rule must clean them up)",
-                destination.bucket,
-                destination.key
-            );
+            match problem {
+                Problem::Listing(error) => tracing::error!(
+                    "failed to look for the uploads an ambiguous create of s3://{}/{} may have \
+                     left open: {error} (a lifecycle rule must clean them up)",
+                    destination.bucket,
+                    destination.key
+                ),
+                Problem::Ambiguous { empty } => tracing::error!(
+                    "{empty} empty multipart uploads of s3://{}/{} may be the {} an ambiguous \
+                     create left open, and no part or stamp told them apart in time: none \
+                     aborted, lest another copy's be (a lifecycle rule must clean them up)",
+                    destination.bucket,
+                    destination.key,
+                    windows.len()
+                ),
+            }
             return None;
         }
         tokio::time::sleep(backoff).await;
-        backoff *= 2;
+        backoff = (backoff * 2).min(MAX_LIST_BACKOFF);
     }
+}
+
+/// Why a look for orphans is tried again.
+enum Problem {
+    /// The listing failed or ran out of time.
+    Listing(String),
+    /// More empty uploads could be orphans than there were ambiguous attempts.
+    Ambiguous { empty: usize },
 }
 
 /// Aborts each of `found` in turn by `until`, unless a copy of this process
@@ -284,43 +316,55 @@ pub async fn abort_found(
     aborted
 }
 
+/// What one listing of the key's uploads tells.
+enum Candidates {
+    /// Each an upload an ambiguous attempt made, of a window of its own.
+    Orphans(Vec<Orphan>),
+    /// Ours is not listed: the listing cannot be trusted to order it.
+    Unordered,
+    /// `empty` uploads, more than there are windows, could each be an
+    /// orphan: some are another copy's, which has not uploaded a part yet.
+    Ambiguous { empty: usize },
+}
+
 /// The orphans [`find`] returns: walking back from ours through the key's
 /// uploads (S3 lists one key's uploads by initiation time), the eligible
 /// ones, each matched to an ambiguous attempt of its own: an attempt made at
-/// most one upload.
+/// most one upload. When more eligible uploads than attempts are found,
+/// which are orphans is not known (two copies of the key created theirs
+/// within one window, or the store keeps no time), and none is taken.
 async fn candidates(
     client: &Client,
     destination: &Destination,
     ours: Option<&str>,
     windows: &[Window],
-) -> Result<Option<Vec<Orphan>>, String> {
+) -> Result<Candidates, String> {
     let uploads = key_uploads(client, destination).await?;
     let before_ours = match ours {
         Some(ours) => match uploads.iter().position(|(id, _)| id == ours) {
             Some(at) => &uploads[..at],
-            // Ours is not listed: the listing cannot be trusted to order it.
-            None => return Ok(None),
+            None => return Ok(Candidates::Unordered),
         },
         None => &uploads[..],
     };
     let now = SystemTime::now();
     let mut unmatched = windows.to_vec();
     let mut orphans = Vec::new();
+    let mut empty = 0;
     for (id, initiated) in before_ours.iter().rev() {
-        if unmatched.is_empty() {
-            break;
-        }
-        if in_use(id) {
+        if in_use(id) || matching_window(*initiated, windows, now, ours.is_some()).is_none() {
             continue;
         }
-        let Some(window) = matching_window(*initiated, &unmatched, now, ours.is_some()) else {
-            continue;
-        };
         match upload_state(client, destination, id).await {
-            Ok(UploadState::Empty) => orphans.push(Orphan {
-                upload_id: id.clone(),
-                window: unmatched.remove(window),
-            }),
+            Ok(UploadState::Empty) => {
+                empty += 1;
+                if let Some(window) = matching_window(*initiated, &unmatched, now, ours.is_some()) {
+                    orphans.push(Orphan {
+                        upload_id: id.clone(),
+                        window: unmatched.remove(window),
+                    });
+                }
+            }
             Ok(UploadState::HasParts) => tracing::info!(
                 "multipart upload {id} of s3://{}/{} holds parts: another copy is using it",
                 destination.bucket,
@@ -331,7 +375,10 @@ async fn candidates(
             Err(error) => return Err(DisplayErrorContext(&error).to_string()),
         }
     }
-    Ok(Some(orphans))
+    if empty > orphans.len() {
+        return Ok(Candidates::Ambiguous { empty });
+    }
+    Ok(Candidates::Orphans(orphans))
 }
 
 /// Which of the `unmatched` windows could have made an upload stamped
