@@ -302,6 +302,7 @@ fn upload_options(env: &Env) -> Result<UploadOptions, ConfigError> {
             .text(&var::ACL)?
             .map(|text| ObjectCannedAcl::from(text.as_str())),
         expected_bucket_owner: env.text(&var::EXPECTED_BUCKET_OWNER)?,
+        metadata: HashMap::new(),
     })
 }
 

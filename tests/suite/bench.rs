@@ -266,6 +266,84 @@ async fn in_a_versioned_bucket_no_version_of_what_the_bench_wrote_is_left() {
     );
 }
 
+/// A copy of a `--source` of the user's is marked as the run's, as every
+/// object the bench writes is: one a SIGKILL leaves is the run's leftover
+/// for the next run to remove, not a foreign object that refuses the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_a_named_source_left_by_sigkill_is_marked_as_the_runs() {
+    let s = Stack::new("bench-sigkill").await;
+    s.client
+        .put_object()
+        .bucket(&s.source)
+        .key("data/source")
+        .metadata("owner", "someone")
+        .body(common::bytes_of(64 << 20, 5).into())
+        .send()
+        .await
+        .expect("put the source");
+    // The delete after the first measured copy is held: the copy stays.
+    s.proxy.add_rule(Rule::new(
+        Matcher::s3(S3Op::DeleteObject),
+        Fault::Delay(Duration::from_secs(600)),
+    ));
+    let mut command = bench_command_at(
+        &s.proxy.endpoint(),
+        &[
+            &format!("s3://{}/bench/", s.destination),
+            "--source",
+            &format!("s3://{}/data/source", s.source),
+            "--only",
+            "server",
+            "--rounds",
+            "1",
+        ],
+    );
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = command.spawn().expect("bootstrap starts");
+    s.wait_for(S3Op::DeleteObject, 1, Duration::from_secs(120))
+        .await;
+    let listed = s
+        .client
+        .list_objects_v2()
+        .bucket(&s.destination)
+        .prefix("bench/")
+        .send()
+        .await
+        .expect("list the prefix");
+    let copy = listed
+        .contents()
+        .iter()
+        .filter_map(|object| object.key())
+        .find(|key| key.ends_with("/copy"))
+        .expect("the measured copy")
+        .to_owned();
+    child.kill().expect("SIGKILL");
+    child.wait().expect("bootstrap exits");
+    let run = copy
+        .strip_prefix("bench/s3-stream-lambda-bench-")
+        .and_then(|rest| rest.strip_suffix("/copy"))
+        .expect("a run's copy key");
+    let head = s
+        .client
+        .head_object()
+        .bucket(&s.destination)
+        .key(&copy)
+        .send()
+        .await
+        .expect("the copy the kill left");
+    let metadata = head.metadata().cloned().unwrap_or_default();
+    assert_eq!(
+        metadata.get("s3-stream-lambda-bench").map(String::as_str),
+        Some(run),
+        "{metadata:?}"
+    );
+    assert_eq!(
+        metadata.get("owner").map(String::as_str),
+        Some("someone"),
+        "the source's own metadata is carried beside the marker"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_run_removes_everything_the_bench_wrote() {
     let client = common::client().await;

@@ -51,9 +51,11 @@ impl CopyContext<'_> {
         }
     }
 
-    /// The destination's metadata: `source`'s, plus the recorded origin.
+    /// The destination's metadata: `source`'s, the options' own
+    /// ([`super::upload::UploadOptions::metadata`]), then the recorded origin.
     pub fn destination_metadata(&self, source: &ObjectMetadata) -> ObjectMetadata {
         let mut metadata = source.clone();
+        metadata.user.extend(self.settings.options.metadata.clone());
         metadata.user.extend(self.write_plan.origin.clone());
         metadata
     }

@@ -16,6 +16,9 @@ fn settings(bench: &Bench, case: &Case) -> CopySettings {
         memory_pool: None,
         ..bench.settings.clone()
     };
+    // Marked like every object of the run, whatever the source carries, so
+    // that a copy a SIGKILL left is known as the run's by the next run.
+    settings.options.metadata = bench.payload.marker.clone();
     match case.operation {
         Operation::Server => {
             settings.mode = CopyMode::Server;

@@ -7,6 +7,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
+use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 pub mod abort;
@@ -55,6 +56,10 @@ pub struct UploadOptions {
     /// The account that must own the destination bucket: S3 refuses the
     /// write (403) otherwise, so nothing lands in a bucket someone else took.
     pub expected_bucket_owner: Option<String>,
+    /// User metadata (`x-amz-meta-*`) every copy writes over the source's:
+    /// how a caller that copies into a place of its own (`bootstrap bench`)
+    /// knows its objects again, whatever the source carried.
+    pub metadata: HashMap<String, String>,
 }
 
 /// What S3 reported for the written object.
