@@ -113,7 +113,8 @@ struct Progress {
     skipped: BTreeMap<Case, String>,
     /// Rounds in which at least one case was measured.
     rounds: usize,
-    /// The cases the last of those measured.
+    /// The cases the last round begun measured: none when nothing fitted
+    /// in what was left of the budget.
     last_round: Vec<Case>,
     /// A case was cut off: a write it sent may still land.
     cut_off: bool,
@@ -372,6 +373,10 @@ async fn measure_all(
             }
         }
         if measured.is_empty() {
+            // Nothing fitted: this round is the last, and the report says
+            // what it could not measure, rather than that the round before
+            // it measured everything.
+            progress.last_round.clear();
             break;
         }
     }
